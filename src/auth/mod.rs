@@ -1,0 +1,8 @@
+//! Who is calling: operators and backends with API keys (HTTP Basic), phones with Twilio
+//! access tokens. Secrets are kept sealed in the store and opened only to verify.
+
+pub mod access_token;
+pub mod api_keys;
+
+pub use access_token::{TokenError, VerifiedToken};
+pub use api_keys::{ApiKeyPrincipal, AuthError, CreatedKey};

@@ -1,0 +1,242 @@
+//! Layered configuration: built-in defaults → optional TOML file → `PUSHGATE_*` environment
+//! variables, validated once at load so the rest of the code can trust it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::MasterKey;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which store a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Embedded SQLite file (the default).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Everything pushgate can be configured with. Field names are the TOML keys; the
+/// environment variable is `PUSHGATE_` + the upper-cased name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `<data_dir>/pushgate.db`.
+    pub database_url: Option<String>,
+    /// Base64 of 32 bytes; generated into `<data_dir>/master.key` when unset on SQLite.
+    #[serde(serialize_with = "serialize_redacted")]
+    pub master_key: Option<SecretString>,
+    /// Log filter, `tracing_subscriber::EnvFilter` syntax.
+    pub log: String,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// Most registrations one identity may hold; one more retires the stalest.
+    pub max_registrations_per_identity: u32,
+    /// Clock leeway, in seconds, when checking access token `exp`/`nbf`.
+    pub token_leeway_seconds: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Database connection pool size.
+    pub database_max_connections: u32,
+}
+
+fn serialize_redacted<S: serde::Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            master_key: None,
+            log: "info".into(),
+            log_format: LogFormat::Pretty,
+            max_registrations_per_identity: 20,
+            token_leeway_seconds: 30,
+            max_body_bytes: 256 * 1024,
+            database_max_connections: 8,
+        }
+    }
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration: {0}")]
+    MasterKey(#[from] crate::secrets::SecretsError),
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then `PUSHGATE_*` variables, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // PUSHGATE_CONFIG names the file; PUSHGATE_TEST_* belong to the test suite.
+        let env = Env::prefixed("PUSHGATE_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                key != "config" && !key.starts_with("test_")
+            });
+        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.database_url.as_deref().is_some_and(|u| store_kind(u).is_none()) {
+            return invalid("database_url must start with sqlite: or postgres://");
+        }
+        if let Some(key) = &self.master_key {
+            MasterKey::from_base64(key.expose_secret())?;
+        }
+        if self.max_registrations_per_identity == 0 {
+            return invalid("max_registrations_per_identity must be at least 1");
+        }
+        if self.token_leeway_seconds > 300 {
+            return invalid("token_leeway_seconds must be at most 300");
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes must be at least 1024");
+        }
+        if self.database_max_connections == 0 {
+            return invalid("database_max_connections must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return invalid("log is not a valid filter (e.g. `info` or `pushgate=debug,info`)");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force (the SQLite file in the data dir unless set).
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("pushgate.db").display()
+            ),
+        }
+    }
+
+    /// Which store the database URL selects.
+    pub fn store_kind(&self) -> StoreKind {
+        store_kind(&self.database_url()).unwrap_or(StoreKind::Sqlite)
+    }
+
+    /// The master key: configured, or on SQLite generated once into the data dir.
+    pub fn master_key(&self) -> Result<MasterKey, ConfigError> {
+        if let Some(key) = &self.master_key {
+            return Ok(MasterKey::from_base64(key.expose_secret())?);
+        }
+        match self.store_kind() {
+            StoreKind::Sqlite => Ok(MasterKey::load_or_create(
+                &self.data_dir.join("master.key"),
+            )?),
+            StoreKind::Postgres => Err(ConfigError::Invalid(
+                "PUSHGATE_MASTER_KEY is required with PostgreSQL (base64 of 32 random bytes, \
+                 e.g. `openssl rand -base64 32`); every replica must use the same key"
+                    .into(),
+            )),
+        }
+    }
+}
+
+fn store_kind(url: &str) -> Option<StoreKind> {
+    if url.starts_with("sqlite:") {
+        Some(StoreKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(StoreKind::Postgres)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("p.toml", "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n")?;
+            jail.set_env("PUSHGATE_LOG", "warn");
+            jail.set_env("PUSHGATE_TEST_POSTGRES_URL", "postgres://ignored");
+            let c = Config::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.log, "warn");
+            assert_eq!(c.max_registrations_per_identity, 20);
+            assert_eq!(c.store_kind(), StoreKind::Sqlite);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_bad_values_with_clear_messages() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PUSHGATE_DATABASE_URL", "mysql://x");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("database_url"), "{e}");
+            jail.set_env("PUSHGATE_DATABASE_URL", "sqlite::memory:");
+            jail.set_env("PUSHGATE_MASTER_KEY", "dG9vc2hvcnQ=");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("32 bytes"), "{e}");
+            jail.create_file("bad.toml", "lisen = \"x\"\n")?;
+            let e = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("lisen"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_does_not_print_the_master_key() {
+        let c = Config {
+            master_key: Some(SecretString::from(
+                "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
+            )),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("c2VjcmV0"));
+    }
+}

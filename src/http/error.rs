@@ -1,0 +1,151 @@
+//! The one error type of the HTTP layer, and the one place errors become responses:
+//! `{"code": N, "message": "...", "status": S, "more_info": "..."}` with a stable code.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{AuthError, TokenError};
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+/// Stable numeric error codes. Twilio's where Twilio has one, pushgate's own otherwise.
+pub mod code {
+    pub const INVALID_PARAMETER: u32 = 20001;
+    pub const AUTH_REQUIRED: u32 = 20003;
+    pub const AUTH_FAILED: u32 = 20151;
+    pub const NOT_FOUND: u32 = 20404;
+    pub const METHOD_NOT_ALLOWED: u32 = 20405;
+    pub const MALFORMED_JSON: u32 = 21001;
+    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 21002;
+    pub const BODY_TOO_LARGE: u32 = 21003;
+    pub const INVALID_DEVICE_TOKEN: u32 = 21004;
+    pub const UNSUPPORTED_BINDING_TYPE: u32 = 21005;
+    pub const LAST_API_KEY: u32 = 21010;
+    pub const REGISTRATION_FAILED: u32 = 31301;
+    pub const INTERNAL: u32 = 20500;
+    pub const STORE_UNAVAILABLE: u32 = 20503;
+}
+
+/// An error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiError {
+    /// Stable numeric code; see the README's error table.
+    pub code: u32,
+    /// What went wrong and what to fix.
+    pub message: String,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// Where the code is documented.
+    pub more_info: String,
+    #[serde(skip)]
+    #[schema(ignore)]
+    www_authenticate: bool,
+}
+
+impl ApiError {
+    /// An error with `status`, `code` and `message`.
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            status: status.as_u16(),
+            more_info: format!("README.md#error-codes ({code})"),
+            www_authenticate: false,
+        }
+    }
+
+    /// 400 invalid parameter.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code::INVALID_PARAMETER, message)
+    }
+
+    /// 404 for a resource that doesn't exist (or isn't the caller's).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            format!("{what} not found"),
+        )
+    }
+
+    /// 500, after logging the cause; the client learns nothing internal.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL,
+            "internal error; the server log has the details",
+        )
+    }
+
+    fn challenge(mut self) -> Self {
+        self.www_authenticate = true;
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let challenge = self.www_authenticate;
+        let mut response = (status, axum::Json(self)).into_response();
+        if challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"pushgate\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code::STORE_UNAVAILABLE,
+                    "the database is unavailable; retry shortly",
+                )
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => {
+                Self::new(StatusCode::UNAUTHORIZED, code::AUTH_REQUIRED, e.to_string()).challenge()
+            }
+            AuthError::Failed => {
+                Self::new(StatusCode::UNAUTHORIZED, code::AUTH_FAILED, e.to_string()).challenge()
+            }
+            AuthError::Store(store) => store.into(),
+            AuthError::Secrets(secrets) => Self::internal(&secrets),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let code = match e {
+            DomainError::InvalidDeviceToken(_) => code::INVALID_DEVICE_TOKEN,
+            DomainError::InvalidSid { .. } | DomainError::InvalidIdentity(_) => {
+                code::INVALID_PARAMETER
+            }
+        };
+        Self::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    }
+}

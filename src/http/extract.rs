@@ -1,0 +1,125 @@
+//! Request extractors that fail with [`ApiError`]s: JSON bodies, API-key callers (HTTP
+//! Basic) and phones (access tokens).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::{ApiError, code};
+use crate::auth::{ApiKeyPrincipal, TokenError, VerifiedToken, access_token, api_keys};
+use crate::clock::now_secs;
+
+/// `axum::Json` with our error body on every rejection.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::MALFORMED_JSON,
+            format!("body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::MALFORMED_JSON,
+            format!("body does not have the expected fields: {}", e.body_text()),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::BODY_TOO_LARGE,
+            "request body is larger than the configured limit (max_body_bytes)",
+        ),
+        other => ApiError::new(other.status(), code::MALFORMED_JSON, other.body_text()),
+    }
+}
+
+/// A backend or operator, authenticated with HTTP Basic `SK…:secret`.
+pub struct ApiKeyAuth(pub ApiKeyPrincipal);
+
+impl FromRequestParts<AppState> for ApiKeyAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
+        let principal =
+            api_keys::authenticate_basic(&state.store, &state.master_key, header).await?;
+        Ok(ApiKeyAuth(principal))
+    }
+}
+
+/// A phone, authenticated with an access token in `X-Twilio-Token` or `Authorization: Bearer`.
+pub struct PhoneAuth(pub VerifiedToken);
+
+impl FromRequestParts<AppState> for PhoneAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = phone_token(parts).ok_or(TokenError::Missing)?;
+        Ok(PhoneAuth(verify_token(state, token).await?))
+    }
+}
+
+/// Either kind of caller, for endpoints both may use.
+pub enum Caller {
+    Phone(VerifiedToken),
+    ApiKey(ApiKeyPrincipal),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(token) = phone_token(parts) {
+            return Ok(Caller::Phone(verify_token(state, token).await?));
+        }
+        let ApiKeyAuth(principal) = ApiKeyAuth::from_request_parts(parts, state).await?;
+        Ok(Caller::ApiKey(principal))
+    }
+}
+
+fn phone_token(parts: &Parts) -> Option<&str> {
+    if let Some(token) = parts.headers.get("x-twilio-token") {
+        return token.to_str().ok();
+    }
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+}
+
+async fn verify_token(state: &AppState, token: &str) -> Result<VerifiedToken, ApiError> {
+    let unverified = access_token::parse(token)?;
+    let Some((record, secret)) =
+        api_keys::active_key_secret(&state.store, &state.master_key, unverified.key()).await?
+    else {
+        return Err(TokenError::BadIssuer("unknown or revoked API key").into());
+    };
+    let leeway = state.config.token_leeway_seconds as i64;
+    Ok(unverified.verify(&secret, &record.account_sid, now_secs(), leeway)?)
+}

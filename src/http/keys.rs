@@ -1,0 +1,133 @@
+//! `/v1/keys`: API keys of the caller's account. The secret is returned once, at creation.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::code;
+use super::extract::{ApiKeyAuth, Json};
+use super::{ApiError, AppState};
+use crate::auth::api_keys;
+use crate::clock::{now_ms, rfc3339};
+use crate::domain::ApiKeySid;
+use crate::store::{ApiKeyRecord, RevokeOutcome};
+
+/// Longest friendly name accepted.
+const MAX_NAME: usize = 64;
+
+/// Body of `POST /v1/keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// A name to recognise the key by (at most 64 characters).
+    #[serde(default, alias = "FriendlyName")]
+    pub friendly_name: Option<String>,
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: String,
+    pub date_created: String,
+    pub date_revoked: Option<String>,
+}
+
+/// A key just created: the only response that includes the secret.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKeyView {
+    #[serde(flatten)]
+    pub key: KeyView,
+    /// Shown once; store it now.
+    pub secret: String,
+}
+
+/// The account's keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+}
+
+impl From<&ApiKeyRecord> for KeyView {
+    fn from(k: &ApiKeyRecord) -> Self {
+        Self {
+            sid: k.sid.to_string(),
+            account_sid: k.account_sid.to_string(),
+            friendly_name: k.friendly_name.clone(),
+            date_created: rfc3339(k.date_created),
+            date_revoked: k.date_revoked.map(rfc3339),
+        }
+    }
+}
+
+/// Creates an API key for the caller's account.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
+    security(("api_key" = [])),
+    responses((status = 201, body = CreatedKeyView), (status = 400, body = ApiError),
+              (status = 401, body = ApiError)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Json(body): Json<CreateKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = body.friendly_name.unwrap_or_default();
+    if name.chars().count() > MAX_NAME {
+        return Err(ApiError::invalid(
+            "friendly_name must be at most 64 characters",
+        ));
+    }
+    let created =
+        api_keys::create_key(&state.store, &state.master_key, &caller.account, &name).await?;
+    tracing::info!(key = %created.record.sid, by = %caller.key, "API key created");
+    let view = CreatedKeyView {
+        key: KeyView::from(&created.record),
+        secret: created.secret.expose_secret().to_owned(),
+    };
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// Lists the account's API keys (secrets are never listed).
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
+    responses((status = 200, body = KeyList), (status = 401, body = ApiError)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+) -> Result<axum::Json<KeyList>, ApiError> {
+    let keys = state.store.api_keys(&caller.account).await?;
+    Ok(axum::Json(KeyList {
+        keys: keys.iter().map(KeyView::from).collect(),
+    }))
+}
+
+/// Revokes an API key; tokens signed with it stop working at once.
+#[utoipa::path(delete, path = "/v1/keys/{sid}", tag = "keys", security(("api_key" = [])),
+    params(("sid" = String, Path, description = "API key SID (SK…)")),
+    responses((status = 204), (status = 404, body = ApiError),
+              (status = 409, description = "the account's last active key", body = ApiError)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Path(sid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let sid = ApiKeySid::parse(&sid).map_err(|_| ApiError::not_found("API key"))?;
+    match state
+        .store
+        .revoke_api_key(&caller.account, &sid, now_ms())
+        .await?
+    {
+        RevokeOutcome::Revoked => {
+            tracing::info!(key = %sid, by = %caller.key, "API key revoked");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        RevokeOutcome::NotFound => Err(ApiError::not_found("API key")),
+        RevokeOutcome::LastKey => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::LAST_API_KEY,
+            "this is the account's last active API key; create another before revoking it",
+        )),
+    }
+}

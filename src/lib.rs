@@ -1,0 +1,65 @@
+//! pushgate: a self-hosted push relay for VoIP calling apps.
+//!
+//! Crate map:
+//! - [`cli`]: the `pushgate` command line (thin `main` calls [`cli::main`]).
+//! - [`config`]: layered configuration (defaults → TOML → `PUSHGATE_*`), validated at load.
+//! - [`domain`]: parsed types (SIDs, identities, device tokens).
+//! - [`auth`]: API keys (HTTP Basic) and Twilio-format access tokens.
+//! - [`secrets`]: the master key and envelope encryption of secrets at rest.
+//! - [`store`]: sqlx repositories over SQLite or PostgreSQL.
+//! - [`http`]: the axum API, its error mapping and OpenAPI description.
+//! - [`telemetry`], [`clock`]: logging set-up and time helpers.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::store::Store;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store (applying migrations) and serves the API on `listener` until `shutdown`
+/// resolves; then stops accepting, lets in-flight requests finish, and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let master_key = config.master_key()?;
+    let store = Store::open(&config).await?;
+    store.migrate().await?;
+    let state = AppState {
+        store: store.clone(),
+        master_key: Arc::new(master_key),
+        config: Arc::new(config),
+    };
+    tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    tracing::info!("pushgate stopped");
+    Ok(())
+}

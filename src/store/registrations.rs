@@ -1,0 +1,255 @@
+//! Device registrations (bindings, `BS…`): which device token rings which identity, under
+//! which push credential.
+
+use super::{Store, StoreError};
+use crate::domain::{AccountSid, CredentialSid, DeviceToken, Identity, RegistrationSid};
+
+/// A registration as stored.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub sid: RegistrationSid,
+    pub account_sid: AccountSid,
+    pub credential_sid: CredentialSid,
+    pub identity: Identity,
+    pub binding_type: String,
+    pub device_token: DeviceToken,
+    /// `production` / `sandbox` once learned; `None` means the credential's default.
+    pub environment: Option<String>,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
+    pub last_used: Option<i64>,
+}
+
+/// What a device asks to register.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub account_sid: AccountSid,
+    pub credential_sid: CredentialSid,
+    pub identity: Identity,
+    pub binding_type: String,
+    pub device_token: DeviceToken,
+}
+
+/// The outcome of [`Store::upsert_registration`].
+#[derive(Debug, Clone)]
+pub struct Upserted {
+    pub registration: Registration,
+    /// True when the row was new (not a refresh of an existing token).
+    pub created: bool,
+    /// Identity the device token was registered to before, if it moved.
+    pub moved_from: Option<Identity>,
+    /// Registrations retired to keep the identity within its limit.
+    pub retired: Vec<Registration>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct RegistrationPage {
+    pub registrations: Vec<Registration>,
+    /// Pass back as `page_token` for the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    sid: String,
+    account_sid: String,
+    credential_sid: String,
+    identity: String,
+    binding_type: String,
+    device_token: String,
+    environment: Option<String>,
+    state: String,
+    state_reason: Option<String>,
+    date_created: i64,
+    date_updated: i64,
+    last_used: Option<i64>,
+}
+
+impl From<Row> for Registration {
+    fn from(r: Row) -> Self {
+        Self {
+            sid: RegistrationSid::trusted(r.sid),
+            account_sid: AccountSid::trusted(r.account_sid),
+            credential_sid: CredentialSid::trusted(r.credential_sid),
+            identity: Identity::trusted(r.identity),
+            binding_type: r.binding_type,
+            device_token: DeviceToken::trusted(r.device_token),
+            environment: r.environment,
+            state: r.state,
+            state_reason: r.state_reason,
+            date_created: r.date_created,
+            date_updated: r.date_updated,
+            last_used: r.last_used,
+        }
+    }
+}
+
+macro_rules! select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT sid, account_sid, credential_sid, identity, binding_type, device_token, \
+             environment, state, state_reason, date_created, date_updated, last_used \
+             FROM registrations ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Registers a device token, or refreshes (and possibly moves to a new identity) the
+    /// existing registration of the same token under the same credential; then retires the
+    /// identity's least recently refreshed registrations beyond `max_per_identity`.
+    pub async fn upsert_registration(
+        &self,
+        new: &NewRegistration,
+        max_per_identity: u32,
+        now: i64,
+    ) -> Result<Upserted, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // A no-op write that reads the previous owner: it makes the write lock the
+        // transaction's first lock on SQLite (no read-to-write upgrade that could fail).
+        let previous: Option<(String,)> = sqlx::query_as(
+            "UPDATE registrations SET date_updated = date_updated \
+             WHERE account_sid = $1 AND credential_sid = $2 AND device_token = $3 \
+             RETURNING identity",
+        )
+        .bind(new.account_sid.as_str())
+        .bind(new.credential_sid.as_str())
+        .bind(new.device_token.as_hex())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row: Row = sqlx::query_as(
+            "INSERT INTO registrations (sid, account_sid, credential_sid, identity, binding_type, \
+             device_token, state, date_created, date_updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) \
+             ON CONFLICT (account_sid, credential_sid, device_token) DO UPDATE SET \
+             identity = excluded.identity, binding_type = excluded.binding_type, \
+             state = 'active', state_reason = NULL, date_updated = excluded.date_updated \
+             RETURNING sid, account_sid, credential_sid, identity, binding_type, device_token, \
+             environment, state, state_reason, date_created, date_updated, last_used",
+        )
+        .bind(RegistrationSid::generate().as_str())
+        .bind(new.account_sid.as_str())
+        .bind(new.credential_sid.as_str())
+        .bind(new.identity.as_str())
+        .bind(&new.binding_type)
+        .bind(new.device_token.as_hex())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let registration = Registration::from(row);
+        let surplus: Vec<Row> = sqlx::query_as(select!(
+            "WHERE account_sid = $1 AND identity = $2 AND sid <> $3 \
+             ORDER BY date_updated DESC, sid DESC LIMIT 1000 OFFSET $4"
+        ))
+        .bind(new.account_sid.as_str())
+        .bind(new.identity.as_str())
+        .bind(registration.sid.as_str())
+        .bind(i64::from(max_per_identity) - 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        for stale in &surplus {
+            sqlx::query("DELETE FROM registrations WHERE sid = $1")
+                .bind(&stale.sid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let created = previous.is_none();
+        let moved_from = previous
+            .filter(|(identity,)| identity != new.identity.as_str())
+            .map(|(identity,)| Identity::trusted(identity));
+        Ok(Upserted {
+            created,
+            registration,
+            moved_from,
+            retired: surplus.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// One registration of `account`.
+    pub async fn registration(
+        &self,
+        account: &AccountSid,
+        sid: &RegistrationSid,
+    ) -> Result<Option<Registration>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(select!("WHERE sid = $1 AND account_sid = $2"))
+            .bind(sid.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Deletes a registration of `account`, only if it belongs to `identity` when one is
+    /// given (a phone may remove only its own). Returns whether a row went.
+    pub async fn delete_registration(
+        &self,
+        account: &AccountSid,
+        sid: &RegistrationSid,
+        identity: Option<&Identity>,
+    ) -> Result<bool, StoreError> {
+        let result = match identity {
+            Some(identity) => sqlx::query(
+                "DELETE FROM registrations WHERE sid = $1 AND account_sid = $2 AND identity = $3",
+            )
+            .bind(sid.as_str())
+            .bind(account.as_str())
+            .bind(identity.as_str())
+            .execute(&self.pool)
+            .await?,
+            None => {
+                sqlx::query("DELETE FROM registrations WHERE sid = $1 AND account_sid = $2")
+                    .bind(sid.as_str())
+                    .bind(account.as_str())
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// A page of the account's registrations, optionally for one identity, in SID order.
+    pub async fn registrations(
+        &self,
+        account: &AccountSid,
+        identity: Option<&Identity>,
+        after: Option<&RegistrationSid>,
+        page_size: u32,
+    ) -> Result<RegistrationPage, StoreError> {
+        let after = after.map(|s| s.as_str()).unwrap_or("");
+        let limit = i64::from(page_size) + 1;
+        let mut rows: Vec<Row> =
+            match identity {
+                Some(identity) => sqlx::query_as(select!(
+                    "WHERE account_sid = $1 AND identity = $2 AND sid > $3 ORDER BY sid LIMIT $4"
+                ))
+                .bind(account.as_str())
+                .bind(identity.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query_as(select!(
+                        "WHERE account_sid = $1 AND sid > $2 ORDER BY sid LIMIT $3"
+                    ))
+                    .bind(account.as_str())
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
+        let more = rows.len() > page_size as usize;
+        rows.truncate(page_size as usize);
+        let next_page_token = more.then(|| rows.last().map(|r| r.sid.clone())).flatten();
+        Ok(RegistrationPage {
+            registrations: rows.into_iter().map(Into::into).collect(),
+            next_page_token,
+        })
+    }
+}
