@@ -110,11 +110,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         // PUSHGATE_CONFIG names the file; PUSHGATE_TEST_* belong to the test suite.
-        let env = Env::prefixed("PUSHGATE_")
-            .filter(|key| {
-                let key = key.as_str().to_ascii_lowercase();
-                key != "config" && !key.starts_with("test_")
-            });
+        let env = Env::prefixed("PUSHGATE_").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key != "config" && !key.starts_with("test_")
+        });
         let config: Config = figment.merge(env).extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
@@ -122,7 +121,11 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
-        if self.database_url.as_deref().is_some_and(|u| store_kind(u).is_none()) {
+        if self
+            .database_url
+            .as_deref()
+            .is_some_and(|u| store_kind(u).is_none())
+        {
             return invalid("database_url must start with sqlite: or postgres://");
         }
         if let Some(key) = &self.master_key {

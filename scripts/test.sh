@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# pushgate's test command: the whole suite, on SQLite and on a real PostgreSQL (and Redis),
+# which it starts if they are not running. Extra arguments go to the test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+ensure_postgres
+ensure_redis
+
+export PUSHGATE_TEST_POSTGRES_URL="${PUSHGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export PUSHGATE_TEST_REDIS_URL="${PUSHGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
+# Each test creates its own database; drop what earlier runs left behind.
+psql -q -X "$PUSHGATE_TEST_POSTGRES_URL" -At \
+  -c "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ';' FROM pg_database WHERE datname LIKE 'pushgate\_t\_%'" \
+  | psql -q -X "$PUSHGATE_TEST_POSTGRES_URL" >/dev/null
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked "$@"
+else
+  cargo test --locked "$@"
+fi

@@ -1,0 +1,145 @@
+//! The binary as a user runs it: `init` (twice), `keys`, `token`, `serve`, a registration
+//! with the printed token, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
+
+fn pushgate(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", dir)
+        .env("PUSHGATE_LOG", "warn")
+        .output()
+        .expect("run pushgate")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn value<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} not in output: {text}"))
+}
+
+/// Starts `pushgate serve` on port 0 and reads the bound address from its JSON log.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", dir)
+        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
+        .env("PUSHGATE_LOG_FORMAT", "json")
+        .env("PUSHGATE_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if let Some(addr) = entry["addr"].as_str() {
+            break addr.to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+#[tokio::test]
+async fn init_token_register_and_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = stdout(&pushgate(dir.path(), &["init"]));
+    let account = value(&first, "ACCOUNT_SID").to_owned();
+    let key = value(&first, "API_KEY").to_owned();
+    let secret = value(&first, "API_KEY_SECRET").to_owned();
+    let second = stdout(&pushgate(dir.path(), &["init"]));
+    assert!(second.contains("already exists") && second.contains(&account));
+    assert!(!second.contains(&secret), "the secret is shown only once");
+
+    let listed = stdout(&pushgate(dir.path(), &["keys", "list"]));
+    assert!(listed.contains(&key) && !listed.contains(&secret));
+    let created = stdout(&pushgate(dir.path(), &["keys", "create", "--name", "ci"]));
+    let new_key = value(&created, "API_KEY").to_owned();
+    stdout(&pushgate(dir.path(), &["keys", "revoke", &new_key]));
+    let refused = pushgate(dir.path(), &["keys", "revoke", &key]);
+    assert!(!refused.status.success(), "last key can't be revoked");
+
+    let cr = "CR0123456789abcdef0123456789abcdef";
+    let token = stdout(&pushgate(
+        dir.path(),
+        &["token", "--identity", "alice", "--push-credential", cr],
+    ))
+    .trim()
+    .to_owned();
+    assert_eq!(token.split('.').count(), 3);
+
+    let (mut child, addr) = serve(dir.path());
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("http://{addr}/v1/registrations"))
+        .header("X-Twilio-Token", &token)
+        .json(
+            &json!({"channel_type": "apn", "message_types": ["twilio.voice.call"],
+                      "data": {"registration_id": "ab".repeat(32)}, "version": "3"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/v1/registrations/BS")
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit 0 after SIGTERM, got {exit:?}");
+}
+
+#[test]
+fn bad_configuration_is_reported_before_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", dir.path())
+        .env("PUSHGATE_DATABASE_URL", "postgres://127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PUSHGATE_MASTER_KEY is required"), "{err}");
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("PUSHGATE_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("listen")
+    );
+}

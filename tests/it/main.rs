@@ -1,0 +1,10 @@
+//! pushgate's integration tests: one binary, real HTTP against servers started in-process
+//! on port 0, every store test run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod cli;
+mod keys;
+mod registrations;
+mod service;
+mod tokens;

@@ -1,0 +1,99 @@
+//! The service itself: health, readiness, OpenAPI, JSON errors for unknown routes, and
+//! graceful shutdown.
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, assert_error, spawn_app, store_tests};
+
+async fn health_and_readiness(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+async fn without_the_store_readyz_and_api_answer_503(b: Backend) {
+    let app = spawn_app(b).await;
+    // A router over a store whose pool is closed: alive, not ready.
+    let state = pushgate::http::AppState {
+        store: app.store.clone(),
+        master_key: std::sync::Arc::new(app.master.clone()),
+        config: std::sync::Arc::new(app.config.clone()),
+    };
+    app.store.close().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, pushgate::http::router(state)).await });
+    let url = |p: &str| format!("http://{addr}{p}");
+    let res = app.client.get(url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.client.get(url("/readyz")).send().await.unwrap();
+    assert_error(res, 503, 20503).await;
+    let res = app
+        .client
+        .get(url("/v1/registrations"))
+        .header("Authorization", app.basic())
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 503, 20503).await;
+}
+
+async fn openapi_describes_every_endpoint(b: Backend) {
+    let app = spawn_app(b).await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/v1/registrations",
+        "/v1/registrations/{sid}",
+        "/v1/keys",
+        "/v1/keys/{sid}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+async fn unknown_routes_and_methods_get_json_errors(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_error(res, 404, 20404).await;
+    let res = app
+        .client
+        .put(app.url("/v1/registrations"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 405, 20405).await;
+}
+
+async fn shuts_down_gracefully(b: Backend) {
+    let app = spawn_app(b).await;
+    let client = app.client.clone();
+    let url = app.url("/healthz");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    app.stop().await.expect("clean shutdown");
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "no longer accepting"
+    );
+}
+
+store_tests!(
+    health_and_readiness,
+    without_the_store_readyz_and_api_answer_503,
+    openapi_describes_every_endpoint,
+    unknown_routes_and_methods_get_json_errors,
+    shuts_down_gracefully,
+);
