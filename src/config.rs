@@ -56,6 +56,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Database connection pool size.
     pub database_max_connections: u32,
+    /// Days before a certificate's expiry from which it is reported as `expiring`.
+    pub credential_expiry_warning_days: u32,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -81,6 +83,7 @@ impl Default for Config {
             token_leeway_seconds: 30,
             max_body_bytes: 256 * 1024,
             database_max_connections: 8,
+            credential_expiry_warning_days: 30,
         }
     }
 }
@@ -147,6 +150,11 @@ impl Config {
             return invalid("log is not a valid filter (e.g. `info` or `pushgate=debug,info`)");
         }
         Ok(())
+    }
+
+    /// The expiry warning window in seconds.
+    pub fn expiry_warning_secs(&self) -> i64 {
+        i64::from(self.credential_expiry_warning_days) * 86_400
     }
 
     /// The database URL in force (the SQLite file in the data dir unless set).

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod domain;
 pub mod http;
 pub mod secrets;

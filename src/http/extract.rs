@@ -43,13 +43,18 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             code::MALFORMED_JSON,
             format!("body does not have the expected fields: {}", e.body_text()),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            code::BODY_TOO_LARGE,
-            "request body is larger than the configured limit (max_body_bytes)",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
         other => ApiError::new(other.status(), code::MALFORMED_JSON, other.body_text()),
     }
+}
+
+/// The request body was larger than `max_body_bytes`.
+pub fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        code::BODY_TOO_LARGE,
+        "request body is larger than the configured limit (max_body_bytes)",
+    )
 }
 
 /// A backend or operator, authenticated with HTTP Basic `SK…:secret`.

@@ -1,6 +1,8 @@
 //! The HTTP API: axum routers (one file per resource), shared state, request tracing and
 //! the OpenAPI description generated from the handlers' own types.
 
+mod credential_form;
+mod credentials;
 mod error;
 mod extract;
 mod health;
@@ -46,6 +48,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/registrations/{sid}",
             get(registrations::fetch).delete(registrations::unregister),
+        )
+        .route(
+            "/v1/credentials",
+            get(credentials::list).post(credentials::create),
+        )
+        .route(
+            "/v1/credentials/{sid}",
+            get(credentials::fetch)
+                .post(credentials::rotate)
+                .delete(credentials::remove),
         )
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{sid}", delete(keys::revoke))

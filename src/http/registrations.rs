@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::code;
 use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth};
 use super::{ApiError, AppState};
+use crate::auth::TokenError;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::{DeviceToken, Identity, RegistrationSid};
 use crate::store::{NewRegistration, Registration};
@@ -118,6 +119,16 @@ pub async fn register(
             )
         })?;
     let device_token = DeviceToken::parse(&raw_token)?;
+    if !state
+        .store
+        .credential_exists(&phone.account, &phone.push_credential)
+        .await?
+    {
+        return Err(TokenError::BadGrants(
+            "grants.voice.push_credential_sid is not a credential of this account",
+        )
+        .into());
+    }
     let new = NewRegistration {
         account_sid: phone.account,
         credential_sid: phone.push_credential,

@@ -6,11 +6,15 @@
 
 mod accounts;
 mod api_keys;
+mod credentials;
 mod registrations;
+mod rekey;
 
 pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
+pub use credentials::CredentialRecord;
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
+pub use rekey::ResealError;
 
 use std::time::Duration;
 

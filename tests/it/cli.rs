@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
@@ -79,13 +80,28 @@ async fn init_token_register_and_sigterm() {
     let refused = pushgate(dir.path(), &["keys", "revoke", &key]);
     assert!(!refused.status.success(), "last key can't be revoked");
 
-    let cr = "CR0123456789abcdef0123456789abcdef";
-    let token = stdout(&pushgate(
+    let (_, leaf) = crate::helpers::voip_certificate("com.example.app");
+    let cert = dir.path().join("cert.pem");
+    let key_pem = dir.path().join("key.pem");
+    std::fs::write(&cert, leaf.cert_pem().unwrap()).unwrap();
+    std::fs::write(&key_pem, leaf.key_pkcs8_pem().unwrap().expose_secret()).unwrap();
+    let added = stdout(&pushgate(
         dir.path(),
-        &["token", "--identity", "alice", "--push-credential", cr],
-    ))
-    .trim()
-    .to_owned();
+        &[
+            "credentials",
+            "add",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key_pem.to_str().unwrap(),
+        ],
+    ));
+    let cr = value(&added, "PUSH_CREDENTIAL_SID").to_owned();
+    assert!(stdout(&pushgate(dir.path(), &["credentials", "list"])).contains(&cr));
+    // With a single credential, --push-credential may be left out.
+    let token = stdout(&pushgate(dir.path(), &["token", "--identity", "alice"]))
+        .trim()
+        .to_owned();
     assert_eq!(token.split('.').count(), 3);
 
     let (mut child, addr) = serve(dir.path());

@@ -7,6 +7,8 @@ use pushgate::auth::access_token::{self, MintRequest};
 use pushgate::auth::api_keys;
 use pushgate::clock::now_secs;
 use pushgate::config::Config;
+use pushgate::credentials::devcerts::{self, DevCert, KeyKind, LeafOptions};
+use pushgate::credentials::manage::{self, CredentialPatch, Material};
 use pushgate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
 use pushgate::secrets::MasterKey;
 use pushgate::store::Store;
@@ -78,6 +80,8 @@ pub struct TestApp {
     pub account: AccountSid,
     pub key: ApiKeySid,
     pub secret: SecretString,
+    /// A universal VoIP certificate credential for `com.example.app`.
+    pub credential: CredentialSid,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), pushgate::RunError>>>,
     _dir: tempfile::TempDir,
@@ -105,6 +109,16 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let (account, key) = api_keys::create_account(&store, &master, "test", "test key")
         .await
         .expect("seed account");
+    let credential = manage::create(
+        &store,
+        &master,
+        &account.sid,
+        voip_certificate_patch("com.example.app"),
+        config.expiry_warning_secs(),
+    )
+    .await
+    .expect("seed credential")
+    .sid;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -120,15 +134,38 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         account: account.sid,
         key: key.record.sid,
         secret: key.secret,
+        credential,
         shutdown: Some(tx),
         handle: Some(handle),
         _dir: dir,
     }
 }
 
-/// A push credential SID for tests that don't need a real credential.
-pub fn credential() -> CredentialSid {
-    CredentialSid::parse("CR0123456789abcdef0123456789abcdef").unwrap()
+/// A development CA and a universal VoIP Services certificate for `bundle` signed by it.
+pub fn voip_certificate(bundle: &str) -> (DevCert, DevCert) {
+    let now = now_secs();
+    let ca = devcerts::generate_ca("pushgate test CA", now).unwrap();
+    let leaf = devcerts::issue_leaf(
+        &ca,
+        &LeafOptions {
+            key: KeyKind::EcP256,
+            ..LeafOptions::voip(bundle, now)
+        },
+    )
+    .unwrap();
+    (ca, leaf)
+}
+
+/// An upload of a fresh universal VoIP certificate for `bundle`.
+pub fn voip_certificate_patch(bundle: &str) -> CredentialPatch {
+    let (_, leaf) = voip_certificate(bundle);
+    CredentialPatch {
+        material: Some(Material::CertificatePem {
+            certificate: leaf.cert_pem().unwrap(),
+            private_key: leaf.key_pkcs8_pem().unwrap(),
+        }),
+        ..CredentialPatch::default()
+    }
 }
 
 /// A 32-byte device token made of `seed`.
@@ -154,7 +191,7 @@ impl TestApp {
             key: &self.key,
             secret: &self.secret,
             identity: &Identity::parse(identity).unwrap(),
-            push_credential: Some(&credential()),
+            push_credential: Some(&self.credential),
             ttl_secs: 3600,
             now: now_secs(),
         })

@@ -18,10 +18,7 @@ async fn registers_with_the_sdk_wire_format(b: Backend) {
     assert!(sid.starts_with("BS") && sid.len() == 34);
     assert_eq!(location, format!("/v1/registrations/{sid}"));
     assert_eq!(body["identity"], "alice");
-    assert_eq!(
-        body["credential_sid"],
-        crate::helpers::credential().as_str()
-    );
+    assert_eq!(body["credential_sid"], app.credential.as_str());
     assert_eq!(body["binding_type"], "apn");
     assert_eq!(
         body["address"], "abababab…abab",

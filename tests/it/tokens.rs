@@ -7,9 +7,7 @@ use pushgate::clock::now_secs;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, TestApp, assert_error, credential, device_token, spawn_app, store_tests,
-};
+use crate::helpers::{Backend, TestApp, assert_error, device_token, spawn_app, store_tests};
 
 /// Claims as twilio-python emits them (`nbf`, no `iat`).
 fn python_claims(app: &TestApp) -> Value {
@@ -20,7 +18,7 @@ fn python_claims(app: &TestApp) -> Value {
         "sub": app.account.as_str(),
         "exp": now + 3600,
         "nbf": now,
-        "grants": {"identity": "alice", "voice": {"push_credential_sid": credential().as_str()}}
+        "grants": {"identity": "alice", "voice": {"push_credential_sid": app.credential.as_str()}}
     })
 }
 
@@ -35,7 +33,7 @@ fn node_claims(app: &TestApp) -> Value {
         "exp": now + 3600,
         "grants": {"identity": "alice", "voice": {
             "incoming": {"allow": true},
-            "push_credential_sid": credential().as_str()}}
+            "push_credential_sid": app.credential.as_str()}}
     })
 }
 

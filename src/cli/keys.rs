@@ -1,0 +1,143 @@
+//! Accounts, API keys and development access tokens: `init`, `keys …`, `token`.
+
+use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
+
+use super::KeysCommand;
+use crate::auth::{access_token, api_keys};
+use crate::clock::{now_ms, now_secs, rfc3339};
+use crate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
+use crate::secrets::MasterKey;
+use crate::store::{AccountRecord, RevokeOutcome, Store};
+
+pub(super) async fn init(store: &Store, master: &MasterKey, name: &str) -> anyhow::Result<()> {
+    if let Some(account) = store.accounts().await?.into_iter().next() {
+        let keys = store.api_keys(&account.sid).await?;
+        let active = keys.iter().filter(|k| k.date_revoked.is_none()).count();
+        println!(
+            "Account {} ({}) already exists with {active} active API key(s); nothing changed.",
+            account.sid, account.friendly_name
+        );
+        println!("Use `pushgate keys create` for a new key.");
+        return Ok(());
+    }
+    let (account, key) = api_keys::create_account(store, master, name, "initial key").await?;
+    println!("Created account and API key.");
+    println!("ACCOUNT_SID={}", account.sid);
+    println!("API_KEY={}", key.record.sid);
+    println!("API_KEY_SECRET={}", key.secret.expose_secret());
+    println!("The secret is shown only once: store it now.");
+    Ok(())
+}
+
+pub(super) async fn resolve_account(
+    store: &Store,
+    given: Option<String>,
+) -> anyhow::Result<AccountRecord> {
+    if let Some(sid) = given {
+        let sid = AccountSid::parse(&sid)?;
+        return store
+            .account(&sid)
+            .await?
+            .with_context(|| format!("account {sid} does not exist"));
+    }
+    let mut accounts = store.accounts().await?;
+    match accounts.len() {
+        0 => bail!("no account yet: run `pushgate init` first"),
+        1 => Ok(accounts.remove(0)),
+        _ => bail!("several accounts exist: choose one with --account AC…"),
+    }
+}
+
+pub(super) async fn keys_command(
+    store: &Store,
+    master: &MasterKey,
+    cmd: KeysCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Create { name, account } => {
+            let account = resolve_account(store, account).await?;
+            let key = api_keys::create_key(store, master, &account.sid, &name).await?;
+            println!("API_KEY={}", key.record.sid);
+            println!("API_KEY_SECRET={}", key.secret.expose_secret());
+            println!("The secret is shown only once: store it now.");
+        }
+        KeysCommand::List { account } => {
+            let account = resolve_account(store, account).await?;
+            println!("{:<34}  {:<24}  {:<24}  NAME", "SID", "CREATED", "REVOKED");
+            for k in store.api_keys(&account.sid).await? {
+                let revoked = k.date_revoked.map(rfc3339).unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<34}  {:<24}  {:<24}  {}",
+                    k.sid,
+                    rfc3339(k.date_created),
+                    revoked,
+                    k.friendly_name
+                );
+            }
+        }
+        KeysCommand::Revoke { sid, account } => {
+            let account = resolve_account(store, account).await?;
+            let sid = ApiKeySid::parse(&sid)?;
+            match store.revoke_api_key(&account.sid, &sid, now_ms()).await? {
+                RevokeOutcome::Revoked => println!("revoked {sid}"),
+                RevokeOutcome::NotFound => bail!("no active key {sid} in account {}", account.sid),
+                RevokeOutcome::LastKey => {
+                    bail!("{sid} is the account's last active key; create another first")
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn token(
+    store: &Store,
+    master: &MasterKey,
+    identity: &str,
+    ttl: i64,
+    push_credential: Option<String>,
+    key: Option<String>,
+    account: Option<String>,
+) -> anyhow::Result<()> {
+    let account = resolve_account(store, account).await?;
+    let identity = Identity::parse(identity)?;
+    let push_credential = match push_credential {
+        Some(sid) => CredentialSid::parse(&sid)?,
+        None => {
+            let mut all = store.credentials(&account.sid).await?;
+            match all.len() {
+                1 => all.remove(0).sid,
+                0 => bail!("no push credential yet: add one with `pushgate credentials add`"),
+                _ => bail!("several push credentials exist: choose one with --push-credential CR…"),
+            }
+        }
+    };
+    let key_sid = match key {
+        Some(sid) => ApiKeySid::parse(&sid)?,
+        None => store
+            .api_keys(&account.sid)
+            .await?
+            .into_iter()
+            .find(|k| k.date_revoked.is_none())
+            .map(|k| k.sid)
+            .context("the account has no active API key: run `pushgate keys create`")?,
+    };
+    let (record, secret) = api_keys::active_key_secret(store, master, &key_sid)
+        .await?
+        .with_context(|| format!("API key {key_sid} does not exist or is revoked"))?;
+    if record.account_sid != account.sid {
+        bail!("API key {key_sid} belongs to another account");
+    }
+    let token = access_token::mint(access_token::MintRequest {
+        account: &account.sid,
+        key: &key_sid,
+        secret: &secret,
+        identity: &identity,
+        push_credential: Some(&push_credential),
+        ttl_secs: ttl,
+        now: now_secs(),
+    })?;
+    println!("{token}");
+    Ok(())
+}

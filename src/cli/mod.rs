@@ -1,0 +1,210 @@
+//! The `pushgate` command line: `serve`, `migrate`, `init`, `keys`, `credentials`, `token`,
+//! `rotate-master-key`.
+
+mod credentials;
+mod keys;
+mod master_key;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pushgate",
+    version,
+    about = "Self-hosted push relay for VoIP calling apps"
+)]
+struct Cli {
+    /// TOML configuration file (settings in PUSHGATE_* variables override it).
+    #[arg(long, global = true, env = "PUSHGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an account and its first API key, if none exists yet.
+    Init {
+        /// Friendly name of the account.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage APNs push credentials.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Re-encrypt every stored secret with a new master key, in one transaction.
+    RotateMasterKey {
+        /// Environment variable holding the new key (base64 of 32 bytes).
+        #[arg(long)]
+        new_key_env: String,
+    },
+    /// Print an access token for a phone (development), as a quickstart server would.
+    Token {
+        /// The identity the token is for, e.g. alice.
+        #[arg(long)]
+        identity: String,
+        /// Lifetime in seconds (at most 86400).
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+        /// Push credential SID (CR…) the phone registers under (default: the only one).
+        #[arg(long)]
+        push_credential: Option<String>,
+        /// API key SID to sign with (default: the account's oldest active key).
+        #[arg(long)]
+        key: Option<String>,
+        /// Account SID (default: the only account).
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Upload a credential: --cert + --key, --p12 (+ --password-env), or --p8 + ids.
+    Add(credentials::AddArgs),
+    /// List credentials with their topics, environments, expiry and health.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Delete a credential and its registrations.
+    Rm {
+        /// The credential's SID (CR…).
+        sid: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key; its secret is printed once.
+    Create {
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List API keys.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke an API key.
+    Revoke {
+        /// The key's SID (SK…).
+        sid: String,
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+/// Entry point used by the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+    if let Command::Serve = command {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        crate::run(config, listener, shutdown_signal()).await?;
+        return Ok(());
+    }
+    let master = config.master_key()?;
+    let store = Store::open(&config).await?;
+    store.migrate().await?;
+    let result = match command {
+        Command::Serve => unreachable!("handled above"),
+        Command::Migrate => {
+            println!("migrations applied ({:?})", store.kind());
+            Ok(())
+        }
+        Command::Init { name } => keys::init(&store, &master, &name).await,
+        Command::Keys(cmd) => keys::keys_command(&store, &master, cmd).await,
+        Command::Credentials(cmd) => credentials::run(&store, &master, &config, cmd).await,
+        Command::RotateMasterKey { new_key_env } => {
+            master_key::rotate(&store, &master, &config, &new_key_env).await
+        }
+        Command::Token {
+            identity,
+            ttl,
+            push_credential,
+            key,
+            account,
+        } => {
+            keys::token(
+                &store,
+                &master,
+                &identity,
+                ttl,
+                push_credential,
+                key,
+                account,
+            )
+            .await
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,371 @@
+//! Runtime generation of Apple-like push credentials for tests and the demo.
+//!
+//! Owns: a throwaway CA ([`generate_ca`]), push client certificates signed by it that
+//! look like Apple's ([`issue_leaf`] with [`LeafOptions`]: UID, CN, environment
+//! extensions, topic list, any validity window, RSA or EC key), `.p12` export in modern
+//! or Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the
+//! formats operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
+//! [`generate_p8`]). An APNs simulator can trust the CA certificate to accept
+//! credentials made here. Nothing here is suitable for production trust.
+
+use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::error::ErrorStack;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkcs12::Pkcs12;
+use openssl::pkey::{Id, PKey, PKeyRef, Private};
+use openssl::rsa::Rsa;
+use openssl::stack::Stack;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder};
+use secrecy::SecretString;
+
+use super::apple::{self, ARC_DEVELOPMENT, ARC_PRODUCTION, ARC_TOPICS};
+use super::der::{self, tag};
+use super::p12::legacy_provider_available;
+use super::validate::secret_from_pem;
+
+/// Failure while generating test material.
+#[derive(Debug, thiserror::Error)]
+pub enum DevCertError {
+    /// OpenSSL reported an error.
+    #[error("openssl error: {0}")]
+    OpenSsl(#[from] ErrorStack),
+    /// An option cannot be encoded (e.g. contains a NUL byte).
+    #[error("invalid option: {0}")]
+    InvalidOption(&'static str),
+}
+
+type Result<T> = std::result::Result<T, DevCertError>;
+
+/// Key algorithm for generated keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA 2048 (what Apple issues push certificates for).
+    Rsa2048,
+    /// EC P-256 (prime256v1); also the `.p8` token key type.
+    EcP256,
+    /// EC P-384: valid for certificates, invalid as an APNs token key.
+    EcP384,
+}
+
+/// Which Apple environment extensions a leaf carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppleEnvironment {
+    /// Only `1.2.840.113635.100.6.3.1`.
+    Development,
+    /// Only `1.2.840.113635.100.6.3.2`.
+    Production,
+    /// Both (a universal certificate).
+    Universal,
+    /// Neither (looks like a self-made certificate).
+    Unmarked,
+}
+
+/// `.p12` encryption style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum P12Encryption {
+    /// AES-256-CBC with PBKDF2 for key and certificates, SHA-256 MAC (OpenSSL 3 default).
+    Modern,
+    /// PBE-SHA1-3DES for the key, PBE-SHA1-RC2-40 for certificates, SHA-1 MAC
+    /// (macOS Keychain style; needs OpenSSL's legacy provider).
+    Legacy,
+}
+
+/// A certificate with its private key.
+pub struct DevCert {
+    /// The certificate.
+    pub cert: X509,
+    /// Its private key.
+    pub key: PKey<Private>,
+}
+
+impl std::fmt::Debug for DevCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevCert")
+            .field("subject", &self.cert.subject_name())
+            .field("key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl DevCert {
+    /// The certificate as PEM.
+    pub fn cert_pem(&self) -> Result<String> {
+        String::from_utf8(self.cert.to_pem()?).map_err(|_| DevCertError::InvalidOption("pem"))
+    }
+
+    /// The key as unencrypted PKCS#8 PEM (`BEGIN PRIVATE KEY`).
+    pub fn key_pkcs8_pem(&self) -> Result<SecretString> {
+        pkcs8_pem(&self.key)
+    }
+
+    /// The key as PKCS#1 (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`) PEM.
+    pub fn key_traditional_pem(&self) -> Result<SecretString> {
+        traditional_pem(&self.key)
+    }
+
+    /// Exports certificate, `chain` and key as a `.p12` protected by `password`.
+    pub fn to_p12(
+        &self,
+        chain: &[&X509],
+        password: &str,
+        encryption: P12Encryption,
+    ) -> Result<Vec<u8>> {
+        if password.contains('\0') {
+            return Err(DevCertError::InvalidOption("password contains NUL"));
+        }
+        let mut builder = Pkcs12::builder();
+        builder.name("pushgate").pkey(&self.key).cert(&self.cert);
+        if !chain.is_empty() {
+            let mut stack = Stack::new()?;
+            for cert in chain {
+                stack.push((*cert).to_owned())?;
+            }
+            builder.ca(stack);
+        }
+        match encryption {
+            P12Encryption::Modern => builder
+                .key_algorithm(Nid::AES_256_CBC)
+                .cert_algorithm(Nid::AES_256_CBC)
+                .mac_md(MessageDigest::sha256()),
+            P12Encryption::Legacy => {
+                legacy_provider_available();
+                builder
+                    .key_algorithm(Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC)
+                    .cert_algorithm(Nid::PBE_WITHSHA1AND40BITRC2_CBC)
+                    .mac_md(MessageDigest::sha1())
+            }
+        };
+        Ok(builder.build2(password)?.to_der()?)
+    }
+}
+
+/// Options for [`issue_leaf`]. Start from [`LeafOptions::voip`] or
+/// [`LeafOptions::apple_push`] and adjust fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafOptions {
+    /// Subject UID (the topic), e.g. `com.example.app.voip`; empty = no UID attribute.
+    pub uid: String,
+    /// Subject CN, e.g. `VoIP Services: com.example.app`.
+    pub common_name: String,
+    /// Environment extensions to include.
+    pub environment: AppleEnvironment,
+    /// Topics for the `1.2.840.113635.100.6.3.6` extension; empty = no extension.
+    pub topics: Vec<String>,
+    /// notBefore, Unix seconds.
+    pub not_before: i64,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// Key algorithm of the leaf.
+    pub key: KeyKind,
+}
+
+impl LeafOptions {
+    /// A universal `VoIP Services: <bundle>` certificate with UID `<bundle>.voip`, RSA
+    /// 2048, valid from a day before `now_unix` for a year, no topic extension.
+    pub fn voip(bundle_id: &str, now_unix: i64) -> Self {
+        Self {
+            uid: format!("{bundle_id}.voip"),
+            common_name: format!("VoIP Services: {bundle_id}"),
+            environment: AppleEnvironment::Universal,
+            topics: Vec::new(),
+            not_before: now_unix - 86_400,
+            not_after: now_unix + 365 * 86_400,
+            key: KeyKind::Rsa2048,
+        }
+    }
+
+    /// A universal `Apple Push Services: <bundle>` certificate with UID `<bundle>` and a
+    /// topic list of the bundle and its `.voip` topic, otherwise like [`Self::voip`].
+    pub fn apple_push(bundle_id: &str, now_unix: i64) -> Self {
+        Self {
+            uid: bundle_id.to_owned(),
+            common_name: format!("Apple Push Services: {bundle_id}"),
+            topics: vec![bundle_id.to_owned(), format!("{bundle_id}.voip")],
+            ..Self::voip(bundle_id, now_unix)
+        }
+    }
+}
+
+/// Generates a fresh private key.
+pub fn generate_key(kind: KeyKind) -> Result<PKey<Private>> {
+    Ok(match kind {
+        KeyKind::Rsa2048 => PKey::from_rsa(Rsa::generate(2048)?)?,
+        KeyKind::EcP256 => ec_key(Nid::X9_62_PRIME256V1)?,
+        KeyKind::EcP384 => ec_key(Nid::SECP384R1)?,
+    })
+}
+
+fn ec_key(curve: Nid) -> Result<PKey<Private>> {
+    let group = EcGroup::from_curve_name(curve)?;
+    Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
+}
+
+/// Unencrypted PKCS#8 PEM (`BEGIN PRIVATE KEY`) of any key.
+pub fn pkcs8_pem(key: &PKeyRef<Private>) -> Result<SecretString> {
+    secret_from_pem(key.private_key_to_pem_pkcs8()?).map_err(|_| DevCertError::InvalidOption("pem"))
+}
+
+/// PKCS#1 (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`) PEM of an RSA or EC
+/// key.
+pub fn traditional_pem(key: &PKeyRef<Private>) -> Result<SecretString> {
+    let pem = match key.id() {
+        Id::RSA => key.rsa()?.private_key_to_pem()?,
+        Id::EC => key.ec_key()?.private_key_to_pem()?,
+        _ => return Err(DevCertError::InvalidOption("key must be RSA or EC")),
+    };
+    secret_from_pem(pem).map_err(|_| DevCertError::InvalidOption("pem"))
+}
+
+/// A new APNs-style `.p8` token key: EC P-256 as PKCS#8 PEM.
+pub fn generate_p8() -> Result<SecretString> {
+    let key = generate_key(KeyKind::EcP256)?;
+    pkcs8_pem(&key)
+}
+
+/// A self-signed CA (EC P-256) valid from a day before `now_unix` for ten years.
+pub fn generate_ca(common_name: &str, now_unix: i64) -> Result<DevCert> {
+    let key = generate_key(KeyKind::EcP256)?;
+    let mut name = X509NameBuilder::new()?;
+    append(&mut name, "CN", common_name)?;
+    append(&mut name, "O", "pushgate development CA")?;
+    let name = name.build();
+    let mut builder = base_builder(
+        &name,
+        &name,
+        &key,
+        now_unix - 86_400,
+        now_unix + 3_650 * 86_400,
+    )?;
+    builder.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    builder.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
+    let ski = SubjectKeyIdentifier::new().build(&builder.x509v3_context(None, None))?;
+    builder.append_extension(ski)?;
+    builder.sign(&key, MessageDigest::sha256())?;
+    Ok(DevCert {
+        cert: builder.build(),
+        key,
+    })
+}
+
+/// Issues an Apple-like push client certificate signed by `ca`.
+pub fn issue_leaf(ca: &DevCert, opts: &LeafOptions) -> Result<DevCert> {
+    let key = generate_key(opts.key)?;
+    let mut name = X509NameBuilder::new()?;
+    if !opts.uid.is_empty() {
+        append(&mut name, "UID", &opts.uid)?;
+    }
+    append(&mut name, "CN", &opts.common_name)?;
+    append(&mut name, "O", "pushgate development")?;
+    append(&mut name, "C", "US")?;
+    let name = name.build();
+    let mut builder = base_builder(
+        &name,
+        ca.cert.subject_name(),
+        &key,
+        opts.not_before,
+        opts.not_after,
+    )?;
+    builder.append_extension(BasicConstraints::new().critical().build()?)?;
+    let mut usage = KeyUsage::new();
+    usage.critical().digital_signature();
+    if opts.key == KeyKind::Rsa2048 {
+        usage.key_encipherment();
+    }
+    builder.append_extension(usage.build()?)?;
+    builder.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
+    let ctx = builder.x509v3_context(Some(&ca.cert), None);
+    let ski = SubjectKeyIdentifier::new().build(&ctx)?;
+    let aki = AuthorityKeyIdentifier::new().keyid(false).build(&ctx)?;
+    builder.append_extension(ski)?;
+    builder.append_extension(aki)?;
+
+    let null = der::encode(tag::NULL, &[]);
+    let (dev, prod) = match opts.environment {
+        AppleEnvironment::Development => (true, false),
+        AppleEnvironment::Production => (false, true),
+        AppleEnvironment::Universal => (true, true),
+        AppleEnvironment::Unmarked => (false, false),
+    };
+    if dev {
+        builder.append_extension(apple_extension(ARC_DEVELOPMENT, &null)?)?;
+    }
+    if prod {
+        builder.append_extension(apple_extension(ARC_PRODUCTION, &null)?)?;
+    }
+    if !opts.topics.is_empty() {
+        builder.append_extension(apple_extension(ARC_TOPICS, &topics_der(&opts.topics))?)?;
+    }
+    builder.sign(&ca.key, MessageDigest::sha256())?;
+    Ok(DevCert {
+        cert: builder.build(),
+        key,
+    })
+}
+
+fn append(name: &mut X509NameBuilder, field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(DevCertError::InvalidOption("name contains NUL"));
+    }
+    Ok(name.append_entry_by_text(field, value)?)
+}
+
+fn base_builder(
+    subject: &X509Name,
+    issuer: &openssl::x509::X509NameRef,
+    key: &PKey<Private>,
+    not_before: i64,
+    not_after: i64,
+) -> Result<X509Builder> {
+    let mut builder = X509Builder::new()?;
+    builder.set_version(2)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    let serial = serial.to_asn1_integer()?;
+    builder.set_serial_number(&serial)?;
+    builder.set_subject_name(subject)?;
+    builder.set_issuer_name(issuer)?;
+    builder.set_pubkey(key)?;
+    let not_before = Asn1Time::from_unix(not_before)?;
+    let not_after = Asn1Time::from_unix(not_after)?;
+    builder.set_not_before(&not_before)?;
+    builder.set_not_after(&not_after)?;
+    Ok(builder)
+}
+
+fn apple_extension(arc: u64, value_der: &[u8]) -> Result<X509Extension> {
+    let oid = Asn1Object::from_str(&apple::apple_oid_text(arc))?;
+    let value = Asn1OctetString::new_from_bytes(value_der)?;
+    Ok(X509Extension::new_from_der(&oid, false, &value)?)
+}
+
+/// Apple's layout: SEQUENCE { UTF8String topic, SEQUENCE { UTF8String kind }, … }.
+fn topics_der(topics: &[String]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for topic in topics {
+        let kind = if topic.ends_with(apple::VOIP_SUFFIX) {
+            "voip"
+        } else if topic.ends_with(".complication") {
+            "complication"
+        } else {
+            "app"
+        };
+        body.extend(der::encode(tag::UTF8_STRING, topic.as_bytes()));
+        body.extend(der::encode(
+            tag::SEQUENCE,
+            &der::encode(tag::UTF8_STRING, kind.as_bytes()),
+        ));
+    }
+    der::encode(tag::SEQUENCE, &body)
+}

@@ -1,0 +1,240 @@
+//! Reading a credential upload in any of the forms operators use: JSON, `multipart/form-data`
+//! (so `curl -F p12=@cert.p12` works) and form-encoded Twilio field names (`Type`,
+//! `FriendlyName`, `Certificate`, `PrivateKey`, `Sandbox`).
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header::CONTENT_TYPE;
+use base64::Engine;
+use secrecy::SecretString;
+
+use super::error::ApiError;
+use super::extract::Json;
+use crate::credentials::manage::{CredentialPatch, Material, TYPE_TOKEN};
+
+const FIELDS: &[&str] = &[
+    "type",
+    "friendly_name",
+    "certificate",
+    "private_key",
+    "sandbox",
+    "p12",
+    "password",
+    "p8",
+    "key_id",
+    "team_id",
+    "bundle_id",
+];
+
+/// One uploaded field: text, or the raw bytes of a file part.
+enum Value {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// Reads the request body, whatever its content type, into a [`CredentialPatch`].
+pub async fn read_patch(req: Request) -> Result<CredentialPatch, ApiError> {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let fields = if content_type.starts_with("multipart/form-data") {
+        multipart_fields(req).await?
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let bytes = axum::body::Bytes::from_request(req, &())
+            .await
+            .map_err(|_| super::extract::body_too_large())?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ApiError::invalid(format!("form body could not be read: {e}")))?;
+        collect(pairs.into_iter().map(|(k, v)| (k, Value::Text(v))))?
+    } else {
+        let Json(body) =
+            Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, &()).await?;
+        let mut pairs = Vec::new();
+        for (key, value) in body {
+            let text = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "{key} must be a string or boolean"
+                    )));
+                }
+            };
+            pairs.push((key, Value::Text(text)));
+        }
+        collect(pairs)?
+    };
+    build(fields)
+}
+
+async fn multipart_fields(req: Request) -> Result<HashMap<String, Value>, ApiError> {
+    let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| {
+        ApiError::invalid(format!(
+            "multipart body could not be read: {}",
+            e.body_text()
+        ))
+    })?;
+    let mut pairs = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e.status(), e.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| multipart_error(e.status(), e.body_text()))?;
+        let value = if normalize(&name) == "p12" {
+            Value::Bytes(bytes.to_vec())
+        } else {
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| ApiError::invalid(format!("{name} must be text (PEM), not binary")))?;
+            Value::Text(text)
+        };
+        pairs.push((name, value));
+    }
+    collect(pairs)
+}
+
+fn multipart_error(status: axum::http::StatusCode, text: String) -> ApiError {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        super::extract::body_too_large()
+    } else {
+        ApiError::invalid(format!("multipart body could not be read: {text}"))
+    }
+}
+
+/// `FriendlyName` → `friendly_name`, `P12` → `p12`, `friendly_name` unchanged.
+fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn collect(
+    pairs: impl IntoIterator<Item = (String, Value)>,
+) -> Result<HashMap<String, Value>, ApiError> {
+    let mut fields = HashMap::new();
+    for (name, value) in pairs {
+        let key = normalize(&name);
+        if !FIELDS.contains(&key.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "unknown field {name:?}; expected one of: {}",
+                FIELDS.join(", ")
+            )));
+        }
+        if fields.insert(key, value).is_some() {
+            return Err(ApiError::invalid(format!("field {name:?} given twice")));
+        }
+    }
+    Ok(fields)
+}
+
+fn text(fields: &mut HashMap<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match fields.remove(key) {
+        None => Ok(None),
+        Some(Value::Text(s)) => Ok(Some(s)),
+        Some(Value::Bytes(b)) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| ApiError::invalid(format!("{key} must be text"))),
+    }
+}
+
+fn parse_bool(key: &str, raw: &str) -> Result<bool, ApiError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(ApiError::invalid(format!("{key} must be true or false"))),
+    }
+}
+
+fn build(mut fields: HashMap<String, Value>) -> Result<CredentialPatch, ApiError> {
+    let kind = text(&mut fields, "type")?;
+    let certificate = text(&mut fields, "certificate")?;
+    let mut private_key = text(&mut fields, "private_key")?.map(SecretString::from);
+    let password = text(&mut fields, "password")?.map(SecretString::from);
+    let mut p8 = text(&mut fields, "p8")?.map(SecretString::from);
+    if kind.as_deref() == Some(TYPE_TOKEN) && p8.is_none() {
+        // An apn_token's key may arrive as private_key, as in Twilio-style forms.
+        p8 = private_key.take();
+    }
+    let p12 = match fields.remove("p12") {
+        None => None,
+        Some(Value::Bytes(bytes)) => Some(bytes),
+        Some(Value::Text(b64)) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| ApiError::invalid("p12 must be the file, base64-encoded"))?,
+        ),
+    };
+    let material = match (certificate, private_key, p12, p8) {
+        (None, None, None, None) => None,
+        (Some(certificate), Some(private_key), None, None) => Some(Material::CertificatePem {
+            certificate,
+            private_key,
+        }),
+        (None, None, Some(der), None) => Some(Material::P12 {
+            der,
+            password: password.unwrap_or_else(|| SecretString::from("")),
+        }),
+        (None, None, None, Some(pem)) => Some(Material::P8 { pem }),
+        (Some(_), None, None, None) => {
+            return Err(ApiError::invalid(
+                "private_key is required with certificate",
+            ));
+        }
+        (None, Some(_), None, None) => {
+            return Err(ApiError::invalid(
+                "certificate is required with private_key",
+            ));
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "send one kind of key material: certificate + private_key, or p12 (+ password), \
+                 or p8 (+ key_id, team_id, bundle_id)",
+            ));
+        }
+    };
+    let sandbox = text(&mut fields, "sandbox")?
+        .map(|s| parse_bool("sandbox", &s))
+        .transpose()?;
+    Ok(CredentialPatch {
+        kind,
+        friendly_name: text(&mut fields, "friendly_name")?,
+        sandbox,
+        material,
+        key_id: text(&mut fields, "key_id")?,
+        team_id: text(&mut fields, "team_id")?,
+        bundle_id: text(&mut fields, "bundle_id")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalizes_twilio_names() {
+        assert_eq!(normalize("FriendlyName"), "friendly_name");
+        assert_eq!(normalize("PrivateKey"), "private_key");
+        assert_eq!(normalize("P12"), "p12");
+        assert_eq!(normalize("KeyId"), "key_id");
+        assert_eq!(normalize("friendly_name"), "friendly_name");
+        assert_eq!(normalize("Type"), "type");
+    }
+}

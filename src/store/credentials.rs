@@ -1,0 +1,230 @@
+//! Push credentials (`CR…`): what each may push to, and its sealed private key.
+
+use super::{Store, StoreError};
+use crate::domain::{AccountSid, CredentialSid};
+
+/// A credential as stored. The private key only sealed.
+#[derive(Clone)]
+pub struct CredentialRecord {
+    pub sid: CredentialSid,
+    pub account_sid: AccountSid,
+    /// `apn` (certificate) or `apn_token` (.p8 signing key).
+    pub kind: String,
+    pub friendly_name: String,
+    pub sandbox: bool,
+    pub bundle_id: String,
+    pub voip_topic: String,
+    pub topics: Vec<String>,
+    pub env_development: bool,
+    pub env_production: bool,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    pub fingerprint: String,
+    pub key_id: Option<String>,
+    pub team_id: Option<String>,
+    pub warnings: Vec<String>,
+    pub cert_chain_pem: Option<String>,
+    pub secret_sealed: Vec<u8>,
+    pub rejected_reason: Option<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+impl std::fmt::Debug for CredentialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRecord")
+            .field("sid", &self.sid)
+            .field("kind", &self.kind)
+            .field("bundle_id", &self.bundle_id)
+            .field("sandbox", &self.sandbox)
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    sid: String,
+    account_sid: String,
+    r#type: String,
+    friendly_name: String,
+    sandbox: i64,
+    bundle_id: String,
+    voip_topic: String,
+    topics: String,
+    env_development: i64,
+    env_production: i64,
+    not_before: Option<i64>,
+    not_after: Option<i64>,
+    fingerprint: String,
+    key_id: Option<String>,
+    team_id: Option<String>,
+    warnings: String,
+    cert_chain_pem: Option<String>,
+    secret_sealed: Vec<u8>,
+    rejected_reason: Option<String>,
+    date_created: i64,
+    date_updated: i64,
+}
+
+impl From<Row> for CredentialRecord {
+    fn from(r: Row) -> Self {
+        Self {
+            sid: CredentialSid::trusted(r.sid),
+            account_sid: AccountSid::trusted(r.account_sid),
+            kind: r.r#type,
+            friendly_name: r.friendly_name,
+            sandbox: r.sandbox != 0,
+            bundle_id: r.bundle_id,
+            voip_topic: r.voip_topic,
+            topics: serde_json::from_str(&r.topics).unwrap_or_default(),
+            env_development: r.env_development != 0,
+            env_production: r.env_production != 0,
+            not_before: r.not_before,
+            not_after: r.not_after,
+            fingerprint: r.fingerprint,
+            key_id: r.key_id,
+            team_id: r.team_id,
+            warnings: serde_json::from_str(&r.warnings).unwrap_or_default(),
+            cert_chain_pem: r.cert_chain_pem,
+            secret_sealed: r.secret_sealed,
+            rejected_reason: r.rejected_reason,
+            date_created: r.date_created,
+            date_updated: r.date_updated,
+        }
+    }
+}
+
+macro_rules! select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT sid, account_sid, type, friendly_name, sandbox, bundle_id, voip_topic, topics, \
+             env_development, env_production, not_before, not_after, fingerprint, key_id, \
+             team_id, warnings, cert_chain_pem, secret_sealed, rejected_reason, date_created, \
+             date_updated FROM credentials ",
+            $tail
+        )
+    };
+}
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+impl Store {
+    /// Stores a new credential, or replaces every field of an existing one (rotation keeps
+    /// its SID, creation date and registrations; a rotation clears an APNs rejection).
+    pub async fn save_credential(&self, c: &CredentialRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO credentials (sid, account_sid, type, friendly_name, sandbox, bundle_id, \
+             voip_topic, topics, env_development, env_production, not_before, not_after, \
+             fingerprint, key_id, team_id, warnings, cert_chain_pem, secret_sealed, \
+             rejected_reason, date_created, date_updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21) \
+             ON CONFLICT (sid) DO UPDATE SET type = excluded.type, \
+             friendly_name = excluded.friendly_name, sandbox = excluded.sandbox, \
+             bundle_id = excluded.bundle_id, voip_topic = excluded.voip_topic, \
+             topics = excluded.topics, env_development = excluded.env_development, \
+             env_production = excluded.env_production, not_before = excluded.not_before, \
+             not_after = excluded.not_after, fingerprint = excluded.fingerprint, \
+             key_id = excluded.key_id, team_id = excluded.team_id, warnings = excluded.warnings, \
+             cert_chain_pem = excluded.cert_chain_pem, secret_sealed = excluded.secret_sealed, \
+             rejected_reason = excluded.rejected_reason, date_updated = excluded.date_updated",
+        )
+        .bind(c.sid.as_str())
+        .bind(c.account_sid.as_str())
+        .bind(&c.kind)
+        .bind(&c.friendly_name)
+        .bind(i64::from(c.sandbox))
+        .bind(&c.bundle_id)
+        .bind(&c.voip_topic)
+        .bind(json(&c.topics))
+        .bind(i64::from(c.env_development))
+        .bind(i64::from(c.env_production))
+        .bind(c.not_before)
+        .bind(c.not_after)
+        .bind(&c.fingerprint)
+        .bind(c.key_id.clone())
+        .bind(c.team_id.clone())
+        .bind(json(&c.warnings))
+        .bind(c.cert_chain_pem.clone())
+        .bind(&c.secret_sealed)
+        .bind(c.rejected_reason.clone())
+        .bind(c.date_created)
+        .bind(c.date_updated)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One credential of `account`.
+    pub async fn credential(
+        &self,
+        account: &AccountSid,
+        sid: &CredentialSid,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(select!("WHERE sid = $1 AND account_sid = $2"))
+            .bind(sid.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Whether `account` has the credential `sid` (a cheap check for registrations).
+    pub async fn credential_exists(
+        &self,
+        account: &AccountSid,
+        sid: &CredentialSid,
+    ) -> Result<bool, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT sid FROM credentials WHERE sid = $1 AND account_sid = $2")
+                .bind(sid.as_str())
+                .bind(account.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// The account's credentials, oldest first.
+    pub async fn credentials(
+        &self,
+        account: &AccountSid,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows: Vec<Row> =
+            sqlx::query_as(select!("WHERE account_sid = $1 ORDER BY date_created, sid"))
+                .bind(account.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Deletes a credential and, as Twilio does, its registrations, in one transaction.
+    /// Returns how many registrations went, or `None` if there was no such credential.
+    pub async fn delete_credential(
+        &self,
+        account: &AccountSid,
+        sid: &CredentialSid,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM credentials WHERE sid = $1 AND account_sid = $2")
+            .bind(sid.as_str())
+            .bind(account.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(None);
+        }
+        let registrations =
+            sqlx::query("DELETE FROM registrations WHERE credential_sid = $1 AND account_sid = $2")
+                .bind(sid.as_str())
+                .bind(account.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(Some(registrations))
+    }
+}
