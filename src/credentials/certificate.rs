@@ -126,20 +126,29 @@ pub(crate) fn finish(
             development: false,
             production: true,
         },
-        (false, false) if info.is_voip_services() => Environments::BOTH,
         (false, false) => {
+            // Apple always marks its certificates; an unmarked one is self-made. A VoIP
+            // Services certificate works in both environments, any other only in the one asked.
+            let environments = if info.is_voip_services() {
+                Environments::BOTH
+            } else {
+                Environments {
+                    development: opts.sandbox,
+                    production: !opts.sandbox,
+                }
+            };
             warnings.push(format!(
                 "The certificate has no Apple environment extension (OID {} or {}); it looks \
-                 self-made. It is accepted for the {} environment only, and real APNs servers \
-                 will reject it.",
+                 self-made. It is accepted for {}, and real APNs servers will reject it.",
                 apple::apple_oid_text(apple::ARC_DEVELOPMENT),
                 apple::apple_oid_text(apple::ARC_PRODUCTION),
-                env_name(opts.sandbox)
+                if environments.is_universal() {
+                    "both environments".to_owned()
+                } else {
+                    format!("the {} environment only", env_name(opts.sandbox))
+                }
             ));
-            Environments {
-                development: opts.sandbox,
-                production: !opts.sandbox,
-            }
+            environments
         }
     };
     if !environments.allows(opts.sandbox) {

@@ -159,3 +159,109 @@ fn bad_configuration_is_reported_before_start() {
             .contains("listen")
     );
 }
+
+fn pushgate_env(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", dir)
+        .env("PUSHGATE_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run pushgate")
+}
+
+#[test]
+fn credentials_by_cli_and_master_key_rotation() {
+    use pushgate::credentials::devcerts::{self, P12Encryption};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(&pushgate(d, &["init"]));
+
+    let (_, leaf) = crate::helpers::voip_certificate("com.example.p12");
+    let p12 = d.join("cert.p12");
+    std::fs::write(
+        &p12,
+        leaf.to_p12(&[], "s3cret", P12Encryption::Legacy).unwrap(),
+    )
+    .unwrap();
+    let out = pushgate_env(
+        d,
+        &[
+            "credentials",
+            "add",
+            "--p12",
+            p12.to_str().unwrap(),
+            "--password-env",
+            "P12_PASSWORD",
+            "--sandbox",
+        ],
+        &[("P12_PASSWORD", "s3cret")],
+    );
+    let p12_sid = value(&stdout(&out), "PUSH_CREDENTIAL_SID").to_owned();
+    let wrong = pushgate_env(
+        d,
+        &[
+            "credentials",
+            "add",
+            "--p12",
+            p12.to_str().unwrap(),
+            "--password-env",
+            "P12_PASSWORD",
+        ],
+        &[("P12_PASSWORD", "nope")],
+    );
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("password"));
+
+    let p8 = d.join("AuthKey_ABC123DEFG.p8");
+    std::fs::write(&p8, devcerts::generate_p8().unwrap().expose_secret()).unwrap();
+    let out = pushgate(
+        d,
+        &[
+            "credentials",
+            "add",
+            "--p8",
+            p8.to_str().unwrap(),
+            "--key-id",
+            "ABC123DEFG",
+            "--team-id",
+            "TEAM123456",
+            "--bundle-id",
+            "com.example.token",
+        ],
+    );
+    let p8_sid = value(&stdout(&out), "PUSH_CREDENTIAL_SID").to_owned();
+    let list = stdout(&pushgate(d, &["credentials", "list"]));
+    assert!(list.contains(&p12_sid) && list.contains(&p8_sid) && list.contains("apn_token"));
+    let ambiguous = pushgate(d, &["token", "--identity", "alice"]);
+    assert!(
+        !ambiguous.status.success(),
+        "two credentials: --push-credential needed"
+    );
+    stdout(&pushgate(d, &["credentials", "rm", &p8_sid]));
+
+    // Rotate the generated master key: secrets still open, the key file holds the new key.
+    let old_key = std::fs::read_to_string(d.join("master.key")).unwrap();
+    let new_key = pushgate::secrets::MasterKey::generate().to_base64();
+    let out = pushgate_env(
+        d,
+        &["rotate-master-key", "--new-key-env", "NEW_KEY"],
+        &[("NEW_KEY", &new_key)],
+    );
+    let text = stdout(&out);
+    assert!(text.contains("re-encrypted 2 secret(s)"), "{text}");
+    let now_key = std::fs::read_to_string(d.join("master.key")).unwrap();
+    assert_eq!(now_key.trim(), new_key);
+    assert_ne!(now_key, old_key);
+    let token = stdout(&pushgate(d, &["token", "--identity", "alice"]));
+    assert_eq!(
+        token.trim().split('.').count(),
+        3,
+        "the API key secret opens with the new key"
+    );
+}

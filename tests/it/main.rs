@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod credentials;
 mod keys;
 mod registrations;
 mod service;

@@ -122,12 +122,17 @@ fn unmarked_certificates() {
     assert_eq!(v.environments, PROD_ONLY);
     assert_eq!(v.warnings.len(), 1);
 
-    // VoIP Services certificates work in both environments even without the OIDs.
+    // VoIP Services certificates work in both environments even without the OIDs, and
+    // are still flagged as self-made.
     let voip = issue(&voip_opts(AppleEnvironment::Unmarked));
     for sandbox in [true, false] {
         let v = ok(leaf_input(&voip), sandbox);
         assert_eq!(v.environments, Environments::BOTH);
-        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        assert!(
+            v.warnings.iter().any(|w| w.contains("self-made")),
+            "{:?}",
+            v.warnings
+        );
     }
 }
 
