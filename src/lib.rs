@@ -10,6 +10,7 @@
 //! - [`http`]: the axum API, its error mapping and OpenAPI description.
 //! - [`telemetry`], [`clock`]: logging set-up and time helpers.
 
+pub mod apns;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod credentials;
 pub mod domain;
 pub mod http;
+pub mod mock_apns;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod apns;
 mod cli;
 mod credentials;
 mod keys;
