@@ -58,6 +58,16 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Days before a certificate's expiry from which it is reported as `expiring`.
     pub credential_expiry_warning_days: u32,
+    /// APNs production endpoint (any `https://host[:port]`, e.g. the simulator).
+    pub apns_production_url: String,
+    /// APNs development (sandbox) endpoint.
+    pub apns_sandbox_url: String,
+    /// PEM file of extra trust roots for the APNs endpoints (e.g. the simulator's CA).
+    pub apns_ca_file: Option<PathBuf>,
+    /// HTTP/2 connections per credential and environment.
+    pub apns_connections: u32,
+    /// Budget for one push, connecting included, in milliseconds.
+    pub apns_request_timeout_ms: u64,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -84,6 +94,11 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             database_max_connections: 8,
             credential_expiry_warning_days: 30,
+            apns_production_url: crate::apns::PRODUCTION_URL.into(),
+            apns_sandbox_url: crate::apns::SANDBOX_URL.into(),
+            apns_ca_file: None,
+            apns_connections: 2,
+            apns_request_timeout_ms: 10_000,
         }
     }
 }
@@ -146,6 +161,25 @@ impl Config {
         if self.database_max_connections == 0 {
             return invalid("database_max_connections must be at least 1");
         }
+        if self.apns_connections == 0 || self.apns_connections > 64 {
+            return invalid("apns_connections must be between 1 and 64");
+        }
+        if self.apns_request_timeout_ms == 0 {
+            return invalid("apns_request_timeout_ms must be positive");
+        }
+        for (name, url) in [
+            ("apns_production_url", &self.apns_production_url),
+            ("apns_sandbox_url", &self.apns_sandbox_url),
+        ] {
+            if !url.starts_with("https://") {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be an https:// URL"
+                )));
+            }
+        }
+        if self.apns_ca_file.as_ref().is_some_and(|p| !p.is_file()) {
+            return invalid("apns_ca_file does not name a readable file");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return invalid("log is not a valid filter (e.g. `info` or `pushgate=debug,info`)");
         }
@@ -155,6 +189,21 @@ impl Config {
     /// The expiry warning window in seconds.
     pub fn expiry_warning_secs(&self) -> i64 {
         i64::from(self.credential_expiry_warning_days) * 86_400
+    }
+
+    /// The APNs client settings these values describe.
+    pub fn apns(&self) -> Result<crate::apns::ApnsConfig, crate::apns::ApnsError> {
+        let mut apns = crate::apns::ApnsConfig {
+            production_url: self.apns_production_url.clone(),
+            sandbox_url: self.apns_sandbox_url.clone(),
+            connections_per_environment: self.apns_connections as usize,
+            request_timeout: std::time::Duration::from_millis(self.apns_request_timeout_ms),
+            ..crate::apns::ApnsConfig::default()
+        };
+        if let Some(ca) = &self.apns_ca_file {
+            apns = apns.with_extra_root_pem_file(ca)?;
+        }
+        Ok(apns)
     }
 
     /// The database URL in force (the SQLite file in the data dir unless set).

@@ -1,6 +1,7 @@
 //! The `pushgate` command line: `serve`, `migrate`, `init`, `keys`, `credentials`, `token`,
 //! `rotate-master-key`.
 
+mod apns;
 mod credentials;
 mod keys;
 mod master_key;
@@ -46,6 +47,10 @@ enum Command {
     /// Manage APNs push credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Run the APNs simulator (HTTP/2 over TLS, Apple's validation and errors).
+    MockApns(apns::MockApnsArgs),
+    /// Send one VoIP push with a credential and print the classified outcome.
+    Push(apns::PushArgs),
     /// Re-encrypt every stored secret with a new master key, in one transaction.
     RotateMasterKey {
         /// Environment variable holding the new key (base64 of 32 bytes).
@@ -141,6 +146,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+    if let Command::MockApns(args) = command {
+        return apns::mock_apns(&config, args).await;
+    }
     if let Command::Serve = command {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -152,7 +160,8 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve => unreachable!("handled above"),
+        Command::Serve | Command::MockApns(_) => unreachable!("handled above"),
+        Command::Push(args) => apns::push(&store, &master, &config, args).await,
         Command::Migrate => {
             println!("migrations applied ({:?})", store.kind());
             Ok(())

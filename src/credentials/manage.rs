@@ -7,6 +7,7 @@ use super::{
     CredentialError, CredentialInput, CredentialKind, SecretMaterial, ValidateOptions,
     ValidatedCredential, validate_with,
 };
+use crate::apns::ApnsAuth;
 use crate::clock::{now_ms, now_secs};
 use crate::domain::{AccountSid, CredentialSid};
 use crate::secrets::{MasterKey, SecretsError};
@@ -190,6 +191,24 @@ pub fn open_material(
             private_key_pem: key,
         },
         None => SecretMaterial::Token { p8_pem: key },
+    })
+}
+
+/// The APNs client authentication for a stored credential.
+pub fn apns_auth(master: &MasterKey, c: &CredentialRecord) -> Result<ApnsAuth, SecretsError> {
+    Ok(match open_material(master, c)? {
+        SecretMaterial::Certificate {
+            cert_chain_pem,
+            private_key_pem,
+        } => ApnsAuth::Certificate {
+            cert_chain_pem,
+            private_key_pem,
+        },
+        SecretMaterial::Token { p8_pem } => ApnsAuth::Token {
+            p8_pem,
+            key_id: c.key_id.clone().unwrap_or_default(),
+            team_id: c.team_id.clone().unwrap_or_default(),
+        },
     })
 }
 

@@ -265,3 +265,115 @@ fn credentials_by_cli_and_master_key_rotation() {
         "the API key secret opens with the new key"
     );
 }
+
+/// Starts `pushgate mock-apns` on free ports; returns it with its TLS port, control address
+/// and CA file.
+fn mock_apns(dir: &std::path::Path, extra: &[&str]) -> (Child, u16, String, std::path::PathBuf) {
+    let mut child = Command::new(BIN)
+        .args([
+            "mock-apns",
+            "--listen",
+            "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", dir)
+        .env("PUSHGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn mock-apns");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut port, mut control) = (0, String::new());
+    loop {
+        let line = lines.next().expect("mock-apns exited early").unwrap();
+        if let Some(rest) = line.strip_prefix("mock-apns: APNs simulator on https://") {
+            let host_port = rest.split_whitespace().next().unwrap();
+            port = host_port.rsplit(':').next().unwrap().parse().unwrap();
+        } else if let Some(rest) = line.strip_prefix("control API: http://") {
+            control = rest.split_whitespace().next().unwrap().to_owned();
+        } else if line.starts_with("CA certificate:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, port, control, dir.join("mock-apns/ca.pem"))
+}
+
+#[tokio::test]
+async fn push_reaches_mock_apns_and_prints_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (mut sim, port, control, ca) =
+        mock_apns(d, &["--strict", "--log-pushes", "--env", "production"]);
+    stdout(&pushgate(d, &["init"]));
+    let (_, leaf) = crate::helpers::voip_certificate("com.example.app");
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    std::fs::write(&cert, leaf.cert_pem().unwrap()).unwrap();
+    std::fs::write(&key, leaf.key_pkcs8_pem().unwrap().expose_secret()).unwrap();
+    let added = stdout(&pushgate(
+        d,
+        &[
+            "credentials",
+            "add",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    ));
+    let cr = value(&added, "PUSH_CREDENTIAL_SID").to_owned();
+    let (device, debug_build) = ("ab".repeat(32), "cd".repeat(32));
+    let client = reqwest::Client::new();
+    for (token, environment) in [(&device, "production"), (&debug_build, "development")] {
+        let res = client
+            .post(format!("http://{control}/tokens"))
+            .json(&json!({"token": token, "topic": "com.example.app.voip", "environment": environment}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+    }
+
+    let url = format!("https://127.0.0.1:{port}");
+    let env = [
+        ("PUSHGATE_APNS_PRODUCTION_URL", url.as_str()),
+        ("PUSHGATE_APNS_SANDBOX_URL", url.as_str()),
+        ("PUSHGATE_APNS_CA_FILE", ca.to_str().unwrap()),
+    ];
+    let ok = pushgate_env(d, &["push", "--credential", &cr, "--token", &device], &env);
+    assert!(stdout(&ok).contains("outcome: accepted"));
+    // A debug build's token sent to production: the hint says to try the sandbox.
+    let wrong_env = pushgate_env(
+        d,
+        &["push", "--credential", &cr, "--token", &debug_build],
+        &env,
+    );
+    assert!(!wrong_env.status.success());
+    let text = String::from_utf8_lossy(&wrong_env.stdout);
+    assert!(
+        text.contains("wrong_environment") && text.contains("BadDeviceToken"),
+        "{text}"
+    );
+    assert!(text.contains("--sandbox"), "{text}");
+
+    let log: Value = client
+        .get(format!("http://{control}/pushes?since=0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = &log["pushes"][0];
+    assert_eq!(first["headers"]["apns-push-type"], "voip");
+    assert_eq!(first["headers"]["apns-topic"], "com.example.app.voip");
+    assert_eq!(first["auth"]["type"], "certificate");
+
+    Command::new("kill")
+        .args(["-TERM", &sim.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sim.wait().unwrap().success());
+}
