@@ -68,6 +68,10 @@ pub struct Config {
     pub apns_connections: u32,
     /// Budget for one push, connecting included, in milliseconds.
     pub apns_request_timeout_ms: u64,
+    /// Pushes in flight at once (across all credentials).
+    pub delivery_concurrency: u32,
+    /// Registrations neither refreshed nor pushed to for this many days are removed.
+    pub registration_ttl_days: u32,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -99,6 +103,8 @@ impl Default for Config {
             apns_ca_file: None,
             apns_connections: 2,
             apns_request_timeout_ms: 10_000,
+            delivery_concurrency: 1024,
+            registration_ttl_days: 365,
         }
     }
 }
@@ -163,6 +169,12 @@ impl Config {
         }
         if self.apns_connections == 0 || self.apns_connections > 64 {
             return invalid("apns_connections must be between 1 and 64");
+        }
+        if self.delivery_concurrency == 0 {
+            return invalid("delivery_concurrency must be at least 1");
+        }
+        if self.registration_ttl_days == 0 {
+            return invalid("registration_ttl_days must be at least 1");
         }
         if self.apns_request_timeout_ms == 0 {
             return invalid("apns_request_timeout_ms must be positive");

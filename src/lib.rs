@@ -16,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod mock_apns;
@@ -39,6 +40,8 @@ pub enum RunError {
     Config(#[from] config::ConfigError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Delivery(#[from] delivery::EngineError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -53,15 +56,19 @@ pub async fn run(
     let master_key = config.master_key()?;
     let store = Store::open(&config).await?;
     store.migrate().await?;
+    let master_key = Arc::new(master_key);
+    let engine = delivery::Engine::start(store.clone(), master_key.clone(), &config).await?;
     let state = AppState {
         store: store.clone(),
-        master_key: Arc::new(master_key),
+        master_key,
         config: Arc::new(config),
+        engine: engine.clone(),
     };
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    engine.shutdown().await;
     store.close().await;
     tracing::info!("pushgate stopped");
     Ok(())

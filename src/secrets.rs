@@ -129,6 +129,22 @@ impl MasterKey {
         .map_err(|_| SecretsError::Open)
     }
 
+    /// A 256-bit key for `purpose`, derived from the master key (HMAC-SHA256), so each use
+    /// of key material has its own key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let derived = openssl::pkey::PKey::hmac(self.0.as_slice())
+            .and_then(|key| {
+                let mut signer =
+                    openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)?;
+                signer.update(purpose.as_bytes())?;
+                signer.sign_to_vec()
+            })
+            .expect("HMAC-SHA256 with a 32-byte key cannot fail");
+        out.copy_from_slice(&derived);
+        out
+    }
+
     /// Decrypts a sealed UTF-8 secret.
     pub fn open_string(
         &self,

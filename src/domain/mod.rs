@@ -5,9 +5,11 @@ mod device_token;
 mod identity;
 mod sid;
 
-pub use device_token::DeviceToken;
+pub use device_token::{DeviceToken, shorten};
 pub use identity::Identity;
-pub use sid::{AccountSid, ApiKeySid, CallSid, CredentialSid, RegistrationSid, Sid, SidKind};
+pub use sid::{
+    AccountSid, ApiKeySid, CallSid, CredentialSid, InviteSid, RegistrationSid, Sid, SidKind,
+};
 
 /// Why a value from outside could not be turned into a domain type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

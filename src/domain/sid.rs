@@ -34,6 +34,7 @@ sid_kind!(ApiKey, ApiKeySid, "SK", "API key SID");
 sid_kind!(Credential, CredentialSid, "CR", "credential SID");
 sid_kind!(Binding, RegistrationSid, "BS", "registration SID");
 sid_kind!(Call, CallSid, "CA", "call SID");
+sid_kind!(Invite, InviteSid, "IV", "invite SID");
 
 /// A validated identifier of the resource kind `K`.
 pub struct Sid<K> {

@@ -199,6 +199,7 @@ pub async fn rotate(
         window,
     )
     .await?;
+    state.engine.clients().invalidate(record.sid.as_str());
     tracing::info!(credential = %record.sid, fingerprint = %record.fingerprint,
         by = %caller.key, "credential rotated");
     Ok(axum::Json(view(&record, window)))
@@ -217,6 +218,7 @@ pub async fn remove(
     let sid = parse_sid(&sid)?;
     match state.store.delete_credential(&caller.account, &sid).await? {
         Some(registrations) => {
+            state.engine.clients().invalidate(sid.as_str());
             tracing::info!(credential = %sid, registrations, by = %caller.key,
                 "credential deleted with its registrations");
             Ok(StatusCode::NO_CONTENT)

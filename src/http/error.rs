@@ -24,6 +24,8 @@ pub mod code {
     pub const UNSUPPORTED_BINDING_TYPE: u32 = 21005;
     pub const LAST_API_KEY: u32 = 21010;
     pub const REGISTRATION_FAILED: u32 = 31301;
+    pub const NO_REGISTRATIONS: u32 = 21201;
+    pub const PAYLOAD_TOO_LARGE: u32 = 21202;
     pub const INTERNAL: u32 = 20500;
     pub const STORE_UNAVAILABLE: u32 = 20503;
 }

@@ -6,6 +6,7 @@ mod credentials;
 mod error;
 mod extract;
 mod health;
+mod invites;
 mod keys;
 mod openapi;
 mod registrations;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub store: Store,
     pub master_key: Arc<MasterKey>,
     pub config: Arc<Config>,
+    pub engine: Arc<crate::delivery::Engine>,
 }
 
 /// The full router of the public API.
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router {
                 .post(credentials::rotate)
                 .delete(credentials::remove),
         )
+        .route("/v1/invites", axum::routing::post(invites::create))
+        .route("/v1/invites/{sid}", get(invites::fetch))
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{sid}", delete(keys::revoke))
         .fallback(not_found)

@@ -15,6 +15,7 @@ use super::{ApiError, health, keys, registrations};
         registrations::register, registrations::list, registrations::fetch,
         registrations::unregister,
         keys::create, keys::list, keys::revoke,
+        crate::http::invites::create, crate::http::invites::fetch,
         crate::http::credentials::create, crate::http::credentials::list,
         crate::http::credentials::fetch, crate::http::credentials::rotate,
         crate::http::credentials::remove,

@@ -7,12 +7,16 @@
 mod accounts;
 mod api_keys;
 mod credentials;
+mod invites;
+mod outcomes;
 mod registrations;
 mod rekey;
 
 pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
 pub use credentials::CredentialRecord;
+pub use invites::{CreateInvite, DeliveryRecord, InviteRecord};
+pub use outcomes::{BatchResult, CredentialRejection, DeliveryUpdate, RegistrationEffect};
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
 pub use rekey::ResealError;
 

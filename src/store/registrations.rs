@@ -123,11 +123,12 @@ impl Store {
         .await?;
         let row: Row = sqlx::query_as(
             "INSERT INTO registrations (sid, account_sid, credential_sid, identity, binding_type, \
-             device_token, state, date_created, date_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7) \
+             device_token, state, date_created, date_updated, last_used) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $7) \
              ON CONFLICT (account_sid, credential_sid, device_token) DO UPDATE SET \
              identity = excluded.identity, binding_type = excluded.binding_type, \
-             state = 'active', state_reason = NULL, date_updated = excluded.date_updated \
+             state = 'active', state_reason = NULL, date_updated = excluded.date_updated, \
+             last_used = excluded.last_used \
              RETURNING sid, account_sid, credential_sid, identity, binding_type, device_token, \
              environment, state, state_reason, date_created, date_updated, last_used",
         )
@@ -168,6 +169,22 @@ impl Store {
             moved_from,
             retired: surplus.into_iter().map(Into::into).collect(),
         })
+    }
+
+    /// The identity's registrations that may be pushed to (state `active`).
+    pub async fn active_registrations(
+        &self,
+        account: &AccountSid,
+        identity: &Identity,
+    ) -> Result<Vec<Registration>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(select!(
+            "WHERE account_sid = $1 AND identity = $2 AND state = 'active' ORDER BY sid"
+        ))
+        .bind(account.as_str())
+        .bind(identity.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// One registration of `account`.

@@ -1,0 +1,97 @@
+//! Bridge tokens: the `twi_bridge_token` in each call push. Bound to one invite and one
+//! registration, valid until shortly after the invite expires, they let the phone act on
+//! that call (follow its events, accept, reject) without an access token. HS256 JWTs under a
+//! key derived from the master key.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::secrets::MasterKey;
+
+/// How long after the invite's expiry a bridge token still works (late event streams learn
+/// the call's final state).
+pub const GRACE_SECS: i64 = 60;
+const PURPOSE: &str = "pushgate bridge token v1";
+const ISSUER: &str = "pushgate";
+
+/// What a bridge token proves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeClaims {
+    /// Issuer, always `pushgate`.
+    pub iss: String,
+    /// The invite SID.
+    pub inv: String,
+    /// The registration SID the push went to.
+    pub reg: String,
+    /// Expiry, epoch seconds.
+    pub exp: i64,
+}
+
+/// Signs and checks bridge tokens.
+#[derive(Clone)]
+pub struct BridgeTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl BridgeTokens {
+    /// Keys derived from the master key.
+    pub fn new(master: &MasterKey) -> Self {
+        let key = master.derive(PURPOSE);
+        Self {
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+        }
+    }
+
+    /// A token for `invite` and `registration`, valid until `invite_expires_ms` + grace.
+    pub fn sign(&self, invite: &str, registration: &str, invite_expires_ms: i64) -> String {
+        let claims = BridgeClaims {
+            iss: ISSUER.into(),
+            inv: invite.into(),
+            reg: registration.into(),
+            exp: invite_expires_ms / 1000 + GRACE_SECS,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with a derived key cannot fail")
+    }
+
+    /// The claims of a valid, unexpired token.
+    pub fn verify(&self, token: &str) -> Option<BridgeClaims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        validation.leeway = 0;
+        jsonwebtoken::decode::<BridgeClaims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+impl std::fmt::Debug for BridgeTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BridgeTokens([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_and_verifies_bound_tokens() {
+        let master = MasterKey::generate();
+        let tokens = BridgeTokens::new(&master);
+        let future = (crate::clock::now_secs() + 30) * 1000;
+        let t = tokens.sign("IV1", "BS1", future);
+        let claims = tokens.verify(&t).unwrap();
+        assert_eq!((claims.inv.as_str(), claims.reg.as_str()), ("IV1", "BS1"));
+        assert!(
+            BridgeTokens::new(&MasterKey::generate())
+                .verify(&t)
+                .is_none()
+        );
+        let past = (crate::clock::now_secs() - GRACE_SECS - 10) * 1000;
+        assert!(tokens.verify(&tokens.sign("IV1", "BS1", past)).is_none());
+    }
+}

@@ -1,0 +1,203 @@
+//! Delivery: from an accepted invite to APNs and back. Deliveries (one per registration) wait
+//! in a [`Queue`]; workers send them through per-credential APNs [`Clients`] with bounded
+//! concurrency; the [`Worker`] acts on each classified outcome; the [`Recorder`] writes outcomes
+//! in batches and announces [`InviteChange`]s. At start-up, open deliveries of the outbox are
+//! resumed; a sweeper removes registrations unused for `registration_ttl_days`.
+
+mod clients;
+mod job;
+mod payload;
+mod queue;
+mod recorder;
+mod retry;
+mod worker;
+
+pub use clients::{ClientError, Clients, Entry};
+pub use job::{DeliveryJob, InviteInfo, parse_environment};
+pub use payload::{call_payload, params_query};
+pub use queue::Queue;
+pub use recorder::{InviteChange, Recorder};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::auth::bridge_token::BridgeTokens;
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::secrets::MasterKey;
+use crate::store::{Store, StoreError};
+use worker::Worker;
+
+/// How often unused registrations are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// The running delivery machinery of this process.
+pub struct Engine {
+    queue: Queue,
+    recorder: Recorder,
+    changes: broadcast::Sender<InviteChange>,
+    clients: Arc<Clients>,
+    bridge: BridgeTokens,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("APNs configuration: {0}")]
+    Apns(#[from] crate::apns::ApnsError),
+}
+
+impl Engine {
+    /// Starts workers, the recorder and the sweeper, and resumes the outbox's open deliveries.
+    pub async fn start(
+        store: Store,
+        master: Arc<MasterKey>,
+        config: &Config,
+    ) -> Result<Arc<Self>, EngineError> {
+        let (changes, _) = broadcast::channel(4096);
+        let (recorder, recorder_task) = Recorder::start(store.clone(), changes.clone());
+        let (queue, jobs) = Queue::embedded();
+        let clients = Arc::new(Clients::new(store.clone(), master.clone(), config.apns()?));
+        let bridge = BridgeTokens::new(&master);
+        let (stop, stopped) = watch::channel(false);
+        let worker = Arc::new(Worker {
+            clients: clients.clone(),
+            recorder: recorder.clone(),
+            queue: queue.clone(),
+            bridge: bridge.clone(),
+        });
+        let dispatch = tokio::spawn(dispatch(
+            jobs,
+            worker,
+            config.delivery_concurrency as usize,
+            stopped.clone(),
+        ));
+        let ttl = Duration::from_secs(u64::from(config.registration_ttl_days) * 86_400);
+        let sweeper = tokio::spawn(sweep(store.clone(), ttl, stopped));
+        let engine = Arc::new(Self {
+            queue,
+            recorder,
+            changes,
+            clients,
+            bridge,
+            stop,
+            tasks: Mutex::new(vec![dispatch, sweeper, recorder_task]),
+        });
+        engine.resume(&store).await?;
+        Ok(engine)
+    }
+
+    async fn resume(&self, store: &Store) -> Result<(), StoreError> {
+        let open = store.open_deliveries().await?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let mut invites: HashMap<String, Option<Arc<InviteInfo>>> = HashMap::new();
+        let mut jobs = Vec::with_capacity(open.len());
+        for d in &open {
+            if !invites.contains_key(&d.invite_sid) {
+                let info = store
+                    .invite_by_sid(&d.invite_sid)
+                    .await?
+                    .map(|r| Arc::new(InviteInfo::from(&r)));
+                invites.insert(d.invite_sid.clone(), info);
+            }
+            if let Some(Some(info)) = invites.get(&d.invite_sid) {
+                jobs.extend(DeliveryJob::from_record(d, info.clone()));
+            }
+        }
+        tracing::info!(
+            deliveries = jobs.len(),
+            invites = invites.len(),
+            "resuming open deliveries"
+        );
+        self.queue.enqueue(jobs);
+        Ok(())
+    }
+
+    /// Hands freshly committed deliveries to the workers.
+    pub fn enqueue(&self, jobs: Vec<DeliveryJob>) {
+        self.queue.enqueue(jobs);
+    }
+
+    /// Invite changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<InviteChange> {
+        self.changes.subscribe()
+    }
+
+    /// The per-credential APNs clients.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// The bridge token signer.
+    pub fn bridge(&self) -> &BridgeTokens {
+        &self.bridge
+    }
+
+    /// Stops taking deliveries, lets in-flight pushes finish, and writes their outcomes.
+    /// What was still queued stays open in the outbox and is resumed at the next start.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut tasks = tasks.into_iter();
+        if let Some(dispatch) = tasks.next() {
+            let _ = dispatch.await;
+        }
+        self.recorder.flush().await;
+        tracing::info!(at = now_ms(), "delivery engine stopped");
+    }
+}
+
+async fn dispatch(
+    mut jobs: mpsc::UnboundedReceiver<DeliveryJob>,
+    worker: Arc<Worker>,
+    concurrency: usize,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut running = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped.changed() => break,
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+            job = jobs.recv() => {
+                let Some(job) = job else { break };
+                let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                let worker = worker.clone();
+                running.spawn(async move {
+                    worker.process(job).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+    while running.join_next().await.is_some() {}
+}
+
+async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = every.tick() => {
+                let cutoff = now_ms() - ttl.as_millis() as i64;
+                match store.sweep_unused_registrations(cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(registrations = n, reason = "unused", "registrations swept"),
+                    Err(e) => tracing::warn!(error = %e, "registration sweep failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The outcome writer: workers hand it delivery outcomes; it writes whatever has piled up in
+//! one transaction (so the store is not the bottleneck), then tells listeners which invites
+//! changed.
+
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::clock::now_ms;
+use crate::store::{CredentialRejection, DeliveryUpdate, Store};
+
+/// Most outcomes written in one transaction.
+const MAX_BATCH: usize = 512;
+/// Attempts to write a batch before giving up on it (its deliveries are then resumed at the
+/// next start, as after a crash).
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// An invite whose deliveries changed; `status` is its status when it changed too.
+#[derive(Debug, Clone)]
+pub struct InviteChange {
+    pub invite_sid: String,
+    pub status: Option<String>,
+}
+
+enum Record {
+    Delivery(DeliveryUpdate),
+    Rejection(CredentialRejection),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the writer task.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Record>,
+}
+
+impl Recorder {
+    /// Starts the writer; it runs until every handle is dropped.
+    pub fn start(
+        store: Store,
+        changes: broadcast::Sender<InviteChange>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(write_loop(store, rx, changes));
+        (Self { tx }, task)
+    }
+
+    /// Queues a delivery outcome for writing.
+    pub fn delivery(&self, update: DeliveryUpdate) {
+        let _ = self.tx.send(Record::Delivery(update));
+    }
+
+    /// Queues a credential rejection for writing.
+    pub fn rejection(&self, rejection: CredentialRejection) {
+        let _ = self.tx.send(Record::Rejection(rejection));
+    }
+
+    /// Waits until everything queued so far is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Record::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Record>,
+    changes: broadcast::Sender<InviteChange>,
+) {
+    while let Some(first) = rx.recv().await {
+        let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some(record) = next.take() {
+            match record {
+                Record::Delivery(u) => updates.push(u),
+                Record::Rejection(r) => rejections.push(r),
+                Record::Flush(done) => flushes.push(done),
+            }
+            if updates.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !updates.is_empty() || !rejections.is_empty() {
+            write(&store, &updates, &rejections, &changes).await;
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write(
+    store: &Store,
+    updates: &[DeliveryUpdate],
+    rejections: &[CredentialRejection],
+    changes: &broadcast::Sender<InviteChange>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    for attempt in 1..=WRITE_ATTEMPTS {
+        match store.record_deliveries(updates, rejections, now_ms()).await {
+            Ok(result) => {
+                for sid in &result.retired {
+                    tracing::info!(registration = %sid, reason = "apns_unregistered", "registration retired");
+                }
+                for sid in &result.kept {
+                    tracing::info!(registration = %sid,
+                        "registration kept: re-registered after APNs reported its token dead");
+                }
+                let mut seen = std::collections::HashSet::new();
+                for u in updates {
+                    if seen.insert(u.invite_sid.as_str()) {
+                        let status = result
+                            .invites
+                            .iter()
+                            .find(|(sid, _)| *sid == u.invite_sid)
+                            .map(|(_, s)| s.clone());
+                        let _ = changes.send(InviteChange {
+                            invite_sid: u.invite_sid.clone(),
+                            status,
+                        });
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, outcomes = updates.len(), "recording outcomes failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    tracing::error!(
+        outcomes = updates.len(),
+        "giving up recording outcomes; their deliveries will be resumed at the next start"
+    );
+}

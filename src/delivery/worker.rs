@@ -1,0 +1,226 @@
+//! Sending one delivery and acting on the classified outcome: record it, retry what is
+//! transient within the invite's lifetime, retire dead tokens correctly, mark
+//! misconfigurations, and stop using credentials APNs refuses.
+
+use std::sync::Arc;
+
+use crate::apns::{Notification, Outcome};
+use crate::auth::bridge_token::BridgeTokens;
+use crate::clock::now_ms;
+use crate::domain::{AccountSid, CredentialSid};
+use crate::store::{CredentialRejection, DeliveryUpdate, RegistrationEffect};
+
+use super::clients::{ClientError, Clients, Entry};
+use super::job::DeliveryJob;
+use super::payload::call_payload;
+use super::queue::Queue;
+use super::recorder::Recorder;
+use super::retry;
+
+/// What every worker shares.
+pub struct Worker {
+    pub clients: Arc<Clients>,
+    pub recorder: Recorder,
+    pub queue: Queue,
+    pub bridge: BridgeTokens,
+}
+
+impl Worker {
+    /// Sends `job` and records what happened.
+    pub async fn process(&self, mut job: DeliveryJob) {
+        if now_ms() >= job.invite.expires_at {
+            return self.finish(&job, "expired", None, None);
+        }
+        let account = AccountSid::trusted(job.invite.account_sid.clone());
+        let credential = CredentialSid::trusted(job.credential_sid.clone());
+        let entry = match self.clients.get(&account, &credential).await {
+            Ok(entry) => entry,
+            Err(ClientError::Store(e)) => {
+                tracing::warn!(error = %e, "credential lookup failed; will retry");
+                return self.retry_or_expire(job, None, None);
+            }
+            Err(e) => {
+                let reason = match &e {
+                    ClientError::Deleted => "credential_deleted".to_owned(),
+                    ClientError::Rejected(reason) => format!("credential_rejected: {reason}"),
+                    other => other.to_string(),
+                };
+                return self.finish(&job, "failed", None, Some((None, reason)));
+            }
+        };
+        let mut switched = false;
+        loop {
+            job.attempts += 1;
+            let outcome = entry.client.send(self.notification(&job, &entry)).await;
+            let apns = |o: &Outcome| {
+                o.response().map(|r| {
+                    (
+                        Some(i64::from(r.status)),
+                        r.reason.as_ref().map(|x| x.to_string()),
+                    )
+                })
+            };
+            match outcome {
+                Outcome::Accepted { apns_id, .. } => {
+                    let effect = if switched {
+                        RegistrationEffect::SetEnvironment(job.environment.as_str().into())
+                    } else {
+                        RegistrationEffect::Touch
+                    };
+                    return self.record(&job, "accepted", Some(effect), Some(200), None, apns_id);
+                }
+                Outcome::Retry {
+                    after, ref cause, ..
+                } => {
+                    let (status, reason) = apns(&outcome).unwrap_or((None, None));
+                    let reason = reason.or_else(|| Some(cause.label().to_owned()));
+                    return self.retry_or_expire(job, after, Some((status, reason)));
+                }
+                Outcome::WrongEnvironment { .. } if entry.universal() && !switched => {
+                    // The token may belong to the other environment: try there once.
+                    switched = true;
+                    job.environment = job.environment.other();
+                }
+                Outcome::WrongEnvironment { .. } => {
+                    let effect = RegistrationEffect::Retire { since_ms: None };
+                    return self.with_apns(&job, "failed", Some(effect), &outcome);
+                }
+                Outcome::TokenDead { since_ms, .. } => {
+                    let effect = RegistrationEffect::Retire { since_ms };
+                    return self.with_apns(&job, "failed", Some(effect), &outcome);
+                }
+                Outcome::NotForTopic { .. } => {
+                    let effect = RegistrationEffect::Invalid {
+                        reason: "DeviceTokenNotForTopic".into(),
+                    };
+                    return self.with_apns(&job, "failed", Some(effect), &outcome);
+                }
+                Outcome::CredentialRejected { ref detail, .. } => {
+                    let reason = outcome
+                        .reason()
+                        .map(|r| r.to_string())
+                        .or_else(|| detail.clone())
+                        .unwrap_or_else(|| "rejected".into());
+                    tracing::error!(credential = %job.credential_sid, %reason,
+                        "APNs rejected the credential; its pushes stop until it is rotated");
+                    self.clients.mark_rejected(&job.credential_sid, &reason);
+                    self.recorder.rejection(CredentialRejection {
+                        sid: job.credential_sid.clone(),
+                        reason,
+                    });
+                    return self.with_apns(&job, "failed", None, &outcome);
+                }
+                Outcome::OurBug { .. } | Outcome::Refused { .. } => {
+                    tracing::error!(delivery = %job.delivery_id, outcome = outcome.label(),
+                        reason = ?outcome.reason(), "push refused as malformed: a pushgate bug");
+                    return self.with_apns(&job, "failed", None, &outcome);
+                }
+            }
+        }
+    }
+
+    fn notification(&self, job: &DeliveryJob, entry: &Entry) -> Notification {
+        let token = self.bridge.sign(
+            &job.invite.sid,
+            &job.registration_sid,
+            job.invite.expires_at,
+        );
+        Notification {
+            apns_id: Some(job.delivery_id),
+            expiration: Some((job.invite.expires_at / 1000).max(0) as u64),
+            collapse_id: Some(job.invite.call_sid.clone()),
+            ..Notification::voip(
+                job.device_token.clone(),
+                job.environment,
+                entry.record.voip_topic.clone(),
+                call_payload(job, &token),
+            )
+        }
+    }
+
+    fn retry_or_expire(
+        &self,
+        job: DeliveryJob,
+        suggested: Option<std::time::Duration>,
+        apns: Option<(Option<i64>, Option<String>)>,
+    ) {
+        let delay = retry::delay(job.attempts.max(1), suggested);
+        let (status, reason) = apns.unwrap_or((None, None));
+        if now_ms() + delay.as_millis() as i64 >= job.invite.expires_at {
+            return self.record(
+                &job,
+                "expired",
+                None,
+                status.map(|s| s as u16),
+                reason,
+                None,
+            );
+        }
+        self.record(
+            &job,
+            "retrying",
+            None,
+            status.map(|s| s as u16),
+            reason,
+            None,
+        );
+        self.queue.retry_after(job, delay);
+    }
+
+    fn with_apns(
+        &self,
+        job: &DeliveryJob,
+        status: &'static str,
+        effect: Option<RegistrationEffect>,
+        outcome: &Outcome,
+    ) {
+        let code = outcome.response().map(|r| r.status);
+        let reason = outcome
+            .reason()
+            .map(|r| r.to_string())
+            .or_else(|| Some(outcome.label().to_owned()));
+        let apns_id = outcome.response().and_then(|r| r.apns_id);
+        self.record(job, status, effect, code, reason, apns_id);
+    }
+
+    fn finish(
+        &self,
+        job: &DeliveryJob,
+        status: &'static str,
+        effect: Option<RegistrationEffect>,
+        reason: Option<(Option<u16>, String)>,
+    ) {
+        let (code, reason) = reason.map_or((None, None), |(c, r)| (c, Some(r)));
+        self.record(job, status, effect, code, reason, None);
+    }
+
+    fn record(
+        &self,
+        job: &DeliveryJob,
+        status: &'static str,
+        effect: Option<RegistrationEffect>,
+        apns_status: Option<u16>,
+        apns_reason: Option<String>,
+        apns_id: Option<uuid::Uuid>,
+    ) {
+        let accepted_at = (status == "accepted").then(now_ms);
+        if status != "accepted" && status != "retrying" {
+            tracing::info!(delivery = %job.delivery_id, invite = %job.invite.sid,
+                token = %crate::domain::shorten(&job.device_token),
+                status, reason = ?apns_reason, "delivery final");
+        }
+        self.recorder.delivery(DeliveryUpdate {
+            id: job.delivery_id.to_string(),
+            invite_sid: job.invite.sid.clone(),
+            registration_sid: job.registration_sid.clone(),
+            status,
+            attempts: i64::from(job.attempts),
+            environment: job.environment.as_str().to_owned(),
+            apns_status: apns_status.map(i64::from),
+            apns_reason,
+            apns_id: apns_id.map(|u| u.to_string()),
+            accepted_at,
+            effect,
+        });
+    }
+}
