@@ -102,16 +102,17 @@ impl Clients {
             self.invalidate(sid.as_str());
             return Err(ClientError::Deleted);
         };
-        if let Some(entry) = self.cached(sid.as_str()) {
-            if entry.record.date_updated == record.date_updated {
-                let refreshed = Arc::new(Entry {
-                    client: entry.client.clone(),
-                    record,
-                    checked: Mutex::new(Instant::now()),
-                });
-                self.insert(refreshed.clone());
-                return usable(refreshed);
-            }
+        let unchanged = self
+            .cached(sid.as_str())
+            .filter(|e| e.record.date_updated == record.date_updated);
+        if let Some(entry) = unchanged {
+            let refreshed = Arc::new(Entry {
+                client: entry.client.clone(),
+                record,
+                checked: Mutex::new(Instant::now()),
+            });
+            self.insert(refreshed.clone());
+            return usable(refreshed);
         }
         let auth =
             apns_auth(&self.master, &record).map_err(|e| ClientError::Unusable(e.to_string()))?;

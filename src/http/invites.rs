@@ -138,19 +138,20 @@ pub async fn create(
     if !(1..=MAX_TTL).contains(&ttl) {
         return Err(invalid_field("ttl must be between 1 and 300 seconds"));
     }
-    if let Some(url) = &body.status_callback {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
-            return Err(invalid_field(
-                "status_callback must be an http:// or https:// URL",
-            ));
-        }
+    let bad_callback = |url: &String| {
+        !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048
+    };
+    if body.status_callback.as_ref().is_some_and(bad_callback) {
+        return Err(invalid_field(
+            "status_callback must be an http:// or https:// URL",
+        ));
     }
     if let Some(existing) = state
         .store
         .invite_by_call(&caller.account, &call_sid)
         .await?
     {
-        return Ok(accepted(&state, existing).await?);
+        return accepted(&state, existing).await;
     }
     let registrations = state
         .store
@@ -206,7 +207,7 @@ pub async fn create(
         .collect();
     check_payload_size(&state, &jobs)?;
     match state.store.create_invite(&invite, &deliveries).await? {
-        CreateInvite::Existing(existing) => return Ok(accepted(&state, existing).await?),
+        CreateInvite::Existing(existing) => return accepted(&state, *existing).await,
         CreateInvite::Created => state.engine.enqueue(jobs),
     }
     tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,

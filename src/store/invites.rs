@@ -46,7 +46,7 @@ pub enum CreateInvite {
     /// The invite and its deliveries were written.
     Created,
     /// An invite with the same call SID already existed; nothing was written.
-    Existing(InviteRecord),
+    Existing(Box<InviteRecord>),
 }
 
 #[derive(sqlx::FromRow)]
@@ -143,6 +143,17 @@ macro_rules! select_delivery {
 /// Rows per multi-row INSERT (13 parameters each keeps well under SQLite's limit).
 const INSERT_CHUNK: usize = 200;
 
+/// `($1, …, $w), ($w+1, …)` for `rows` rows of `width` values.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
     /// Writes an invite and its deliveries in one transaction — unless the account already
     /// has an invite with this call SID, which is then returned and nothing is written.
@@ -177,25 +188,29 @@ impl Store {
                 .invite_by_call(&invite.account_sid, &invite.call_sid)
                 .await?
                 .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
-            return Ok(CreateInvite::Existing(existing));
+            return Ok(CreateInvite::Existing(Box::new(existing)));
         }
         for chunk in deliveries.chunks(INSERT_CHUNK) {
-            let mut builder = sqlx::QueryBuilder::<sqlx::Any>::new(
+            // `$n` placeholders work on both backends (sqlx's builder would emit `?` for Any).
+            let sql = format!(
                 "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, \
-                 device_token, environment, status, attempts, date_updated) ",
+                 device_token, environment, status, attempts, date_updated) VALUES {}",
+                placeholders(chunk.len(), 9)
             );
-            builder.push_values(chunk, |mut row, d| {
-                row.push_bind(d.id.clone())
-                    .push_bind(d.invite_sid.clone())
-                    .push_bind(d.registration_sid.clone())
-                    .push_bind(d.credential_sid.clone())
-                    .push_bind(d.device_token.clone())
-                    .push_bind(d.environment.clone())
-                    .push_bind(d.status.clone())
-                    .push_bind(d.attempts)
-                    .push_bind(d.date_updated);
-            });
-            builder.build().execute(&mut *tx).await?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                query = query
+                    .bind(d.id.clone())
+                    .bind(d.invite_sid.clone())
+                    .bind(d.registration_sid.clone())
+                    .bind(d.credential_sid.clone())
+                    .bind(d.device_token.clone())
+                    .bind(d.environment.clone())
+                    .bind(d.status.clone())
+                    .bind(d.attempts)
+                    .bind(d.date_updated);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(CreateInvite::Created)

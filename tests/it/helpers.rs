@@ -10,6 +10,10 @@ use pushgate::config::Config;
 use pushgate::credentials::devcerts::{self, DevCert, KeyKind, LeafOptions};
 use pushgate::credentials::manage::{self, CredentialPatch, Material};
 use pushgate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
+use pushgate::mock_apns::{
+    Environment as SimEnvironment, EnvironmentMode, PushRecord, Simulator, SimulatorConfig,
+    TokenRegistration,
+};
 use pushgate::secrets::MasterKey;
 use pushgate::store::Store;
 use secrecy::{ExposeSecret, SecretString};
@@ -104,6 +108,13 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         ..Config::default()
     };
     adjust(&mut config);
+    // PUSHGATE_TEST_LOG=debug shows the server's log while debugging a test.
+    if let Ok(filter) = std::env::var("PUSHGATE_TEST_LOG") {
+        pushgate::telemetry::init(&Config {
+            log: filter,
+            ..config.clone()
+        });
+    }
     let store = Store::open(&config).await.expect("open store");
     store.migrate().await.expect("migrate");
     let (account, key) = api_keys::create_account(&store, &master, "test", "test key")
@@ -264,4 +275,123 @@ pub async fn assert_error(res: reqwest::Response, status: u16, code: u64) -> Val
     assert_eq!(body["status"], status, "status field; body: {body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     body
+}
+
+/// The VoIP topic of the seeded credential.
+pub const TOPIC: &str = "com.example.app.voip";
+
+/// Two strict APNs simulators standing in for Apple's production and sandbox hosts.
+pub struct Apns {
+    pub production: Simulator,
+    pub sandbox: Simulator,
+}
+
+impl Apns {
+    /// The simulator of `env` (`production` or `sandbox`).
+    pub fn of(&self, env: &str) -> &Simulator {
+        if env == "sandbox" {
+            &self.sandbox
+        } else {
+            &self.production
+        }
+    }
+
+    /// Makes `token` a valid device token of the seeded app in `env`.
+    pub fn register(&self, token: &str, env: &str) {
+        let environment = if env == "sandbox" {
+            SimEnvironment::Development
+        } else {
+            SimEnvironment::Production
+        };
+        self.of(env)
+            .register_token(&TokenRegistration {
+                token: token.to_owned(),
+                topic: TOPIC.to_owned(),
+                environment,
+            })
+            .unwrap();
+    }
+
+    /// Every push the simulator of `env` received so far.
+    pub fn pushes(&self, env: &str) -> Vec<PushRecord> {
+        self.of(env).pushes(0)
+    }
+}
+
+async fn simulator(environment: EnvironmentMode) -> Simulator {
+    pushgate::mock_apns::start(
+        SimulatorConfig {
+            tls_listen: "127.0.0.1:0".parse().unwrap(),
+            environment,
+            strict: true,
+            log_pushes: true,
+            ..SimulatorConfig::default()
+        },
+        std::future::pending(),
+    )
+    .await
+    .expect("start simulator")
+}
+
+/// Starts two simulators and a gateway whose APNs endpoints are them.
+pub async fn spawn_app_with_apns(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Config),
+) -> (TestApp, Apns) {
+    let apns = Apns {
+        production: simulator(EnvironmentMode::Production).await,
+        sandbox: simulator(EnvironmentMode::Development).await,
+    };
+    let ca_file = tempfile::NamedTempFile::new()
+        .unwrap()
+        .into_temp_path()
+        .keep()
+        .unwrap();
+    let pem = format!(
+        "{}{}",
+        apns.production.ca_pem().unwrap(),
+        apns.sandbox.ca_pem().unwrap()
+    );
+    std::fs::write(&ca_file, pem).unwrap();
+    let app = spawn_app_with(backend, |c| {
+        c.apns_production_url = apns.production.base_url();
+        c.apns_sandbox_url = apns.sandbox.base_url();
+        c.apns_ca_file = Some(ca_file);
+        adjust(c);
+    })
+    .await;
+    (app, apns)
+}
+
+impl TestApp {
+    /// Registers `device` for `identity`, returning the registration SID.
+    pub async fn register_device(&self, identity: &str, device: &str) -> String {
+        let res = self.register(&self.token(identity), device).await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        body["sid"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs an invite, returning status and body.
+    pub async fn invite(&self, body: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(self.url("/v1/invites"))
+            .header("Authorization", self.basic())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs an invite, holding until every device has a final outcome (10 s at most).
+    pub async fn settled(&self, sid: &str) -> Value {
+        let (status, body) = self
+            .get_json(&format!("/v1/invites/{sid}?wait=10000"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod apns;
 mod cli;
 mod credentials;
+mod invites;
 mod keys;
 mod registrations;
 mod service;
