@@ -9,5 +9,6 @@ mod credentials;
 mod invites;
 mod keys;
 mod registrations;
+mod restart;
 mod service;
 mod tokens;
