@@ -1,7 +1,8 @@
 //! The `pushgate` command line: `serve`, `migrate`, `init`, `keys`, `credentials`, `token`,
-//! `rotate-master-key`.
+//! `rotate-master-key`, `mock-apns`, `push`, `bench`.
 
 mod apns;
+mod bench;
 mod credentials;
 mod keys;
 mod master_key;
@@ -51,6 +52,9 @@ enum Command {
     MockApns(apns::MockApnsArgs),
     /// Send one VoIP push with a credential and print the classified outcome.
     Push(apns::PushArgs),
+    /// Load-test a gateway end to end against the APNs simulator and report throughput,
+    /// latency percentiles, errors, CPU and memory.
+    Bench(bench::BenchArgs),
     /// Re-encrypt every stored secret with a new master key, in one transaction.
     RotateMasterKey {
         /// Environment variable holding the new key (base64 of 32 bytes).
@@ -149,6 +153,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     if let Command::MockApns(args) = command {
         return apns::mock_apns(&config, args).await;
     }
+    if let Command::Bench(args) = command {
+        return bench::bench(args).await;
+    }
     if let Command::Serve = command {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -160,7 +167,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve | Command::MockApns(_) => unreachable!("handled above"),
+        Command::Serve | Command::MockApns(_) | Command::Bench(_) => {
+            unreachable!("handled above")
+        }
         Command::Push(args) => apns::push(&store, &master, &config, args).await,
         Command::Migrate => {
             println!("migrations applied ({:?})", store.kind());
