@@ -162,7 +162,7 @@ impl Store {
         invite: &InviteRecord,
         deliveries: &[DeliveryRecord],
     ) -> Result<CreateInvite, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, status, \
              status_callback, expires_at, date_created, date_updated) \

@@ -72,7 +72,7 @@ impl Store {
         now: i64,
     ) -> Result<BatchResult, StoreError> {
         let mut result = BatchResult::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut touched = Vec::new();
         for u in updates {
             // A final outcome is never overwritten (at-least-once delivery may repeat one).

@@ -108,7 +108,7 @@ impl Store {
         max_per_identity: u32,
         now: i64,
     ) -> Result<Upserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A no-op write that reads the previous owner: it makes the write lock the
         // transaction's first lock on SQLite (no read-to-write upgrade that could fail).
         let previous: Option<(String,)> = sqlx::query_as(
@@ -287,7 +287,7 @@ impl Store {
         rows: &[(Identity, DeviceToken)],
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut written = 0;
         for chunk in rows.chunks(BULK_CHUNK) {
             // $1..$3 are shared by every row; each row adds its SID, identity and token.
