@@ -177,6 +177,23 @@ pub fn sample(pid: &str) -> Option<ProcSample> {
     })
 }
 
+/// CPU seconds the whole machine spent busy (user, nice, system, irq, softirq, steal) since
+/// boot, from the first line of `/proc/stat`.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum::<f64>();
+    Some(busy / CLOCK_TICKS_PER_SEC)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -184,5 +201,6 @@ mod tests {
         let s = super::sample("self").expect("/proc/self");
         assert!(s.peak_rss_mib > 0.0 && s.rss_mib > 0.0);
         assert!(s.peak_rss_mib >= s.rss_mib);
+        assert!(super::machine_busy_seconds().is_some_and(|b| b > 0.0));
     }
 }

@@ -302,15 +302,24 @@ async fn run_in(
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (gateway_window, bench_window) = sampler.await?;
-    let gateway = match (&pid, gateway_window) {
+    let window = sampler.await?;
+    let gateway = match (&pid, window.gateway) {
         (Some(pid), Some((start, end))) => {
             let last = gateway::sample(pid).unwrap_or(end);
             Some(process(start, end, last, opts.duration))
         }
         _ => None,
     };
-    let load_generator = bench_window.map(|(start, end)| process(start, end, end, opts.duration));
+    let load_generator = window
+        .bench
+        .map(|(start, end)| process(start, end, end, opts.duration));
+    let other_cpu_percent = window.machine_busy.map(|busy| {
+        let ours: f64 = [&gateway, &load_generator]
+            .iter()
+            .filter_map(|p| p.as_ref().map(|p| p.cpu_seconds))
+            .sum();
+        ((busy - ours) / opts.duration.as_secs_f64() * 100.0).max(0.0)
+    });
     if let Some(child) = child.as_mut()
         && !child.alive()
     {
@@ -377,6 +386,7 @@ async fn run_in(
         errors: collector.errors(),
         gateway,
         load_generator,
+        other_cpu_percent,
         fraction_of_ceiling: simulator_ceiling
             .as_ref()
             .filter(|c| c.pushes_per_second > 0.0)
@@ -385,26 +395,31 @@ async fn run_in(
     })
 }
 
-/// Samples the gateway (`pid`) and this process at the window's start and end.
-async fn sample_window(
-    pid: Option<String>,
-    start: Instant,
-    duration: Duration,
-) -> (
-    Option<(ProcSample, ProcSample)>,
-    Option<(ProcSample, ProcSample)>,
-) {
+/// CPU and memory readings at the window's start and end: the gateway (`pid`), this
+/// process, and the whole machine's busy CPU seconds.
+struct Window {
+    gateway: Option<(ProcSample, ProcSample)>,
+    bench: Option<(ProcSample, ProcSample)>,
+    machine_busy: Option<f64>,
+}
+
+async fn sample_window(pid: Option<String>, start: Instant, duration: Duration) -> Window {
     let take = |pid: &Option<String>| {
         (
             pid.as_deref().and_then(gateway::sample),
             gateway::sample("self"),
+            gateway::machine_busy_seconds(),
         )
     };
     tokio::time::sleep_until(start.into()).await;
-    let (g0, s0) = take(&pid);
+    let (g0, s0, m0) = take(&pid);
     tokio::time::sleep_until((start + duration).into()).await;
-    let (g1, s1) = take(&pid);
-    (g0.zip(g1), s0.zip(s1))
+    let (g1, s1, m1) = take(&pid);
+    Window {
+        gateway: g0.zip(g1),
+        bench: s0.zip(s1),
+        machine_busy: m0.zip(m1).map(|(a, b)| b - a),
+    }
 }
 
 fn process(start: ProcSample, end: ProcSample, last: ProcSample, window: Duration) -> Process {

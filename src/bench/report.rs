@@ -31,6 +31,9 @@ pub struct Report {
     pub gateway: Option<Process>,
     /// The benchmark process itself (load generator and simulator).
     pub load_generator: Option<Process>,
+    /// CPU used by everything else on the machine during the window (100 = one core): other
+    /// work competing with the run; anything above a few percent disturbs the numbers.
+    pub other_cpu_percent: Option<f64>,
     /// The simulator alone, loaded by pushgate's APNs client.
     pub simulator_ceiling: Option<Ceiling>,
     /// Gateway pushes/s ÷ the ceiling's pushes/s.
@@ -197,6 +200,18 @@ impl Report {
                     ),
                 );
             }
+        }
+        if let Some(other) = self.other_cpu_percent {
+            let warning = if other > 10.0 {
+                "  ← other work competed with this run"
+            } else {
+                ""
+            };
+            row(
+                &mut out,
+                "other processes CPU",
+                format!("{other:.0}%{warning}"),
+            );
         }
         if let Some(c) = &self.simulator_ceiling {
             let fraction = self
