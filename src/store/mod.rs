@@ -66,6 +66,8 @@ pub struct Store {
     kind: StoreKind,
     /// SQLite's single-writer gate (see [`Store::begin_write`]).
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// The invite group committer (see [`Store::create_invite`]); `None` in its own handle.
+    invites: Option<invites::GroupCommit>,
 }
 
 /// A write transaction that holds the SQLite writer gate until it commits or rolls back.
@@ -92,11 +94,6 @@ impl WriteTx {
     /// Commits, then lets the next writer in.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
-    }
-
-    /// Rolls back, then lets the next writer in.
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
     }
 }
 
@@ -125,10 +122,15 @@ impl Store {
             options = options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)));
         }
         let pool = options.connect(url).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             kind,
             writer: Arc::new(tokio::sync::Mutex::new(())),
+            invites: None,
+        };
+        Ok(Self {
+            invites: Some(invites::GroupCommit::spawn(store.clone())),
+            ..store
         })
     }
 
