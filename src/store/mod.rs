@@ -119,7 +119,11 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5));
         if kind == StoreKind::Sqlite {
-            options = options.after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)));
+            // A SQLite "connection" is a local file handle: pinging it before every use (sqlx's
+            // default) only doubles the round trips to its worker thread.
+            options = options
+                .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
+                .test_before_acquire(false);
         }
         let pool = options.connect(url).await?;
         let store = Self {
