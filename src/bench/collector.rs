@@ -30,6 +30,8 @@ pub struct Collector {
     push_latency: Mutex<Histogram<u64>>,
     response_latency: Mutex<Histogram<u64>>,
     schedule_lag: Mutex<Histogram<u64>>,
+    /// Largest invite→push latency (µs) of invites sent in each second of the window.
+    max_by_second: Mutex<Vec<u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
     /// Pushes of this run answered 200, over the whole run.
     pub pushes_total: AtomicU64,
@@ -86,6 +88,7 @@ impl Collector {
             push_latency: Mutex::new(histogram()),
             response_latency: Mutex::new(histogram()),
             schedule_lag: Mutex::new(histogram()),
+            max_by_second: Mutex::new(vec![0; duration.as_secs_f64().ceil() as usize]),
             errors: Mutex::new(BTreeMap::new()),
             pushes_total: AtomicU64::new(0),
             pushes_in_window: AtomicU64::new(0),
@@ -156,7 +159,20 @@ impl Collector {
         if self.in_window(sent) {
             let latency = received.saturating_sub(sent).max(1);
             let _ = lock(&self.push_latency).record(latency);
+            let second = ((sent - self.window.0) / 1_000_000) as usize;
+            if let Some(max) = lock(&self.max_by_second).get_mut(second) {
+                *max = (*max).max(latency);
+            }
         }
+    }
+
+    /// The largest invite→push latency (ms) of the invites sent in each second of the window:
+    /// shows whether the tail comes from steady queueing or from a few stalls.
+    pub fn max_by_second(&self) -> Vec<f64> {
+        lock(&self.max_by_second)
+            .iter()
+            .map(|us| (*us as f64 / 10.0).round() / 100.0)
+            .collect()
     }
 
     /// A send scheduled at `scheduled` (µs) went out at `actual` (µs).

@@ -33,6 +33,8 @@ pub struct ChildSpec<'a> {
     pub log: &'a str,
     /// Where the child's stderr goes.
     pub log_file: PathBuf,
+    /// CPUs to pin the child to (`taskset -c` list), if any.
+    pub cpus: Option<&'a str>,
 }
 
 /// A running `pushgate serve` child.
@@ -55,7 +57,15 @@ impl ChildGateway {
         let addr = free_port()?;
         let log = std::fs::File::create(&spec.log_file)
             .with_context(|| format!("creating {}", spec.log_file.display()))?;
-        let mut cmd = Command::new(spec.exe);
+        let mut cmd = match spec.cpus {
+            // taskset execs pushgate in place, so the child's pid stays the gateway's.
+            Some(cpus) => {
+                let mut cmd = Command::new("taskset");
+                cmd.args(["-c", cpus]).arg(spec.exe);
+                cmd
+            }
+            None => Command::new(spec.exe),
+        };
         cmd.arg("serve")
             .env_remove("PUSHGATE_CONFIG")
             .env("PUSHGATE_LISTEN", addr.to_string())

@@ -63,6 +63,8 @@ pub enum Target {
         log: String,
         /// `PUSHGATE_APNS_CONNECTIONS` of the child (default: inherited or 2).
         apns_connections: Option<u32>,
+        /// Pin the child to these CPUs (`taskset -c` list, e.g. `1`).
+        cpus: Option<String>,
     },
     /// A running gateway at `url` (`http://host:port`) configured to push to this
     /// benchmark's simulator; seeded through its API with this key.
@@ -209,6 +211,7 @@ async fn run_in(
             database_url,
             log,
             apns_connections,
+            cpus,
             ..
         } => {
             let data_dir = work.join("gateway");
@@ -243,6 +246,7 @@ async fn run_in(
                 apns_connections: *apns_connections,
                 log,
                 log_file: work.join("gateway.log"),
+                cpus: cpus.as_deref(),
             };
             let child = ChildGateway::start(spec, &http).await?;
             let base = format!("http://{}", child.addr);
@@ -381,6 +385,7 @@ async fn run_in(
             lost,
         },
         latency_ms,
+        max_latency_ms_by_second: collector.max_by_second(),
         response_latency_ms,
         schedule_lag_ms,
         errors: collector.errors(),

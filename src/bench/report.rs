@@ -21,6 +21,8 @@ pub struct Report {
     pub pushes: Pushes,
     /// Invite request sent (scheduled) → the simulator received the push, per push.
     pub latency_ms: Percentiles,
+    /// The largest invite→push latency of each second of the window, ms.
+    pub max_latency_ms_by_second: Vec<f64>,
     /// Invite request sent (scheduled) → 202 received.
     pub response_latency_ms: Percentiles,
     /// How late the load generator sent, against its schedule (open loop).
@@ -165,6 +167,12 @@ impl Report {
             format!("{} of {} expected", p.lost, p.expected_total),
         );
         row(&mut out, "invite→push ms", percentiles(&self.latency_ms));
+        let by_second: Vec<String> = self
+            .max_latency_ms_by_second
+            .iter()
+            .map(|ms| format!("{ms:.1}"))
+            .collect();
+        row(&mut out, "  max per second", by_second.join(" "));
         row(
             &mut out,
             "invite→202 ms",

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// PUSHGATE_APNS_CONNECTIONS of the gateway the bench starts (and of the ceiling run).
     #[arg(long)]
     apns_connections: Option<u32>,
+    /// Pin the gateway the bench starts to these CPUs (a `taskset -c` list, e.g. 1; pin the
+    /// bench itself with `taskset -c 0 pushgate bench …`).
+    #[arg(long)]
+    gateway_cpus: Option<String>,
     /// Benchmark a running gateway at this URL instead of starting one (it must push to
     /// --apns-listen, trusting <apns-dir>/ca.pem); needs --api-key.
     #[arg(long, requires = "api_key")]
@@ -112,6 +116,7 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             redis_url: args.redis_url,
             log: args.gateway_log,
             apns_connections: args.apns_connections,
+            cpus: args.gateway_cpus,
         },
     };
     let duration = seconds("duration", args.duration)?;

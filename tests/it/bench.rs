@@ -78,6 +78,13 @@ async fn short_run_reports_pushes(b: Backend) {
         );
     }
     assert!(n(&report["latency_ms"]["count"]) > 0.0);
+    let by_second = report["max_latency_ms_by_second"].as_array().unwrap();
+    assert_eq!(
+        by_second.len(),
+        2,
+        "one value per measured second: {report}"
+    );
+    assert!(n(&report["other_cpu_percent"]) >= 0.0);
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert!(n(&report["gateway"]["cpu_seconds"]) > 0.0, "{report}");
     assert!(n(&report["gateway"]["peak_rss_mib"]) > 0.0);
