@@ -301,12 +301,14 @@ pub async fn fetch(
     // Subscribe before reading so no change slips between the read and the wait.
     let mut changes = state.engine.subscribe();
     loop {
+        // Deliveries first: the invite's status is written in the same transaction as their
+        // outcomes, so reading it second never shows a status older than the deliveries.
+        let deliveries = state.store.deliveries(&sid).await?;
         let invite = state
             .store
             .invite(&caller.account, &sid)
             .await?
             .ok_or_else(|| ApiError::not_found("invite"))?;
-        let deliveries = state.store.deliveries(&sid).await?;
         let open = deliveries
             .iter()
             .any(|d| d.status == "queued" || d.status == "retrying");
