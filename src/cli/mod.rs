@@ -126,6 +126,13 @@ enum KeysCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
+        // The bench prints a report; its own simulator's and client's info lines are noise.
+        Ok(mut config) if matches!(cli.command, Command::Bench(_)) => {
+            if std::env::var_os("PUSHGATE_LOG").is_none() {
+                config.log = "warn".into();
+            }
+            config
+        }
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
