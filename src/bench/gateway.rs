@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::load::HttpClient;
+use super::report::Process;
 
 /// How long the child may take to answer `/healthz`.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -202,6 +203,54 @@ pub fn machine_busy_seconds() -> Option<f64> {
         .filter_map(|&i| ticks.get(i))
         .sum::<f64>();
     Some(busy / CLOCK_TICKS_PER_SEC)
+}
+
+/// CPU and memory readings at the window's start and end: the gateway (`pid`), this
+/// process, and the whole machine's busy CPU seconds.
+pub(super) struct Window {
+    pub gateway: Option<(ProcSample, ProcSample)>,
+    pub bench: Option<(ProcSample, ProcSample)>,
+    pub machine_busy: Option<f64>,
+}
+
+/// Takes the [`Window`] readings `start` and `start + duration`.
+pub(super) async fn sample_window(
+    pid: Option<String>,
+    start: Instant,
+    duration: Duration,
+) -> Window {
+    let take = |pid: &Option<String>| {
+        (
+            pid.as_deref().and_then(sample),
+            sample("self"),
+            machine_busy_seconds(),
+        )
+    };
+    tokio::time::sleep_until(start.into()).await;
+    let (g0, s0, m0) = take(&pid);
+    tokio::time::sleep_until((start + duration).into()).await;
+    let (g1, s1, m1) = take(&pid);
+    Window {
+        gateway: g0.zip(g1),
+        bench: s0.zip(s1),
+        machine_busy: m0.zip(m1).map(|(a, b)| b - a),
+    }
+}
+
+/// One process's use over the window: CPU between the readings, peak RSS from `last`.
+pub(super) fn process(
+    start: ProcSample,
+    end: ProcSample,
+    last: ProcSample,
+    window: Duration,
+) -> Process {
+    let cpu = end.cpu_seconds - start.cpu_seconds;
+    Process {
+        cpu_seconds: cpu,
+        cpu_percent: cpu / window.as_secs_f64() * 100.0,
+        peak_rss_mib: last.peak_rss_mib,
+        rss_mib: end.rss_mib,
+    }
 }
 
 #[cfg(test)]

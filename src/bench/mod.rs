@@ -33,7 +33,7 @@ use crate::domain::ApiKeySid;
 use crate::mock_apns::{self, PushTap, SimulatorConfig, TlsSource};
 use crate::secrets::MasterKey;
 use collector::Collector;
-use gateway::{ChildGateway, ChildSpec, ProcSample};
+use gateway::{ChildGateway, ChildSpec};
 use load::{HttpClient, InviteLoad};
 
 /// How long, after the last answer, pushes may still arrive before they count as lost.
@@ -281,7 +281,7 @@ async fn run_in(
     let collector = Arc::new(Collector::new(opts.warmup, opts.duration));
     let _ = slot.set(collector.clone());
     let pid = child.as_ref().map(|c| c.pid().to_string());
-    let sampler = tokio::spawn(sample_window(
+    let sampler = tokio::spawn(gateway::sample_window(
         pid.clone(),
         collector.epoch + opts.warmup,
         opts.duration,
@@ -310,13 +310,13 @@ async fn run_in(
     let gateway = match (&pid, window.gateway) {
         (Some(pid), Some((start, end))) => {
             let last = gateway::sample(pid).unwrap_or(end);
-            Some(process(start, end, last, opts.duration))
+            Some(gateway::process(start, end, last, opts.duration))
         }
         _ => None,
     };
     let load_generator = window
         .bench
-        .map(|(start, end)| process(start, end, end, opts.duration));
+        .map(|(start, end)| gateway::process(start, end, end, opts.duration));
     let other_cpu_percent = window.machine_busy.map(|busy| {
         let ours: f64 = [&gateway, &load_generator]
             .iter()
@@ -351,27 +351,7 @@ async fn run_in(
         pushgate_version: env!("CARGO_PKG_VERSION").to_owned(),
         date,
         machine: Machine::detect(),
-        settings: Settings {
-            store: store.to_owned(),
-            mode: match opts.rate {
-                Rate::Fixed(_) => "open",
-                Rate::Max { .. } => "closed",
-            }
-            .to_owned(),
-            rate: match opts.rate {
-                Rate::Fixed(r) => Some(r),
-                Rate::Max { .. } => None,
-            },
-            concurrency: match opts.rate {
-                Rate::Fixed(_) => None,
-                Rate::Max { concurrency } => Some(concurrency),
-            },
-            duration_s: secs,
-            warmup_s: opts.warmup.as_secs_f64(),
-            identities: opts.identities,
-            devices_per_identity: opts.devices,
-            registrations_seeded: seeded.registrations,
-        },
+        settings: Settings::new(opts, store, seeded.registrations),
         invites: Throughput {
             sent: collector.invites_sent.load(Ordering::Relaxed),
             accepted,
@@ -398,50 +378,4 @@ async fn run_in(
             .map(|c| pushes_per_second / c.pushes_per_second),
         simulator_ceiling,
     })
-}
-
-/// CPU and memory readings at the window's start and end: the gateway (`pid`), this
-/// process, and the whole machine's busy CPU seconds.
-struct Window {
-    gateway: Option<(ProcSample, ProcSample)>,
-    bench: Option<(ProcSample, ProcSample)>,
-    machine_busy: Option<f64>,
-}
-
-async fn sample_window(pid: Option<String>, start: Instant, duration: Duration) -> Window {
-    let take = |pid: &Option<String>| {
-        (
-            pid.as_deref().and_then(gateway::sample),
-            gateway::sample("self"),
-            gateway::machine_busy_seconds(),
-        )
-    };
-    tokio::time::sleep_until(start.into()).await;
-    let (g0, s0, m0) = take(&pid);
-    tokio::time::sleep_until((start + duration).into()).await;
-    let (g1, s1, m1) = take(&pid);
-    Window {
-        gateway: g0.zip(g1),
-        bench: s0.zip(s1),
-        machine_busy: m0.zip(m1).map(|(a, b)| b - a),
-    }
-}
-
-fn process(start: ProcSample, end: ProcSample, last: ProcSample, window: Duration) -> Process {
-    let cpu = end.cpu_seconds - start.cpu_seconds;
-    Process {
-        cpu_seconds: cpu,
-        cpu_percent: cpu / window.as_secs_f64() * 100.0,
-        peak_rss_mib: last.peak_rss_mib,
-        rss_mib: end.rss_mib,
-    }
-}
-
-/// A secret read from the environment variable `var` (never from the command line).
-pub fn secret_from_env(var: &str) -> anyhow::Result<SecretString> {
-    let value = std::env::var(var).with_context(|| format!("${var} is not set"))?;
-    if value.is_empty() {
-        bail!("${var} is empty");
-    }
-    Ok(SecretString::from(value))
 }

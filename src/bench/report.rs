@@ -83,6 +83,28 @@ pub struct Settings {
     pub registrations_seeded: u64,
 }
 
+impl Settings {
+    /// The settings of a run of `opts` on `store` that seeded `registrations_seeded` rows.
+    pub fn new(opts: &super::BenchOptions, store: &str, registrations_seeded: u64) -> Self {
+        use super::Rate;
+        let (mode, rate, concurrency) = match opts.rate {
+            Rate::Fixed(r) => ("open", Some(r), None),
+            Rate::Max { concurrency } => ("closed", None, Some(concurrency)),
+        };
+        Settings {
+            store: store.to_owned(),
+            mode: mode.to_owned(),
+            rate,
+            concurrency,
+            duration_s: opts.duration.as_secs_f64(),
+            warmup_s: opts.warmup.as_secs_f64(),
+            identities: opts.identities,
+            devices_per_identity: opts.devices,
+            registrations_seeded,
+        }
+    }
+}
+
 /// Invites: how many were sent and accepted in the measured window, and the rate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {

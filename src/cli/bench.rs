@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use secrecy::SecretString;
 
 use crate::bench::{self, BenchOptions, Rate, Target};
 use crate::domain::ApiKeySid;
@@ -107,7 +108,7 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             Target::Url {
                 url,
                 key: ApiKeySid::parse(&key)?,
-                secret: bench::secret_from_env("PUSHGATE_BENCH_API_KEY_SECRET")?,
+                secret: secret_from_env("PUSHGATE_BENCH_API_KEY_SECRET")?,
             }
         }
         None => Target::Child {
@@ -153,4 +154,13 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         println!("report written to {}", path.display());
     }
     Ok(())
+}
+
+/// A secret read from the environment variable `var` (never from the command line).
+fn secret_from_env(var: &str) -> anyhow::Result<SecretString> {
+    let value = std::env::var(var).with_context(|| format!("${var} is not set"))?;
+    if value.is_empty() {
+        bail!("${var} is empty");
+    }
+    Ok(SecretString::from(value))
 }
