@@ -56,9 +56,13 @@ pub struct BenchArgs {
     /// --apns-listen, trusting <apns-dir>/ca.pem); needs --api-key.
     #[arg(long, requires = "api_key")]
     target: Option<String>,
-    /// API key SID (SK…) for --target; its secret is read from $PUSHGATE_BENCH_API_KEY_SECRET.
-    #[arg(long)]
+    /// API key SID (SK…) for --target.
+    #[arg(long, requires = "secret_env")]
     api_key: Option<String>,
+    /// Environment variable holding the API key's secret (never on the command line; not a
+    /// PUSHGATE_* name, which the configuration would refuse as unknown).
+    #[arg(long)]
+    secret_env: Option<String>,
     /// The simulator's APNs address.
     #[arg(long, default_value = "127.0.0.1:0")]
     apns_listen: SocketAddr,
@@ -105,10 +109,11 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let target = match args.target {
         Some(url) => {
             let key = args.api_key.context("--target needs --api-key")?;
+            let var = args.secret_env.context("--target needs --secret-env")?;
             Target::Url {
                 url,
                 key: ApiKeySid::parse(&key)?,
-                secret: secret_from_env("PUSHGATE_BENCH_API_KEY_SECRET")?,
+                secret: secret_from_env(&var)?,
             }
         }
         None => Target::Child {
