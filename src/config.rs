@@ -72,6 +72,13 @@ pub struct Config {
     pub delivery_concurrency: u32,
     /// Registrations neither refreshed nor pushed to for this many days are removed.
     pub registration_ttl_days: u32,
+    /// Hosts status callbacks may target (`example.com`, `*.example.com`). Empty: any host
+    /// except loopback, private and link-local addresses.
+    pub status_callback_allowed_hosts: Vec<String>,
+    /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
+    pub quickstart: bool,
+    /// Allow the quickstart endpoints on a non-loopback listen address.
+    pub quickstart_allow_remote: bool,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -105,6 +112,9 @@ impl Default for Config {
             apns_request_timeout_ms: 10_000,
             delivery_concurrency: 1024,
             registration_ttl_days: 365,
+            status_callback_allowed_hosts: Vec::new(),
+            quickstart: false,
+            quickstart_allow_remote: false,
         }
     }
 }
@@ -172,6 +182,12 @@ impl Config {
         }
         if self.delivery_concurrency == 0 {
             return invalid("delivery_concurrency must be at least 1");
+        }
+        if self.quickstart && !self.listen.ip().is_loopback() && !self.quickstart_allow_remote {
+            return invalid(
+                "quickstart endpoints mint tokens for anyone who asks: they run on a loopback \
+                 listen address only, unless quickstart_allow_remote = true",
+            );
         }
         if self.registration_ttl_days == 0 {
             return invalid("registration_ttl_days must be at least 1");

@@ -12,12 +12,14 @@
 
 pub mod apns;
 pub mod auth;
+pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod mock_apns;
 pub mod secrets;
@@ -46,6 +48,29 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
+/// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
+/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher.
+pub async fn start_services(
+    config: Config,
+    store: Store,
+    master_key: secrets::MasterKey,
+) -> Result<AppState, RunError> {
+    let master_key = Arc::new(master_key);
+    let (events, callback_queue) = events::Events::new();
+    let engine =
+        delivery::Engine::start(store.clone(), master_key.clone(), &config, events).await?;
+    let calls = calls::Calls::new(store.clone(), engine.clone());
+    calls.resume().await?;
+    calls::callbacks::start(store.clone(), master_key.clone(), callback_queue);
+    Ok(AppState {
+        store,
+        master_key,
+        config: Arc::new(config),
+        engine,
+        calls,
+    })
+}
+
 /// Opens the store (applying migrations) and serves the API on `listener` until `shutdown`
 /// resolves; then stops accepting, lets in-flight requests finish, and returns.
 pub async fn run(
@@ -56,14 +81,8 @@ pub async fn run(
     let master_key = config.master_key()?;
     let store = Store::open(&config).await?;
     store.migrate().await?;
-    let master_key = Arc::new(master_key);
-    let engine = delivery::Engine::start(store.clone(), master_key.clone(), &config).await?;
-    let state = AppState {
-        store: store.clone(),
-        master_key,
-        config: Arc::new(config),
-        engine: engine.clone(),
-    };
+    let state = start_services(config, store.clone(), master_key).await?;
+    let engine = state.engine.clone();
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)

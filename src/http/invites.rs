@@ -42,6 +42,9 @@ pub struct CreateInviteBody {
     pub ttl: Option<u32>,
     /// URL that receives the invite's state changes (http or https).
     pub status_callback: Option<String>,
+    /// `voip` to also send legacy `twilio.voice.cancel` VoIP pushes when the call ends
+    /// (for apps on the older pattern; see the README for Apple's rule). Default `none`.
+    pub cancel_push: Option<String>,
 }
 
 /// One device's part of an invite.
@@ -138,14 +141,15 @@ pub async fn create(
     if !(1..=MAX_TTL).contains(&ttl) {
         return Err(invalid_field("ttl must be between 1 and 300 seconds"));
     }
-    let bad_callback = |url: &String| {
-        !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048
-    };
-    if body.status_callback.as_ref().is_some_and(bad_callback) {
-        return Err(invalid_field(
-            "status_callback must be an http:// or https:// URL",
-        ));
+    if let Some(url) = &body.status_callback {
+        crate::calls::callbacks::check_url(url, &state.config.status_callback_allowed_hosts)
+            .map_err(invalid_field)?;
     }
+    let cancel_push = match body.cancel_push.as_deref() {
+        None | Some("none") => None,
+        Some("voip") => Some("voip".to_owned()),
+        Some(_) => return Err(invalid_field("cancel_push must be \"voip\" or \"none\"")),
+    };
     if let Some(existing) = state
         .store
         .invite_by_call(&caller.account, &call_sid)
@@ -174,6 +178,9 @@ pub async fn create(
         params: body.params.as_ref().and_then(params_query),
         status: "queued".into(),
         status_callback: body.status_callback,
+        api_key_sid: Some(caller.key.to_string()),
+        answered_by: None,
+        cancel_push,
         expires_at: now + i64::from(ttl) * 1000,
         date_created: now,
         date_updated: now,
@@ -208,7 +215,12 @@ pub async fn create(
     check_payload_size(&state, &jobs)?;
     match state.store.create_invite(&invite, &deliveries).await? {
         CreateInvite::Existing(existing) => return accepted(&state, *existing).await,
-        CreateInvite::Created => state.engine.enqueue(jobs),
+        CreateInvite::Created => {
+            state.engine.enqueue(jobs);
+            state
+                .calls
+                .schedule_expiry(invite.sid.to_string(), invite.expires_at);
+        }
     }
     tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,
         devices = deliveries.len(), "invite accepted");

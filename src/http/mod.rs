@@ -34,6 +34,7 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     pub config: Arc<Config>,
     pub engine: Arc<crate::delivery::Engine>,
+    pub calls: Arc<crate::calls::Calls>,
 }
 
 /// The full router of the public API.

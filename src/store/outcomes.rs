@@ -45,8 +45,8 @@ pub struct CredentialRejection {
 /// What a recorded batch changed, for events, logs and metrics.
 #[derive(Debug, Default)]
 pub struct BatchResult {
-    /// Invites whose status was recomputed: (sid, status).
-    pub invites: Vec<(String, String)>,
+    /// Invites whose status was recomputed: (sid, status, status callback URL).
+    pub invites: Vec<(String, String, Option<String>)>,
     /// Registrations deleted because APNs reported their token dead.
     pub retired: Vec<String>,
     /// Registrations kept despite a 410 because they were refreshed after its timestamp.
@@ -61,7 +61,7 @@ const FINAL_CHECK: &str = "UPDATE invites SET status = CASE \
     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = $1 AND d.status = 'expired') \
       THEN 'expired' \
     ELSE 'failed' END, date_updated = $2 \
-    WHERE sid = $1 AND status IN ('queued', 'sending') RETURNING status";
+    WHERE sid = $1 AND status IN ('queued', 'sending') RETURNING status, status_callback";
 
 impl Store {
     /// Records a batch of delivery outcomes and their effects in one transaction.
@@ -151,13 +151,13 @@ impl Store {
                 .await?;
         }
         for invite in touched {
-            let status: Option<(String,)> = sqlx::query_as(FINAL_CHECK)
+            let status: Option<(String, Option<String>)> = sqlx::query_as(FINAL_CHECK)
                 .bind(&invite)
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let Some((status,)) = status {
-                result.invites.push((invite, status));
+            if let Some((status, callback)) = status {
+                result.invites.push((invite, status, callback));
             }
         }
         tx.commit().await?;

@@ -16,17 +16,9 @@ async fn health_and_readiness(b: Backend) {
 async fn without_the_store_readyz_and_api_answer_503(b: Backend) {
     let app = spawn_app(b).await;
     // A router over a store whose pool is closed: alive, not ready.
-    let master_key = std::sync::Arc::new(app.master.clone());
-    let engine =
-        pushgate::delivery::Engine::start(app.store.clone(), master_key.clone(), &app.config)
-            .await
-            .unwrap();
-    let state = pushgate::http::AppState {
-        store: app.store.clone(),
-        master_key,
-        config: std::sync::Arc::new(app.config.clone()),
-        engine,
-    };
+    let state = pushgate::start_services(app.config.clone(), app.store.clone(), app.master.clone())
+        .await
+        .unwrap();
     app.store.close().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
