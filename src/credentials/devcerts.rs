@@ -2,11 +2,15 @@
 //!
 //! Owns: a throwaway CA ([`generate_ca`]), push client certificates signed by it that
 //! look like Apple's ([`issue_leaf`] with [`LeafOptions`]: UID, CN, environment
-//! extensions, topic list, any validity window, RSA or EC key), `.p12` export in modern
-//! or Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the
-//! formats operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
+//! extensions, topic list, any validity window, RSA or EC key), TLS server certificates
+//! for loopback test servers ([`issue_server`]), `.p12` export in modern or
+//! Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the formats
+//! operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
 //! [`generate_p8`]). An APNs simulator can trust the CA certificate to accept
-//! credentials made here. Nothing here is suitable for production trust.
+//! credentials made here, and clients can trust it to reach a server issued here.
+//! Nothing here is suitable for production trust.
+
+use std::net::IpAddr;
 
 use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::bn::{BigNum, MsbOption};
@@ -19,7 +23,8 @@ use openssl::pkey::{Id, PKey, PKeyRef, Private};
 use openssl::rsa::Rsa;
 use openssl::stack::Stack;
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
 };
 use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder};
 use secrecy::SecretString;
@@ -64,6 +69,29 @@ pub enum AppleEnvironment {
     Universal,
     /// Neither (looks like a self-made certificate).
     Unmarked,
+}
+
+impl AppleEnvironment {
+    /// The variant that carries the development extension if `development` and the
+    /// production extension if `production`.
+    pub fn from_flags(development: bool, production: bool) -> Self {
+        match (development, production) {
+            (true, false) => Self::Development,
+            (false, true) => Self::Production,
+            (true, true) => Self::Universal,
+            (false, false) => Self::Unmarked,
+        }
+    }
+
+    /// (development extension present, production extension present).
+    fn flags(self) -> (bool, bool) {
+        match self {
+            Self::Development => (true, false),
+            Self::Production => (false, true),
+            Self::Universal => (true, true),
+            Self::Unmarked => (false, false),
+        }
+    }
 }
 
 /// `.p12` encryption style.
@@ -269,35 +297,17 @@ pub fn issue_leaf(ca: &DevCert, opts: &LeafOptions) -> Result<DevCert> {
     append(&mut name, "CN", &opts.common_name)?;
     append(&mut name, "O", "pushgate development")?;
     append(&mut name, "C", "US")?;
-    let name = name.build();
-    let mut builder = base_builder(
-        &name,
-        ca.cert.subject_name(),
+    let eku = ExtendedKeyUsage::new().client_auth().build()?;
+    let mut builder = end_entity_builder(
+        ca,
+        &name.build(),
         &key,
-        opts.not_before,
-        opts.not_after,
+        opts.key,
+        (opts.not_before, opts.not_after),
+        eku,
     )?;
-    builder.append_extension(BasicConstraints::new().critical().build()?)?;
-    let mut usage = KeyUsage::new();
-    usage.critical().digital_signature();
-    if opts.key == KeyKind::Rsa2048 {
-        usage.key_encipherment();
-    }
-    builder.append_extension(usage.build()?)?;
-    builder.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
-    let ctx = builder.x509v3_context(Some(&ca.cert), None);
-    let ski = SubjectKeyIdentifier::new().build(&ctx)?;
-    let aki = AuthorityKeyIdentifier::new().keyid(false).build(&ctx)?;
-    builder.append_extension(ski)?;
-    builder.append_extension(aki)?;
-
     let null = der::encode(tag::NULL, &[]);
-    let (dev, prod) = match opts.environment {
-        AppleEnvironment::Development => (true, false),
-        AppleEnvironment::Production => (false, true),
-        AppleEnvironment::Universal => (true, true),
-        AppleEnvironment::Unmarked => (false, false),
-    };
+    let (dev, prod) = opts.environment.flags();
     if dev {
         builder.append_extension(apple_extension(ARC_DEVELOPMENT, &null)?)?;
     }
@@ -312,6 +322,82 @@ pub fn issue_leaf(ca: &DevCert, opts: &LeafOptions) -> Result<DevCert> {
         cert: builder.build(),
         key,
     })
+}
+
+/// Issues a TLS server certificate signed by `ca` for `dns_names` and `ips` (its subject
+/// alternative names; the CN is the first of them): EC P-256 key, serverAuth, valid from
+/// a day before `now_unix` for a year. Fails when both lists are empty or a DNS name is
+/// empty or contains NUL.
+pub fn issue_server(
+    ca: &DevCert,
+    dns_names: &[&str],
+    ips: &[IpAddr],
+    now_unix: i64,
+) -> Result<DevCert> {
+    if dns_names.iter().any(|d| d.is_empty() || d.contains('\0')) {
+        return Err(DevCertError::InvalidOption(
+            "DNS name is empty or contains NUL",
+        ));
+    }
+    let common_name = match (dns_names.first(), ips.first()) {
+        (Some(dns), _) => (*dns).to_owned(),
+        (None, Some(ip)) => ip.to_string(),
+        (None, None) => return Err(DevCertError::InvalidOption("no DNS name or IP address")),
+    };
+    let key = generate_key(KeyKind::EcP256)?;
+    let mut name = X509NameBuilder::new()?;
+    append(&mut name, "CN", &common_name)?;
+    let eku = ExtendedKeyUsage::new().server_auth().build()?;
+    let mut builder = end_entity_builder(
+        ca,
+        &name.build(),
+        &key,
+        KeyKind::EcP256,
+        (now_unix - 86_400, now_unix + 365 * 86_400),
+        eku,
+    )?;
+    let mut san = SubjectAlternativeName::new();
+    for dns in dns_names {
+        san.dns(dns);
+    }
+    for ip in ips {
+        san.ip(&ip.to_string());
+    }
+    let san = san.build(&builder.x509v3_context(Some(&ca.cert), None))?;
+    builder.append_extension(san)?;
+    builder.sign(&ca.key, MessageDigest::sha256())?;
+    Ok(DevCert {
+        cert: builder.build(),
+        key,
+    })
+}
+
+/// A builder for a certificate of `key` signed by `ca`, valid over `validity` (Unix
+/// seconds), with what every end-entity certificate here carries: not a CA, key usage
+/// fitting `kind`, extended key usage `eku`, subject and authority key identifiers.
+fn end_entity_builder(
+    ca: &DevCert,
+    subject: &X509Name,
+    key: &PKey<Private>,
+    kind: KeyKind,
+    validity: (i64, i64),
+    eku: X509Extension,
+) -> Result<X509Builder> {
+    let mut builder = base_builder(subject, ca.cert.subject_name(), key, validity.0, validity.1)?;
+    builder.append_extension(BasicConstraints::new().critical().build()?)?;
+    let mut usage = KeyUsage::new();
+    usage.critical().digital_signature();
+    if kind == KeyKind::Rsa2048 {
+        usage.key_encipherment();
+    }
+    builder.append_extension(usage.build()?)?;
+    builder.append_extension(eku)?;
+    let ctx = builder.x509v3_context(Some(&ca.cert), None);
+    let ski = SubjectKeyIdentifier::new().build(&ctx)?;
+    let aki = AuthorityKeyIdentifier::new().keyid(false).build(&ctx)?;
+    builder.append_extension(ski)?;
+    builder.append_extension(aki)?;
+    Ok(builder)
 }
 
 fn append(name: &mut X509NameBuilder, field: &str, value: &str) -> Result<()> {
