@@ -3,6 +3,7 @@
 
 mod apns;
 mod credentials;
+mod demo;
 mod keys;
 mod master_key;
 
@@ -32,7 +33,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway.
-    Serve,
+    Serve {
+        /// Also serve the quickstart endpoints /accessToken and /placeCall (loopback only).
+        #[arg(long)]
+        quickstart: bool,
+    },
+    /// Run the whole flow locally: gateway, APNs simulator, account, credential and demo
+    /// phones, with the commands to place, follow, answer and cancel a call.
+    Demo(demo::DemoArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Create an account and its first API key, if none exists yet.
@@ -149,7 +157,13 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     if let Command::MockApns(args) = command {
         return apns::mock_apns(&config, args).await;
     }
-    if let Command::Serve = command {
+    if let Command::Demo(args) = command {
+        return demo::run(config, args).await;
+    }
+    if let Command::Serve { quickstart } = command {
+        let mut config = config;
+        config.quickstart |= quickstart;
+        config.validate()?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -160,7 +174,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve | Command::MockApns(_) => unreachable!("handled above"),
+        Command::Serve { .. } | Command::MockApns(_) | Command::Demo(_) => {
+            unreachable!("handled above")
+        }
         Command::Push(args) => apns::push(&store, &master, &config, args).await,
         Command::Migrate => {
             println!("migrations applied ({:?})", store.kind());

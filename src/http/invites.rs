@@ -16,6 +16,7 @@ use super::error::code;
 use super::extract::{ApiKeyAuth, Json};
 use super::{ApiError, AppState};
 use crate::apns::MAX_VOIP_PAYLOAD;
+use crate::auth::ApiKeyPrincipal;
 use crate::clock::{now_ms, rfc3339};
 use crate::delivery::{DeliveryJob, InviteInfo, call_payload, params_query};
 use crate::domain::{CallSid, CredentialSid, Identity, InviteSid};
@@ -127,6 +128,22 @@ pub async fn create(
     ApiKeyAuth(caller): ApiKeyAuth,
     Json(body): Json<CreateInviteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (invite, deliveries) = place(&state, &caller, body).await?;
+    let body = view(&invite, &deliveries, false);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, body.url.clone())],
+        axum::Json(body),
+    ))
+}
+
+/// Validates and places an invite for `caller`: the existing one for a known call SID, or a
+/// new one written with its deliveries and handed to the delivery engine.
+pub async fn place(
+    state: &AppState,
+    caller: &ApiKeyPrincipal,
+    body: CreateInviteBody,
+) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
     let to = Identity::parse(body.to.strip_prefix("client:").unwrap_or(&body.to))?;
     if body.from.is_empty() || body.from.len() > 256 || body.from.chars().any(char::is_control) {
         return Err(invalid_field(
@@ -155,7 +172,7 @@ pub async fn create(
         .invite_by_call(&caller.account, &call_sid)
         .await?
     {
-        return accepted(&state, existing).await;
+        return existing_invite(state, existing).await;
     }
     let registrations = state
         .store
@@ -189,7 +206,7 @@ pub async fn create(
     for r in &registrations {
         let environment = match &r.environment {
             Some(env) => env.clone(),
-            None => default_environment(&state, &caller.account, &r.credential_sid).await,
+            None => default_environment(state, &caller.account, &r.credential_sid).await,
         };
         deliveries.push(DeliveryRecord {
             id: Uuid::new_v4().to_string(),
@@ -212,9 +229,9 @@ pub async fn create(
         .iter()
         .filter_map(|d| DeliveryJob::from_record(d, info.clone()))
         .collect();
-    check_payload_size(&state, &jobs)?;
+    check_payload_size(state, &jobs)?;
     match state.store.create_invite(&invite, &deliveries).await? {
-        CreateInvite::Existing(existing) => return accepted(&state, *existing).await,
+        CreateInvite::Existing(existing) => return existing_invite(state, *existing).await,
         CreateInvite::Created => {
             state.engine.enqueue(jobs);
             state
@@ -224,32 +241,15 @@ pub async fn create(
     }
     tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,
         devices = deliveries.len(), "invite accepted");
-    let body = view(&invite, &deliveries, false);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, body.url.clone())],
-        axum::Json(body),
-    ))
+    Ok((invite, deliveries))
 }
 
-async fn accepted(
+async fn existing_invite(
     state: &AppState,
     invite: InviteRecord,
-) -> Result<
-    (
-        StatusCode,
-        [(header::HeaderName, String); 1],
-        axum::Json<InviteView>,
-    ),
-    ApiError,
-> {
+) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
     let deliveries = state.store.deliveries(&invite.sid).await?;
-    let body = view(&invite, &deliveries, false);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, body.url.clone())],
-        axum::Json(body),
-    ))
+    Ok((invite, deliveries))
 }
 
 async fn default_environment(
@@ -307,7 +307,9 @@ pub async fn fetch(
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<InviteView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let sid = InviteSid::parse(&sid).map_err(|_| ApiError::not_found("invite"))?;
+    let sid = super::calls::account_invite(&state, &caller.account, &sid)
+        .await?
+        .sid;
     let wait = Duration::from_millis(query.wait.unwrap_or(0).min(MAX_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading so no change slips between the read and the wait.

@@ -1,6 +1,7 @@
 //! The HTTP API: axum routers (one file per resource), shared state, request tracing and
 //! the OpenAPI description generated from the handlers' own types.
 
+mod calls;
 mod credential_form;
 mod credentials;
 mod error;
@@ -9,6 +10,7 @@ mod health;
 mod invites;
 mod keys;
 mod openapi;
+mod quickstart;
 mod registrations;
 
 pub use error::{ApiError, code};
@@ -40,7 +42,19 @@ pub struct AppState {
 /// The full router of the public API.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
-    Router::new()
+    let mut router = Router::new();
+    if state.config.quickstart {
+        router = router
+            .route(
+                "/accessToken",
+                get(quickstart::access_token).post(quickstart::access_token),
+            )
+            .route(
+                "/placeCall",
+                get(quickstart::place_call).post(quickstart::place_call),
+            );
+    }
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
@@ -64,6 +78,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/invites", axum::routing::post(invites::create))
         .route("/v1/invites/{sid}", get(invites::fetch))
+        .route("/v1/invites/{sid}/events", get(calls::events))
+        .route(
+            "/v1/invites/{sid}/accept",
+            axum::routing::post(calls::accept),
+        )
+        .route(
+            "/v1/invites/{sid}/reject",
+            axum::routing::post(calls::reject),
+        )
+        .route(
+            "/v1/invites/{sid}/cancel",
+            axum::routing::post(calls::cancel),
+        )
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{sid}", delete(keys::revoke))
         .fallback(not_found)
