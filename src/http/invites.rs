@@ -315,12 +315,14 @@ pub async fn fetch(
     // Subscribe before reading so no change slips between the read and the wait.
     let mut changes = state.engine.subscribe();
     loop {
+        // Deliveries first: the invite's status is updated in the same transaction as the
+        // deliveries, so the invite read after them is at least as fresh.
+        let deliveries = state.store.deliveries(&sid).await?;
         let invite = state
             .store
             .invite(&caller.account, &sid)
             .await?
             .ok_or_else(|| ApiError::not_found("invite"))?;
-        let deliveries = state.store.deliveries(&sid).await?;
         let open = deliveries
             .iter()
             .any(|d| d.status == "queued" || d.status == "retrying");
