@@ -79,6 +79,11 @@ pub struct Config {
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.
     pub quickstart_allow_remote: bool,
+    /// Serve `/metrics` on this separate (private) address instead of the API's.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds between refreshes of the gauges read from the store (registrations,
+    /// credentials, queue).
+    pub metrics_refresh_seconds: u64,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -115,6 +120,8 @@ impl Default for Config {
             status_callback_allowed_hosts: Vec::new(),
             quickstart: false,
             quickstart_allow_remote: false,
+            metrics_listen: None,
+            metrics_refresh_seconds: 15,
         }
     }
 }
@@ -189,6 +196,9 @@ impl Config {
                 "quickstart endpoints mint tokens for anyone who asks: they run on a loopback \
                  listen address only, unless quickstart_allow_remote = true",
             );
+        }
+        if self.metrics_refresh_seconds == 0 {
+            return invalid("metrics_refresh_seconds must be at least 1");
         }
         if self.registration_ttl_days == 0 {
             return invalid("registration_ttl_days must be at least 1");

@@ -21,12 +21,14 @@ pub mod delivery;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod mock_apns;
+pub mod observe;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -84,9 +86,32 @@ pub async fn run(
     let state = start_services(config, store.clone(), master_key).await?;
     let engine = state.engine.clone();
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let metrics_server = match state.config.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
+            let server = axum::serve(metrics_listener, http::metrics_router())
+                .with_graceful_shutdown(until_stopped(stopped.clone()));
+            Some(tokio::spawn(server.into_future()))
+        }
+        None => None,
+    };
+    let refresher = observe::spawn_refresher(state.clone(), stopped.clone());
     axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(until_stopped(stopped))
         .await?;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
+    refresher.abort();
     engine.shutdown().await;
     store.close().await;
     tracing::info!("pushgate stopped");

@@ -20,6 +20,7 @@ use crate::auth::api_keys::active_key_secret;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::ApiKeySid;
 use crate::events::InviteChange;
+use crate::metrics::METRICS;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
@@ -200,17 +201,22 @@ async fn send_in_order(
                 .send()
                 .await;
             match result {
-                Ok(res) if res.status().is_success() => break,
+                Ok(res) if res.status().is_success() => {
+                    METRICS.callbacks.with_label_values(&["sent"]).inc();
+                    break;
+                }
                 other => {
                     let why = match other {
                         Ok(res) => res.status().to_string(),
                         Err(e) => e.to_string(),
                     };
                     if attempt == ATTEMPTS {
+                        METRICS.callbacks.with_label_values(&["failed"]).inc();
                         tracing::error!(url = %out.url, event = %out.event, %why,
                             "status callback failed; giving up");
                         break;
                     }
+                    METRICS.callbacks.with_label_values(&["retried"]).inc();
                     tracing::warn!(url = %out.url, event = %out.event, %why, attempt,
                         "status callback failed; retrying");
                     tokio::time::sleep(backoff).await;

@@ -153,6 +153,10 @@ impl Calls {
         else {
             return Ok(None);
         };
+        crate::metrics::METRICS
+            .invites_finished
+            .with_label_values(&[to])
+            .inc();
         tracing::info!(invite = %ended.sid, call = %ended.call_sid, status = to,
             answered_by = ?answered_by, "call ended");
         self.events.publish(InviteChange {

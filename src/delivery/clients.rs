@@ -135,6 +135,18 @@ impl Clients {
             .insert(entry.record.sid.to_string(), entry);
     }
 
+    /// Open connections and in-flight requests of every client, per environment.
+    pub fn stats(&self) -> Vec<(String, Environment, crate::apns::PoolStats)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .flat_map(|(sid, entry)| {
+                [Environment::Production, Environment::Sandbox]
+                    .map(|env| (sid.clone(), env, entry.client.stats(env)))
+            })
+            .collect()
+    }
+
     /// Forgets a credential's client (after rotation or deletion).
     pub fn invalidate(&self, sid: &str) {
         self.entries

@@ -200,7 +200,13 @@ async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>) 
                 let cutoff = now_ms() - ttl.as_millis() as i64;
                 match store.sweep_unused_registrations(cutoff).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(registrations = n, reason = "unused", "registrations swept"),
+                    Ok(n) => {
+                        crate::metrics::METRICS
+                            .registration_changes
+                            .with_label_values(&["retired_unused"])
+                            .inc_by(n);
+                        tracing::info!(registrations = n, reason = "unused", "registrations swept");
+                    }
                     Err(e) => tracing::warn!(error = %e, "registration sweep failed"),
                 }
             }

@@ -88,6 +88,7 @@ async fn write(
     for attempt in 1..=WRITE_ATTEMPTS {
         match store.record_deliveries(updates, rejections, now_ms()).await {
             Ok(result) => {
+                count(updates, &result);
                 for sid in &result.retired {
                     tracing::info!(registration = %sid, reason = "apns_unregistered", "registration retired");
                 }
@@ -122,4 +123,33 @@ async fn write(
         outcomes = updates.len(),
         "giving up recording outcomes; their deliveries will be resumed at the next start"
     );
+}
+
+/// Counts what a recorded batch did to invites and registrations.
+fn count(updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
+    let m = &crate::metrics::METRICS;
+    for (_, status, _) in &result.invites {
+        if status == "failed" || status == "expired" {
+            m.invites_finished.with_label_values(&[status]).inc();
+        }
+    }
+    let changes = &m.registration_changes;
+    changes
+        .with_label_values(&["retired_apns"])
+        .inc_by(result.retired.len() as u64);
+    changes
+        .with_label_values(&["kept_refreshed_after_410"])
+        .inc_by(result.kept.len() as u64);
+    let invalid = updates
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.effect,
+                Some(crate::store::RegistrationEffect::Invalid { .. })
+            )
+        })
+        .count();
+    changes
+        .with_label_values(&["invalidated"])
+        .inc_by(invalid as u64);
 }

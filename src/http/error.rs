@@ -141,6 +141,10 @@ impl From<AuthError> for ApiError {
 
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
+        crate::metrics::METRICS
+            .token_rejections
+            .with_label_values(&[&e.code().to_string()])
+            .inc();
         Self::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
     }
 }

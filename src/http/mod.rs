@@ -43,6 +43,9 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let mut router = Router::new();
+    if state.config.metrics_listen.is_none() {
+        router = router.route("/metrics", get(serve_metrics));
+    }
     if state.config.quickstart {
         router = router
             .route(
@@ -96,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -118,6 +122,45 @@ pub fn router(state: AppState) -> Router {
                 }),
         )
         .with_state(state)
+}
+
+/// Counts and times every request by route template, method and status.
+async fn track(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let m = &crate::metrics::METRICS;
+    m.http_requests
+        .with_label_values(&[&route, method.as_str(), response.status().as_str()])
+        .inc();
+    m.http_duration
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn serve_metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::METRICS.render(),
+    )
+}
+
+/// A router serving only `/metrics` (for `metrics_listen`).
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(serve_metrics))
 }
 
 async fn not_found() -> ApiError {

@@ -9,6 +9,7 @@ mod cli;
 mod credentials;
 mod invites;
 mod keys;
+mod metrics;
 mod registrations;
 mod restart;
 mod service;
