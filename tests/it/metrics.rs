@@ -57,9 +57,7 @@ async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
         .invite(json!({"to": "alice", "from": "client:bob"}))
         .await;
     app.settled(invite["sid"].as_str().unwrap()).await;
-    let bad = app
-        .register(&"not-a-token".to_owned(), &device_token(3))
-        .await;
+    let bad = app.register("not-a-token", &device_token(3)).await;
     assert_eq!(bad.status(), 401);
 
     // Gauges are refreshed every second; wait (bounded) for one refresh to see the devices.
