@@ -70,6 +70,7 @@ pub async fn start_services(
         config: Arc::new(config),
         engine,
         calls,
+        stopping: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }
 
@@ -86,7 +87,8 @@ pub async fn run(
     let state = start_services(config, store.clone(), master_key).await?;
     let engine = state.engine.clone();
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = state.stopping.clone();
+    let stopped = stop.subscribe();
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);

@@ -186,6 +186,7 @@ pub async fn events(
     let changes = state.engine.subscribe();
     let invite = bridged_invite(&state, &claims, &sid).await?;
     let follow = Follow {
+        stopping: state.stopping.subscribe(),
         invite_sid: invite.sid.to_string(),
         first: Some(invite),
         state,
@@ -203,6 +204,7 @@ pub async fn events(
 /// One phone following one call.
 struct Follow {
     state: AppState,
+    stopping: tokio::sync::watch::Receiver<bool>,
     changes: broadcast::Receiver<InviteChange>,
     invite_sid: String,
     me: String,
@@ -221,7 +223,13 @@ impl Follow {
             let invite = match self.first.take() {
                 Some(invite) => invite,
                 None => {
-                    match self.changes.recv().await {
+                    let change = tokio::select! {
+                        change = self.changes.recv() => change,
+                        // The server is draining: end the stream; the phone reconnects to
+                        // another replica (or this one restarted) and gets the state first.
+                        _ = self.stopping.wait_for(|stopping| *stopping) => return None,
+                    };
+                    match change {
                         Ok(change) if change.invite_sid != self.invite_sid => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
                         // This invite changed, or we missed messages: re-read it.

@@ -385,7 +385,22 @@ async fn quickstart_endpoints_work_like_the_quickstart_servers(b: Backend) {
     assert_eq!(res.status(), 404);
 }
 
+async fn open_event_streams_end_when_the_server_drains(b: Backend) {
+    let (app, apns) = spawn_app_with_apns(b, |_| {}).await;
+    let (call, bridges) = ring(&app, &apns, 1, json!({"ttl": 300})).await;
+    let mut stream = Events::open(&app, &call, &bridges[0]).await;
+    assert_eq!(stream.next().await.unwrap().0, "ringing");
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), app.stop()).await;
+    assert!(
+        stopped
+            .expect("shutdown is not held up by the stream")
+            .is_ok()
+    );
+    assert!(stream.next().await.is_none(), "the stream ended");
+}
+
 store_tests!(
+    open_event_streams_end_when_the_server_drains,
     the_first_accept_wins_and_the_others_hear_it,
     cancel_reaches_every_stream_even_late_ones,
     bridge_tokens_are_scoped_and_expire,
