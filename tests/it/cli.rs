@@ -35,30 +35,11 @@ fn value<'a>(text: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{key} not in output: {text}"))
 }
 
-/// Starts `pushgate serve` on port 0 and reads the bound address from its JSON log.
+/// Starts `pushgate serve` on port 0 with the data dir `dir`.
 fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env_clear()
-        .env("PUSHGATE_DATA_DIR", dir)
-        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
-        .env("PUSHGATE_LOG_FORMAT", "json")
-        .env("PUSHGATE_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if let Some(addr) = entry["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PUSHGATE_DATA_DIR", dir);
+    crate::helpers::serve_on_free_port(cmd)
 }
 
 #[tokio::test]
