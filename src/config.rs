@@ -84,6 +84,10 @@ pub struct Config {
     /// Seconds between refreshes of the gauges read from the store (registrations,
     /// credentials, queue).
     pub metrics_refresh_seconds: u64,
+    /// `redis://…`: share state between replicas (today: `.p8` provider tokens).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key pushgate writes.
+    pub redis_key_prefix: String,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -122,6 +126,8 @@ impl Default for Config {
             quickstart_allow_remote: false,
             metrics_listen: None,
             metrics_refresh_seconds: 15,
+            redis_url: None,
+            redis_key_prefix: "pushgate:".into(),
         }
     }
 }
@@ -196,6 +202,13 @@ impl Config {
                 "quickstart endpoints mint tokens for anyone who asks: they run on a loopback \
                  listen address only, unless quickstart_allow_remote = true",
             );
+        }
+        if self
+            .redis_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
+        {
+            return invalid("redis_url must start with redis:// or rediss://");
         }
         if self.metrics_refresh_seconds == 0 {
             return invalid("metrics_refresh_seconds must be at least 1");

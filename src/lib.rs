@@ -24,6 +24,7 @@ pub mod http;
 pub mod metrics;
 pub mod mock_apns;
 pub mod observe;
+pub mod redis_conn;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

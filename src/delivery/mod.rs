@@ -54,6 +54,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("APNs configuration: {0}")]
     Apns(#[from] crate::apns::ApnsError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 impl Engine {
@@ -66,7 +68,19 @@ impl Engine {
     ) -> Result<Arc<Self>, EngineError> {
         let (recorder, recorder_task) = Recorder::start(store.clone(), events.clone());
         let (queue, jobs) = Queue::embedded();
-        let clients = Arc::new(Clients::new(store.clone(), master.clone(), config.apns()?));
+        let redis = match &config.redis_url {
+            Some(url) => Some((
+                crate::redis_conn::connect(url).await?,
+                config.redis_key_prefix.clone(),
+            )),
+            None => None,
+        };
+        let clients = Arc::new(Clients::new(
+            store.clone(),
+            master.clone(),
+            config.apns()?,
+            redis,
+        ));
         let bridge = BridgeTokens::new(&master);
         let (stop, stopped) = watch::channel(false);
         let worker = Arc::new(Worker {
