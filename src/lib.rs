@@ -8,10 +8,13 @@
 //! - [`secrets`]: the master key and envelope encryption of secrets at rest.
 //! - [`store`]: sqlx repositories over SQLite or PostgreSQL.
 //! - [`http`]: the axum API, its error mapping and OpenAPI description.
+//! - [`apns`], [`mock_apns`], [`delivery`]: the APNs client, its simulator, invite delivery.
+//! - [`bench`]: `pushgate bench`, the end-to-end load generator.
 //! - [`telemetry`], [`clock`]: logging set-up and time helpers.
 
 pub mod apns;
 pub mod auth;
+pub mod bench;
 pub mod calls;
 pub mod cli;
 pub mod clock;

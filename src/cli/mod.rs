@@ -1,7 +1,8 @@
 //! The `pushgate` command line: `serve`, `migrate`, `init`, `keys`, `credentials`, `token`,
-//! `rotate-master-key`.
+//! `rotate-master-key`, `mock-apns`, `push`, `bench`.
 
 mod apns;
+mod bench;
 mod credentials;
 mod demo;
 mod keys;
@@ -59,6 +60,9 @@ enum Command {
     MockApns(apns::MockApnsArgs),
     /// Send one VoIP push with a credential and print the classified outcome.
     Push(apns::PushArgs),
+    /// Load-test a gateway end to end against the APNs simulator and report throughput,
+    /// latency percentiles, errors, CPU and memory.
+    Bench(bench::BenchArgs),
     /// Re-encrypt every stored secret with a new master key, in one transaction.
     RotateMasterKey {
         /// Environment variable holding the new key (base64 of 32 bytes).
@@ -157,6 +161,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     if let Command::MockApns(args) = command {
         return apns::mock_apns(&config, args).await;
     }
+    if let Command::Bench(args) = command {
+        return bench::bench(args).await;
+    }
     if let Command::Demo(args) = command {
         return demo::run(config, args).await;
     }
@@ -174,7 +181,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve { .. } | Command::MockApns(_) | Command::Demo(_) => {
+        Command::Serve { .. } | Command::MockApns(_) | Command::Demo(_) | Command::Bench(_) => {
             unreachable!("handled above")
         }
         Command::Push(args) => apns::push(&store, &master, &config, args).await,

@@ -136,6 +136,8 @@ pub struct SimulatorConfig {
     pub provider_token_min_refresh: Duration,
     /// Source of time for token ages, timestamps and the push log.
     pub clock: Arc<dyn Clock>,
+    /// Called with every push's receive time and collapse id (benchmarks); `None` = off.
+    pub tap: Option<super::PushTap>,
 }
 
 impl Default for SimulatorConfig {
@@ -153,6 +155,7 @@ impl Default for SimulatorConfig {
             provider_token_max_age: Duration::from_secs(3600),
             provider_token_min_refresh: Duration::from_secs(20 * 60),
             clock: Arc::new(SystemClock),
+            tap: None,
         }
     }
 }

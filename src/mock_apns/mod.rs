@@ -32,6 +32,7 @@ mod records;
 mod registry;
 mod server;
 mod stream;
+mod tap;
 mod tls;
 mod validate;
 
@@ -55,6 +56,7 @@ pub use config::{
 pub use faults::{FaultAction, FaultSpec};
 pub use records::{AuthInfo, PushRecord, Stats};
 pub use registry::{GoneReason, KeyRegistration, TokenRegistration, Unregistration};
+pub use tap::{PushTap, TapEvent};
 
 /// How long `Simulator::shutdown` waits for open connections to close.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
@@ -74,6 +76,7 @@ pub(crate) struct Shared {
     pub log: records::PushLog,
     pub next_conn_id: AtomicU64,
     pub conn_closed: Notify,
+    pub tap: Option<PushTap>,
 }
 
 /// A running simulator. Dropping it does not stop it; call `shutdown` (or
@@ -140,6 +143,7 @@ where
         log: records::PushLog::new(config.log_capacity),
         next_conn_id: AtomicU64::new(0),
         conn_closed: Notify::new(),
+        tap: config.tap.clone(),
     });
     let (stop, stop_rx) = watch::channel(false);
     let listener = Arc::new(server::Listener {

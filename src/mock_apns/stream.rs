@@ -14,6 +14,7 @@ use super::config::{Environment, epoch_ms};
 use super::faults::{Fault, FaultAction};
 use super::records::{AuthInfo, Counters, PushRecord};
 use super::server::{ConnCommand, ConnCtx, action_name, send_response};
+use super::tap::TapEvent;
 use super::validate::{self, Incoming, MAX_VOIP_PAYLOAD, Verdict};
 
 /// Bytes of an oversized body counted (but not kept) before giving up.
@@ -48,6 +49,7 @@ pub(crate) async fn handle_stream(
     mut respond: SendResponse<Bytes>,
 ) {
     let received = shared.clock.now();
+    let tapped_at = shared.tap.as_ref().map(|_| std::time::Instant::now());
     Counters::bump(&shared.counters.received);
     let stream_id = u32::from(respond.stream_id());
     let (parts, mut body) = req.into_parts();
@@ -80,11 +82,13 @@ pub(crate) async fn handle_stream(
         Some(FaultAction::RstStream) => {
             respond.send_reset(h2::Reason::REFUSED_STREAM);
             Counters::bump(&shared.counters.streams_reset);
+            tap(shared, tapped_at, &parts.headers, 0, None);
             finish(shared, record);
             return;
         }
         Some(FaultAction::DropConnection) => {
             let _ = ctx.commands.send(ConnCommand::Drop);
+            tap(shared, tapped_at, &parts.headers, 0, None);
             finish(shared, record);
             return;
         }
@@ -110,6 +114,8 @@ pub(crate) async fn handle_stream(
         }
     };
     answer(shared, &mut respond, &verdict, &apns_id);
+    let reason = verdict.reason.as_deref();
+    tap(shared, tapped_at, &parts.headers, verdict.status, reason);
     if let (Some(f), Some(FaultAction::Goaway)) = (&fault, action) {
         let debug = serde_json::json!({ "reason": f.reason }).to_string();
         let _ = ctx.commands.send(ConnCommand::GoAway(Bytes::from(debug)));
@@ -161,6 +167,27 @@ fn answer(shared: &Shared, respond: &mut SendResponse<Bytes>, v: &Verdict, apns_
         &headers,
         Some(Bytes::from(body.to_string())),
     );
+}
+
+/// Tells the tap, if there is one, about this push.
+fn tap(
+    shared: &Shared,
+    received: Option<std::time::Instant>,
+    headers: &HeaderMap,
+    status: u16,
+    reason: Option<&str>,
+) {
+    let (Some(tap), Some(received)) = (&shared.tap, received) else {
+        return;
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    tap.observe(&TapEvent {
+        received,
+        collapse_id: header("apns-collapse-id"),
+        apns_id: header("apns-id"),
+        status,
+        reason,
+    });
 }
 
 /// Stores the record (if logging) and emits a tracing event for it.

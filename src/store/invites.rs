@@ -1,6 +1,10 @@
 //! Call invites and their per-device deliveries: the outbox written in one transaction when
 //! an invite is accepted, read back to resume work after a restart.
 
+use std::collections::HashSet;
+
+use tokio::sync::{mpsc, oneshot};
+
 use super::{Store, StoreError};
 use crate::domain::{AccountSid, CallSid, Identity, InviteSid};
 
@@ -155,6 +159,8 @@ macro_rules! select_delivery {
 
 /// Rows per multi-row INSERT (13 parameters each keeps well under SQLite's limit).
 const INSERT_CHUNK: usize = 200;
+/// Invites per multi-row INSERT (10 parameters each).
+const INVITE_CHUNK: usize = 200;
 
 /// `($1, …, $w), ($w+1, …)` for `rows` rows of `width` values.
 fn placeholders(rows: usize, width: usize) -> String {
@@ -167,44 +173,147 @@ fn placeholders(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
+/// Most invites written in one group commit.
+const GROUP_MAX: usize = 256;
+
+/// An invite waiting for the group committer.
+struct Pending {
+    invite: InviteRecord,
+    deliveries: Vec<DeliveryRecord>,
+    done: oneshot::Sender<Result<CreateInvite, StoreError>>,
+}
+
+/// Handle to the task that writes concurrent invites together (see
+/// [`Store::create_invite`]). The task ends when every handle is dropped.
+#[derive(Clone, Debug)]
+pub(super) struct GroupCommit(mpsc::UnboundedSender<Pending>);
+
+impl GroupCommit {
+    /// Starts the committer on `store` (a handle without a committer of its own).
+    pub(super) fn spawn(store: Store) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let pairs: Vec<_> = batch
+                    .iter()
+                    .map(|p| (&p.invite, &p.deliveries[..]))
+                    .collect();
+                match store.write_invites(&pairs).await {
+                    Ok(results) => {
+                        for (p, result) in batch.into_iter().zip(results) {
+                            let _ = p.done.send(Ok(result));
+                        }
+                    }
+                    // Alone, each invite gets its own outcome: one bad row can't fail others.
+                    Err(_) if batch.len() > 1 => {
+                        for p in batch {
+                            let result = store.write_invites(&[(&p.invite, &p.deliveries)]).await;
+                            let _ = p.done.send(result.map(|mut r| r.remove(0)));
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(p) = batch.pop() {
+                            let _ = p.done.send(Err(e));
+                        }
+                    }
+                }
+            }
+        });
+        GroupCommit(tx)
+    }
+}
+
 impl Store {
     /// Writes an invite and its deliveries in one transaction — unless the account already
     /// has an invite with this call SID, which is then returned and nothing is written.
+    ///
+    /// Concurrent calls are written together (group commit): a task takes every invite
+    /// waiting and writes them with multi-row INSERTs in one transaction, so a burst costs a
+    /// few statements and one commit instead of four round trips and a commit each, while
+    /// the write lock is held. Each call still returns only once its invite is committed.
     pub async fn create_invite(
         &self,
         invite: &InviteRecord,
         deliveries: &[DeliveryRecord],
     ) -> Result<CreateInvite, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, status, \
-             status_callback, api_key_sid, cancel_push, expires_at, date_created, date_updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
-             ON CONFLICT (account_sid, call_sid) DO NOTHING",
-        )
-        .bind(invite.sid.as_str())
-        .bind(invite.account_sid.as_str())
-        .bind(invite.call_sid.as_str())
-        .bind(invite.to_identity.as_str())
-        .bind(&invite.caller)
-        .bind(invite.params.clone())
-        .bind(&invite.status)
-        .bind(invite.status_callback.clone())
-        .bind(invite.api_key_sid.clone())
-        .bind(invite.cancel_push.clone())
-        .bind(invite.expires_at)
-        .bind(invite.date_created)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            tx.rollback().await?;
-            let existing = self
-                .invite_by_call(&invite.account_sid, &invite.call_sid)
-                .await?
-                .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
-            return Ok(CreateInvite::Existing(Box::new(existing)));
+        if let Some(GroupCommit(group)) = &self.invites {
+            let (done, wait) = oneshot::channel();
+            let pending = Pending {
+                invite: invite.clone(),
+                deliveries: deliveries.to_vec(),
+                done,
+            };
+            if group.send(pending).is_ok()
+                && let Ok(result) = wait.await
+            {
+                return result;
+            }
+            // The committer is gone (its runtime ended): write directly.
         }
+        let mut results = self.write_invites(&[(invite, deliveries)]).await?;
+        Ok(results.remove(0))
+    }
+
+    /// Writes invites and their deliveries in one transaction; an invite whose call SID the
+    /// account already has (or that repeats one earlier in `batch`) is not written, and its
+    /// result is the existing invite.
+    async fn write_invites(
+        &self,
+        batch: &[(&InviteRecord, &[DeliveryRecord])],
+    ) -> Result<Vec<CreateInvite>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut inserted = HashSet::new();
+        for chunk in batch.chunks(INVITE_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+                    // date_updated = date_created
+                    format!("({}, ${})", cols.join(", "), r * 12 + 12)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
+                 status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
+                 date_updated) VALUES {} \
+                 ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+            for (invite, _) in chunk {
+                query = query
+                    .bind(invite.sid.as_str())
+                    .bind(invite.account_sid.as_str())
+                    .bind(invite.call_sid.as_str())
+                    .bind(invite.to_identity.as_str())
+                    .bind(&invite.caller)
+                    .bind(invite.params.clone())
+                    .bind(&invite.status)
+                    .bind(invite.status_callback.clone())
+                    .bind(invite.api_key_sid.clone())
+                    .bind(invite.cancel_push.clone())
+                    .bind(invite.expires_at)
+                    .bind(invite.date_created);
+            }
+            inserted.extend(
+                query
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(sid,)| sid),
+            );
+        }
+        let deliveries: Vec<&DeliveryRecord> = batch
+            .iter()
+            .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
+            .flat_map(|(_, deliveries)| deliveries.iter())
+            .collect();
         for chunk in deliveries.chunks(INSERT_CHUNK) {
             // `$n` placeholders work on both backends (sqlx's builder would emit `?` for Any).
             let sql = format!(
@@ -228,7 +337,19 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(CreateInvite::Created)
+        let mut results = Vec::with_capacity(batch.len());
+        for (invite, _) in batch {
+            if inserted.contains(invite.sid.as_str()) {
+                results.push(CreateInvite::Created);
+                continue;
+            }
+            let existing = self
+                .invite_by_call(&invite.account_sid, &invite.call_sid)
+                .await?
+                .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
+            results.push(CreateInvite::Existing(Box::new(existing)));
+        }
+        Ok(results)
     }
 
     /// The account's invite with this call SID.

@@ -53,15 +53,29 @@ pub struct BatchResult {
     pub kept: Vec<String>,
 }
 
+/// Recomputes the status of the invites whose SIDs are bound from `$2` on (`{}` is their
+/// placeholder list), if still open.
 const FINAL_CHECK: &str = "UPDATE invites SET status = CASE \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = $1 AND d.status = 'accepted') \
-      THEN 'delivered' \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = $1 \
+    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
+      AND d.status = 'accepted') THEN 'delivered' \
+    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
       AND d.status IN ('queued', 'retrying')) THEN 'sending' \
-    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = $1 AND d.status = 'expired') \
-      THEN 'expired' \
-    ELSE 'failed' END, date_updated = $2 \
-    WHERE sid = $1 AND status IN ('queued', 'sending') RETURNING status, status_callback";
+    WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
+      AND d.status = 'expired') THEN 'expired' \
+    ELSE 'failed' END, date_updated = $1 \
+    WHERE sid IN ({}) AND status IN ('queued', 'sending') \
+    RETURNING sid, status, status_callback";
+
+/// SIDs per statement for the batched registration touches and invite status checks.
+const SID_CHUNK: usize = 500;
+
+/// `$2, $3, …` for `n` values.
+fn sid_list(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Store {
     /// Records a batch of delivery outcomes and their effects in one transaction.
@@ -72,8 +86,9 @@ impl Store {
         now: i64,
     ) -> Result<BatchResult, StoreError> {
         let mut result = BatchResult::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut touched = Vec::new();
+        let mut used = Vec::new();
         for u in updates {
             // A final outcome is never overwritten (at-least-once delivery may repeat one).
             sqlx::query(
@@ -98,13 +113,9 @@ impl Store {
             }
             match &u.effect {
                 None => {}
-                Some(RegistrationEffect::Touch) => {
-                    sqlx::query("UPDATE registrations SET last_used = $1 WHERE sid = $2")
-                        .bind(now)
-                        .bind(&u.registration_sid)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                // Written below in one statement: setting last_used commutes with the other
+                // effects (a deleted row is simply not updated).
+                Some(RegistrationEffect::Touch) => used.push(u.registration_sid.as_str()),
                 Some(RegistrationEffect::SetEnvironment(env)) => {
                     sqlx::query(
                         "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3",
@@ -150,15 +161,26 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for invite in touched {
-            let status: Option<(String, Option<String>)> = sqlx::query_as(FINAL_CHECK)
-                .bind(&invite)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some((status, callback)) = status {
-                result.invites.push((invite, status, callback));
+        for chunk in used.chunks(SID_CHUNK) {
+            let sql = format!(
+                "UPDATE registrations SET last_used = $1 WHERE sid IN ({})",
+                sid_list(chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for sid in chunk {
+                query = query.bind(*sid);
             }
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in touched.chunks(SID_CHUNK) {
+            let sql = FINAL_CHECK.replace("{}", &sid_list(chunk.len()));
+            let mut query =
+                sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(sql))
+                    .bind(now);
+            for sid in chunk {
+                query = query.bind(sid.as_str());
+            }
+            result.invites.extend(query.fetch_all(&mut *tx).await?);
         }
         tx.commit().await?;
         Ok(result)

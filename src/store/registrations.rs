@@ -108,7 +108,7 @@ impl Store {
         max_per_identity: u32,
         now: i64,
     ) -> Result<Upserted, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A no-op write that reads the previous owner: it makes the write lock the
         // transaction's first lock on SQLite (no read-to-write upgrade that could fail).
         let previous: Option<(String,)> = sqlx::query_as(
@@ -268,5 +268,58 @@ impl Store {
             registrations: rows.into_iter().map(Into::into).collect(),
             next_page_token,
         })
+    }
+}
+
+/// Rows per multi-row INSERT in [`Store::insert_registrations`] (3 values each).
+const BULK_CHUNK: usize = 1000;
+
+impl Store {
+    /// Inserts new active registrations of `account` under `credential` in one transaction,
+    /// with multi-row INSERTs: for seeding (the benchmark) and imports, where the per-row
+    /// upsert is too slow. Unlike [`Store::upsert_registration`] it neither refreshes nor
+    /// moves existing tokens (a duplicate token fails the whole call) and does not enforce
+    /// the per-identity limit: the caller keeps within it. Returns the rows written.
+    pub async fn insert_registrations(
+        &self,
+        account: &AccountSid,
+        credential: &CredentialSid,
+        rows: &[(Identity, DeviceToken)],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut written = 0;
+        for chunk in rows.chunks(BULK_CHUNK) {
+            // $1..$3 are shared by every row; each row adds its SID, identity and token.
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = 4 + i * 3;
+                    format!(
+                        "(${n}, $1, $2, ${}, 'apn', ${}, 'active', $3, $3, $3)",
+                        n + 1,
+                        n + 2
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO registrations (sid, account_sid, credential_sid, identity, \
+                 binding_type, device_token, state, date_created, date_updated, last_used) \
+                 VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(account.as_str())
+                .bind(credential.as_str())
+                .bind(now);
+            for (identity, token) in chunk {
+                query = query
+                    .bind(RegistrationSid::generate().into_string())
+                    .bind(identity.as_str())
+                    .bind(token.as_hex());
+            }
+            written += query.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 }

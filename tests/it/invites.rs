@@ -251,6 +251,49 @@ async fn reposting_a_call_sid_sends_nothing_new(b: Backend) {
     assert_eq!(apns.pushes("production").len(), 1);
 }
 
+/// Concurrent invites are committed together (group commit): duplicates of one call SID in
+/// the same batch still make one invite, and every other invite is its own.
+async fn concurrent_invites_are_each_written_once(b: Backend) {
+    let (app, apns) = spawn_app_with_apns(b, |_| {}).await;
+    apns.register(&device_token(7), "production");
+    app.register_device("alice", &device_token(7)).await;
+    let mut posts = tokio::task::JoinSet::new();
+    for n in 0..40u8 {
+        // Half repeat call SID 100; the others are 101…120.
+        let call = if n % 2 == 0 { 100 } else { 100 + n / 2 + 1 };
+        let body = json!({"to": "alice", "from": "client:bob", "call_sid": call_sid(call)});
+        let (client, url, auth) = (app.client.clone(), app.url("/v1/invites"), app.basic());
+        posts.spawn(async move {
+            let res = client
+                .post(url)
+                .header("Authorization", auth)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let invite: Value = res.json().await.unwrap();
+            (status, call, invite["sid"].as_str().unwrap().to_owned())
+        });
+    }
+    let mut sids: std::collections::HashMap<u8, std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
+    while let Some(done) = posts.join_next().await {
+        let (status, call, sid) = done.unwrap();
+        assert_eq!(status, 202);
+        sids.entry(call).or_default().insert(sid);
+    }
+    assert_eq!(sids.len(), 21, "{sids:?}");
+    assert!(
+        sids.values().all(|s| s.len() == 1),
+        "one invite per call SID: {sids:?}"
+    );
+    for sid in sids.values().flatten() {
+        assert_eq!(app.settled(sid).await["status"], "delivered");
+    }
+    assert_eq!(apns.pushes("production").len(), 21);
+}
+
 async fn a_credential_apns_refuses_stops_being_used(b: Backend) {
     let (app, apns) = spawn_app_with_apns(b, |_| {}).await;
     apns.register(&device_token(8), "production");
@@ -329,6 +372,7 @@ store_tests!(
     a_transient_error_is_retried_and_delivered_once,
     a_fault_outlasting_the_ttl_expires_the_invite,
     reposting_a_call_sid_sends_nothing_new,
+    concurrent_invites_are_each_written_once,
     a_credential_apns_refuses_stops_being_used,
     bad_invites_are_refused,
 );

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod apns;
+mod bench;
 mod calls;
 mod cli;
 mod credentials;

@@ -228,3 +228,36 @@ async fn each_validation_reason() {
     assert_eq!(stats.rejected_by_reason.get("PayloadTooLarge"), Some(&2));
     assert_eq!(stats.connections_total, 1);
 }
+
+#[tokio::test]
+async fn the_tap_sees_each_push_with_its_collapse_id_and_answer() {
+    let clock = clock();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let tap = crate::mock_apns::PushTap::new(move |e| {
+        let entry = (
+            e.collapse_id.map(str::to_owned),
+            e.status,
+            e.reason.map(str::to_owned),
+        );
+        sink.lock().unwrap().push(entry);
+    });
+    let sim = run(SimulatorConfig {
+        tap: Some(tap),
+        ..config(EnvironmentMode::Production, &clock)
+    })
+    .await;
+    let c = Client::connect(&sim, None).await;
+    let mut headers = voip_headers(&bearer_for(&clock));
+    headers.push(("apns-collapse-id", "CA0123".into()));
+    assert_eq!(push(&c, &device_token(1), &headers).await.status, 200);
+    assert_eq!(push(&c, "zz", &headers).await.status, 400);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            (Some("CA0123".into()), 200, None),
+            (Some("CA0123".into()), 400, Some("BadDeviceToken".into())),
+        ]
+    );
+}

@@ -1,0 +1,98 @@
+//! The ceiling: how many pushes per second the simulator accepts on this machine when
+//! pushgate's own [`ApnsClient`] loads it directly (no HTTP API, no store), so the gateway's
+//! throughput can be stated as a fraction of it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+
+use crate::apns::{ApnsAuth, ApnsClient, ApnsConfig, Environment, Notification};
+
+/// Senders pushing at once (each waits for its answer before the next push).
+pub const CONCURRENCY: usize = 256;
+/// Sent before counting starts (connections open, TLS handshakes done).
+const WARMUP: Duration = Duration::from_millis(500);
+
+/// The ceiling measurement's result.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Ceiling {
+    /// Pushes the simulator accepted per second.
+    pub pushes_per_second: f64,
+    /// Measured seconds (after a 0.5 s warm-up).
+    pub duration_s: f64,
+    /// Concurrent senders.
+    pub concurrency: usize,
+    /// HTTP/2 connections the client used.
+    pub connections: usize,
+    /// Pushes not accepted.
+    pub failures: u64,
+}
+
+/// A payload the size of an invite's (about 700 bytes).
+fn payload() -> String {
+    let filler = "x".repeat(400);
+    format!(
+        r#"{{"aps":{{}},"twi_message_type":"twilio.voice.call","twi_call_sid":"CA{}","twi_bridge_token":"{filler}"}}"#,
+        "0".repeat(32)
+    )
+}
+
+/// Loads the simulator at `url` (trusting `ca_pem`) for `duration` with a client
+/// authenticated by `cert_pem`/`key_pem`.
+pub async fn measure(
+    url: &str,
+    ca_pem: &str,
+    cert_pem: String,
+    key_pem: SecretString,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Ceiling> {
+    let config = ApnsConfig {
+        connections_per_environment: connections.max(1),
+        ..ApnsConfig::default()
+    }
+    .with_url_for_both(url)
+    .with_extra_root_pem(ca_pem.as_bytes().to_vec());
+    let auth = ApnsAuth::Certificate {
+        cert_chain_pem: cert_pem,
+        private_key_pem: key_pem,
+    };
+    let client = ApnsClient::new(config, auth)?;
+    let payload = bytes::Bytes::from(payload());
+    let token = "ab".repeat(32);
+    let start = Instant::now();
+    let (from, until) = (start + WARMUP, start + WARMUP + duration);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (client, payload, token) = (client.clone(), payload.clone(), token.clone());
+        let (accepted, failures) = (accepted.clone(), failures.clone());
+        senders.spawn(async move {
+            while Instant::now() < until {
+                let n = Notification::voip(
+                    token.as_str(),
+                    Environment::Production,
+                    "com.example.bench.voip",
+                    payload.clone(),
+                );
+                let ok = client.send(n).await.is_accepted();
+                let done = Instant::now();
+                if done >= from && done < until {
+                    let counter = if ok { &accepted } else { &failures };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    while senders.join_next().await.is_some() {}
+    Ok(Ceiling {
+        pushes_per_second: accepted.load(Ordering::Relaxed) as f64 / duration.as_secs_f64(),
+        duration_s: duration.as_secs_f64(),
+        concurrency: CONCURRENCY,
+        connections: connections.max(1),
+        failures: failures.load(Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,240 @@
+//! The benchmark's result: one [`Report`], printed as a table for people and written as JSON
+//! (`--json`) for machines and for `bench/README.md`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::ceiling::Ceiling;
+use super::collector::Percentiles;
+
+/// Everything one run measured, with the settings it ran with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub pushgate_version: String,
+    /// RFC 3339 start time.
+    pub date: String,
+    pub machine: Machine,
+    pub settings: Settings,
+    pub invites: Throughput,
+    pub pushes: Pushes,
+    /// Invite request sent (scheduled) → the simulator received the push, per push.
+    pub latency_ms: Percentiles,
+    /// The largest invite→push latency of each second of the window, ms.
+    pub max_latency_ms_by_second: Vec<f64>,
+    /// Invite request sent (scheduled) → 202 received.
+    pub response_latency_ms: Percentiles,
+    /// How late the load generator sent, against its schedule (open loop).
+    pub schedule_lag_ms: Percentiles,
+    /// Errors by kind: `http_<status>_<code>`, `connect`, `timeout`, `apns_<reason>`, `lost`.
+    pub errors: BTreeMap<String, u64>,
+    /// The gateway process, when the benchmark started it.
+    pub gateway: Option<Process>,
+    /// The benchmark process itself (load generator and simulator).
+    pub load_generator: Option<Process>,
+    /// CPU used by everything else on the machine during the window (100 = one core): other
+    /// work competing with the run; anything above a few percent disturbs the numbers.
+    pub other_cpu_percent: Option<f64>,
+    /// The simulator alone, loaded by pushgate's APNs client.
+    pub simulator_ceiling: Option<Ceiling>,
+    /// Gateway pushes/s ÷ the ceiling's pushes/s.
+    pub fraction_of_ceiling: Option<f64>,
+}
+
+/// Where it ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+}
+
+impl Machine {
+    /// This machine, from `/proc/cpuinfo`.
+    pub fn detect() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, m)| m.trim().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Machine { cpus, cpu_model }
+    }
+}
+
+/// How the run was set up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `sqlite` or `postgres`, or `target` for a running gateway.
+    pub store: String,
+    /// `open` (fixed rate) or `closed` (as fast as possible).
+    pub mode: String,
+    /// Invites per second scheduled (open loop).
+    pub rate: Option<f64>,
+    /// Invites in flight (closed loop).
+    pub concurrency: Option<usize>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub identities: u64,
+    pub devices_per_identity: u64,
+    /// Registrations the benchmark wrote (called identities' plus filler).
+    pub registrations_seeded: u64,
+}
+
+/// Invites: how many were sent and accepted in the measured window, and the rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Throughput {
+    pub sent: u64,
+    pub accepted: u64,
+    pub per_second: f64,
+}
+
+/// Pushes: received in the window and per second; over the whole run, expected (the sum of
+/// the 202s' `devices`), received, and lost (expected but never received).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pushes {
+    pub in_window: u64,
+    pub per_second: f64,
+    pub expected_total: u64,
+    pub received_total: u64,
+    pub lost: u64,
+}
+
+/// CPU and memory of one process over the measured window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Process {
+    pub cpu_seconds: f64,
+    /// CPU seconds ÷ wall seconds × 100 (200 = both cores of a 2-core machine).
+    pub cpu_percent: f64,
+    pub peak_rss_mib: f64,
+    pub rss_mib: f64,
+}
+
+fn row(out: &mut String, name: &str, value: String) {
+    let _ = writeln!(out, "  {name:<28} {value}");
+}
+
+fn percentiles(p: &Percentiles) -> String {
+    format!(
+        "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
+        p.p50, p.p90, p.p99, p.p99_9, p.max, p.count
+    )
+}
+
+impl Report {
+    /// The human table.
+    pub fn table(&self) -> String {
+        let s = &self.settings;
+        let mut out = String::new();
+        let load = match (s.rate, s.concurrency) {
+            (Some(rate), _) => format!("open loop at {rate} invites/s"),
+            (None, Some(c)) => format!("closed loop, {c} in flight"),
+            _ => "?".into(),
+        };
+        let _ = writeln!(
+            out,
+            "pushgate bench — {} store, {load}, {} s (+{} s warm-up), {} identities × {} devices, \
+             {} registrations seeded; {} × {}",
+            s.store,
+            s.duration_s,
+            s.warmup_s,
+            s.identities,
+            s.devices_per_identity,
+            s.registrations_seeded,
+            self.machine.cpus,
+            self.machine.cpu_model
+        );
+        let i = &self.invites;
+        let p = &self.pushes;
+        row(
+            &mut out,
+            "invites/s",
+            format!(
+                "{:.1}  ({} sent, {} accepted)",
+                i.per_second, i.sent, i.accepted
+            ),
+        );
+        row(
+            &mut out,
+            "pushes/s",
+            format!("{:.1}  ({} in window)", p.per_second, p.in_window),
+        );
+        row(
+            &mut out,
+            "pushes lost",
+            format!("{} of {} expected", p.lost, p.expected_total),
+        );
+        row(&mut out, "invite→push ms", percentiles(&self.latency_ms));
+        let by_second: Vec<String> = self
+            .max_latency_ms_by_second
+            .iter()
+            .map(|ms| format!("{ms:.1}"))
+            .collect();
+        row(&mut out, "  max per second", by_second.join(" "));
+        row(
+            &mut out,
+            "invite→202 ms",
+            percentiles(&self.response_latency_ms),
+        );
+        row(
+            &mut out,
+            "schedule lag ms",
+            percentiles(&self.schedule_lag_ms),
+        );
+        let errors = if self.errors.is_empty() {
+            "none".to_owned()
+        } else {
+            let list: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            list.join(", ")
+        };
+        row(&mut out, "errors", errors);
+        for (name, proc) in [
+            ("gateway", &self.gateway),
+            ("bench process", &self.load_generator),
+        ] {
+            if let Some(g) = proc {
+                row(
+                    &mut out,
+                    &format!("{name} CPU / RSS"),
+                    format!(
+                        "{:.1} s CPU ({:.0}%), peak RSS {:.1} MiB (now {:.1})",
+                        g.cpu_seconds, g.cpu_percent, g.peak_rss_mib, g.rss_mib
+                    ),
+                );
+            }
+        }
+        if let Some(other) = self.other_cpu_percent {
+            let warning = if other > 10.0 {
+                "  ← other work competed with this run"
+            } else {
+                ""
+            };
+            row(
+                &mut out,
+                "other processes CPU",
+                format!("{other:.0}%{warning}"),
+            );
+        }
+        if let Some(c) = &self.simulator_ceiling {
+            let fraction = self
+                .fraction_of_ceiling
+                .map(|f| format!("; gateway = {:.0}% of it", f * 100.0))
+                .unwrap_or_default();
+            row(
+                &mut out,
+                "simulator ceiling",
+                format!(
+                    "{:.0} pushes/s ({} senders, {} connections){fraction}",
+                    c.pushes_per_second, c.concurrency, c.connections
+                ),
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,246 @@
+//! The benchmark's data: an account and API key, a VoIP certificate credential (a
+//! self-made one, which the simulator accepts), `identities × devices` registrations to call,
+//! and optionally filler registrations of other identities, so the table holds a given total.
+//!
+//! Written straight into the store with bulk INSERTs when the benchmark starts the gateway;
+//! through the HTTP API when it targets a running one.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, header};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use super::load::HttpClient;
+use crate::auth::access_token::{self, MintRequest};
+use crate::auth::api_keys;
+use crate::clock::{now_ms, now_secs};
+use crate::credentials::devcerts::{self, KeyKind, LeafOptions};
+use crate::credentials::manage::{self, CredentialPatch, Material};
+use crate::domain::{AccountSid, ApiKeySid, CredentialSid, DeviceToken, Identity, random_bytes};
+use crate::secrets::MasterKey;
+use crate::store::Store;
+
+/// Bundle id of the benchmark's app.
+const BUNDLE: &str = "com.example.bench";
+/// Identities called by the load are `bench-<n>`; filler identities are `fill-<n>`.
+pub const IDENTITY_PREFIX: &str = "bench-";
+/// Registrations written per transaction while seeding.
+const SEED_BATCH: usize = 50_000;
+/// Registrations posted at once through the API.
+const API_CONCURRENCY: usize = 32;
+
+/// What the load needs from the seeded data.
+pub struct Seeded {
+    pub key: ApiKeySid,
+    pub secret: SecretString,
+    /// Registrations written (called identities' plus filler).
+    pub registrations: u64,
+}
+
+impl Seeded {
+    /// `Authorization: Basic …` for the API key.
+    pub fn basic(&self) -> HeaderValue {
+        use base64::Engine;
+        let raw = format!("{}:{}", self.key, self.secret.expose_secret());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+        HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header")
+    }
+}
+
+/// A fresh self-made universal VoIP certificate and its PKCS#8 key (PEM).
+pub(super) fn certificate() -> anyhow::Result<(String, SecretString)> {
+    let now = now_secs();
+    let ca = devcerts::generate_ca("pushgate bench CA", now)?;
+    let leaf = devcerts::issue_leaf(
+        &ca,
+        &LeafOptions {
+            key: KeyKind::EcP256,
+            ..LeafOptions::voip(BUNDLE, now)
+        },
+    )?;
+    Ok((leaf.cert_pem()?, leaf.key_pkcs8_pem()?))
+}
+
+fn random_token() -> DeviceToken {
+    DeviceToken::parse(&hex::encode(random_bytes::<32>())).expect("64 hex digits")
+}
+
+/// The (identity, token) rows to seed: `devices` per called identity, then filler rows of
+/// `fill-<n>` identities (as many devices each) up to `total`.
+fn rows(
+    identities: u64,
+    devices: u64,
+    total: u64,
+) -> impl Iterator<Item = (Identity, DeviceToken)> {
+    let called = identities * devices;
+    (0..called.max(total)).map(move |i| {
+        let name = if i < called {
+            format!("{IDENTITY_PREFIX}{}", i / devices)
+        } else {
+            format!("fill-{}", (i - called) / devices)
+        };
+        (
+            Identity::parse(&name).expect("valid identity"),
+            random_token(),
+        )
+    })
+}
+
+/// Seeds a store directly (the benchmark then starts the gateway on it).
+pub async fn into_store(
+    database_url: &str,
+    master: &MasterKey,
+    identities: u64,
+    devices: u64,
+    total: u64,
+) -> anyhow::Result<Seeded> {
+    let store = Store::connect(database_url, 2)
+        .await
+        .with_context(|| format!("opening {database_url}"))?;
+    store.migrate().await?;
+    let (account, key) = api_keys::create_account(&store, master, "bench", "bench").await?;
+    let (cert, private_key) = certificate()?;
+    let patch = CredentialPatch {
+        material: Some(Material::CertificatePem {
+            certificate: cert,
+            private_key,
+        }),
+        ..CredentialPatch::default()
+    };
+    let credential = manage::create(&store, master, &account.sid, patch, 0)
+        .await?
+        .sid;
+    let mut written = 0;
+    let mut all = rows(identities, devices, total).peekable();
+    while all.peek().is_some() {
+        let batch: Vec<_> = all.by_ref().take(SEED_BATCH).collect();
+        written += store
+            .insert_registrations(&account.sid, &credential, &batch, now_ms())
+            .await?;
+    }
+    store.close().await;
+    Ok(Seeded {
+        key: key.record.sid,
+        secret: key.secret,
+        registrations: written,
+    })
+}
+
+/// Seeds a running gateway through its API with an existing API key: uploads a credential
+/// and registers every device as a phone would (filler included, so keep it modest).
+pub async fn through_api(
+    http: &HttpClient,
+    base: &str,
+    key: ApiKeySid,
+    secret: SecretString,
+    identities: u64,
+    devices: u64,
+    total: u64,
+) -> anyhow::Result<Seeded> {
+    let seeded = Seeded {
+        key,
+        secret,
+        registrations: 0,
+    };
+    let auth = [
+        (header::AUTHORIZATION, seeded.basic()),
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+    ];
+    let (status, body) = http
+        .request(Method::GET, &format!("{base}/v1/keys"), &auth, Bytes::new())
+        .await
+        .map_err(|kind| anyhow::anyhow!("GET {base}/v1/keys failed: {kind}"))?;
+    let keys: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let account = keys["keys"]
+        .as_array()
+        .and_then(|k| k.first())
+        .and_then(|k| k["account_sid"].as_str())
+        .map(AccountSid::parse)
+        .transpose()?;
+    let Some(account) = account.filter(|_| status == 200) else {
+        bail!("GET /v1/keys with the API key answered {status}: check the key and secret");
+    };
+    let (cert, private_key) = certificate()?;
+    let upload = json!({"type": "apn", "certificate": cert,
+        "private_key": private_key.expose_secret(), "friendly_name": "pushgate bench"});
+    let (status, body) = http
+        .request(
+            Method::POST,
+            &format!("{base}/v1/credentials"),
+            &auth,
+            Bytes::from(upload.to_string()),
+        )
+        .await
+        .map_err(|kind| anyhow::anyhow!("uploading the credential failed: {kind}"))?;
+    let created: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let Some(credential) = created["sid"].as_str().filter(|_| status == 201) else {
+        bail!(
+            "uploading the credential answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    };
+    let credential = CredentialSid::parse(credential)?;
+    let rows: Vec<_> = rows(identities, devices, total).collect();
+    let rows = Arc::new(std::sync::Mutex::new(rows.into_iter()));
+    let url = format!("{base}/v1/registrations");
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..API_CONCURRENCY {
+        let (rows, http, url) = (rows.clone(), http.clone(), url.clone());
+        let (account, key, credential) = (account.clone(), seeded.key.clone(), credential.clone());
+        let secret = seeded.secret.clone();
+        workers.spawn(async move {
+            let mut written = 0u64;
+            loop {
+                let next = rows.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some((identity, token)) = next else {
+                    return Ok::<u64, anyhow::Error>(written);
+                };
+                let jwt = access_token::mint(MintRequest {
+                    account: &account,
+                    key: &key,
+                    secret: &secret,
+                    identity: &identity,
+                    push_credential: Some(&credential),
+                    ttl_secs: 3600,
+                    now: now_secs(),
+                })?;
+                let headers = [
+                    (
+                        HeaderName::from_static("x-twilio-token"),
+                        HeaderValue::from_str(&jwt)?,
+                    ),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ),
+                ];
+                let body = json!({"binding_type": "apn", "address": token.as_hex()});
+                let (status, body) = http
+                    .request(Method::POST, &url, &headers, Bytes::from(body.to_string()))
+                    .await
+                    .map_err(|kind| anyhow::anyhow!("registering a device failed: {kind}"))?;
+                if status != 201 {
+                    bail!(
+                        "registering a device answered {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                written += 1;
+            }
+        });
+    }
+    let mut registrations = 0;
+    while let Some(done) = workers.join_next().await {
+        registrations += done??;
+    }
+    Ok(Seeded {
+        registrations,
+        ..seeded
+    })
+}

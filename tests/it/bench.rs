@@ -1,0 +1,97 @@
+//! `pushgate bench` end to end: a short, slow run against a gateway it starts as a child
+//! process, on each store; the JSON report has every field and the pushes arrived.
+//! (Behaviour only: no performance threshold is asserted here.)
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, fresh_database, store_tests};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
+
+async fn short_run_reports_pushes(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "bench",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--rate",
+        "40",
+    ])
+    .args([
+        "--identities",
+        "5",
+        "--devices",
+        "2",
+        "--registrations",
+        "100",
+    ])
+    .args([
+        "--ceiling-duration",
+        "0.5",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .arg("--work-dir")
+    .arg(dir.path().join("work"))
+    .env("PUSHGATE_LOG", "warn");
+    if b == Backend::Postgres {
+        cmd.args(["--database-url", &fresh_database(b, dir.path()).await]);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("invite→push ms"), "{stdout}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let store = if b == Backend::Postgres {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(report["settings"]["store"], store, "{report}");
+    assert_eq!(report["settings"]["mode"], "open");
+    assert_eq!(report["settings"]["devices_per_identity"], 2);
+    assert_eq!(report["settings"]["registrations_seeded"], 100);
+    let n = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("number expected: {v}"));
+    assert!(n(&report["invites"]["accepted"]) > 0.0, "{report}");
+    assert!(n(&report["pushes"]["in_window"]) > 0.0, "{report}");
+    assert!(n(&report["pushes"]["per_second"]) > 0.0);
+    assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    assert_eq!(
+        report["pushes"]["received_total"], report["pushes"]["expected_total"],
+        "two devices per invite: {report}"
+    );
+    for key in ["p50", "p90", "p99", "p99_9", "max", "mean"] {
+        assert!(n(&report["latency_ms"][key]) > 0.0, "{key}: {report}");
+        assert!(
+            n(&report["response_latency_ms"][key]) > 0.0,
+            "{key}: {report}"
+        );
+    }
+    assert!(n(&report["latency_ms"]["count"]) > 0.0);
+    let by_second = report["max_latency_ms_by_second"].as_array().unwrap();
+    assert_eq!(
+        by_second.len(),
+        2,
+        "one value per measured second: {report}"
+    );
+    assert!(n(&report["other_cpu_percent"]) >= 0.0);
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert!(n(&report["gateway"]["cpu_seconds"]) > 0.0, "{report}");
+    assert!(n(&report["gateway"]["peak_rss_mib"]) > 0.0);
+    assert!(n(&report["load_generator"]["peak_rss_mib"]) > 0.0);
+    assert!(n(&report["simulator_ceiling"]["pushes_per_second"]) > 0.0);
+    assert!(n(&report["fraction_of_ceiling"]) > 0.0);
+    assert!(n(&report["machine"]["cpus"]) >= 1.0);
+}
+
+store_tests!(short_run_reports_pushes);
