@@ -72,6 +72,22 @@ pub struct Config {
     pub delivery_concurrency: u32,
     /// Registrations neither refreshed nor pushed to for this many days are removed.
     pub registration_ttl_days: u32,
+    /// Hosts status callbacks may target (`example.com`, `*.example.com`). Empty: any host
+    /// except loopback, private and link-local addresses.
+    pub status_callback_allowed_hosts: Vec<String>,
+    /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
+    pub quickstart: bool,
+    /// Allow the quickstart endpoints on a non-loopback listen address.
+    pub quickstart_allow_remote: bool,
+    /// Serve `/metrics` on this separate (private) address instead of the API's.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds between refreshes of the gauges read from the store (registrations,
+    /// credentials, queue).
+    pub metrics_refresh_seconds: u64,
+    /// `redis://…`: share state between replicas (today: `.p8` provider tokens).
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key pushgate writes.
+    pub redis_key_prefix: String,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -105,6 +121,13 @@ impl Default for Config {
             apns_request_timeout_ms: 10_000,
             delivery_concurrency: 1024,
             registration_ttl_days: 365,
+            status_callback_allowed_hosts: Vec::new(),
+            quickstart: false,
+            quickstart_allow_remote: false,
+            metrics_listen: None,
+            metrics_refresh_seconds: 15,
+            redis_url: None,
+            redis_key_prefix: "pushgate:".into(),
         }
     }
 }
@@ -143,7 +166,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every value; [`Config::load`] already does.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self
             .database_url
@@ -172,6 +196,22 @@ impl Config {
         }
         if self.delivery_concurrency == 0 {
             return invalid("delivery_concurrency must be at least 1");
+        }
+        if self.quickstart && !self.listen.ip().is_loopback() && !self.quickstart_allow_remote {
+            return invalid(
+                "quickstart endpoints mint tokens for anyone who asks: they run on a loopback \
+                 listen address only, unless quickstart_allow_remote = true",
+            );
+        }
+        if self
+            .redis_url
+            .as_deref()
+            .is_some_and(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
+        {
+            return invalid("redis_url must start with redis:// or rediss://");
+        }
+        if self.metrics_refresh_seconds == 0 {
+            return invalid("metrics_refresh_seconds must be at least 1");
         }
         if self.registration_ttl_days == 0 {
             return invalid("registration_ttl_days must be at least 1");

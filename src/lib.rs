@@ -15,19 +15,24 @@
 pub mod apns;
 pub mod auth;
 pub mod bench;
+pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod delivery;
 pub mod domain;
+pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod mock_apns;
+pub mod observe;
+pub mod redis_conn;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -49,6 +54,30 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
+/// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
+/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher.
+pub async fn start_services(
+    config: Config,
+    store: Store,
+    master_key: secrets::MasterKey,
+) -> Result<AppState, RunError> {
+    let master_key = Arc::new(master_key);
+    let (events, callback_queue) = events::Events::new();
+    let engine =
+        delivery::Engine::start(store.clone(), master_key.clone(), &config, events).await?;
+    let calls = calls::Calls::new(store.clone(), engine.clone());
+    calls.resume().await?;
+    calls::callbacks::start(store.clone(), master_key.clone(), callback_queue);
+    Ok(AppState {
+        store,
+        master_key,
+        config: Arc::new(config),
+        engine,
+        calls,
+        stopping: Arc::new(tokio::sync::watch::channel(false).0),
+    })
+}
+
 /// Opens the store (applying migrations) and serves the API on `listener` until `shutdown`
 /// resolves; then stops accepting, lets in-flight requests finish, and returns.
 pub async fn run(
@@ -59,18 +88,36 @@ pub async fn run(
     let master_key = config.master_key()?;
     let store = Store::open(&config).await?;
     store.migrate().await?;
-    let master_key = Arc::new(master_key);
-    let engine = delivery::Engine::start(store.clone(), master_key.clone(), &config).await?;
-    let state = AppState {
-        store: store.clone(),
-        master_key,
-        config: Arc::new(config),
-        engine: engine.clone(),
-    };
+    let state = start_services(config, store.clone(), master_key).await?;
+    let engine = state.engine.clone();
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
+    let stop = state.stopping.clone();
+    let stopped = stop.subscribe();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let metrics_server = match state.config.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
+            let server = axum::serve(metrics_listener, http::metrics_router())
+                .with_graceful_shutdown(until_stopped(stopped.clone()));
+            Some(tokio::spawn(server.into_future()))
+        }
+        None => None,
+    };
+    let refresher = observe::spawn_refresher(state.clone(), stopped.clone());
     axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(until_stopped(stopped))
         .await?;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
+    refresher.abort();
     engine.shutdown().await;
     store.close().await;
     tracing::info!("pushgate stopped");

@@ -34,6 +34,7 @@ mod outcome;
 mod pool;
 mod reason;
 mod request;
+mod shared_token;
 mod tls;
 mod token;
 
@@ -54,6 +55,7 @@ pub use request::{
     Environment, MAX_COLLAPSE_ID, MAX_PAYLOAD, MAX_VOIP_PAYLOAD, Notification, PushType, Refusal,
     redact_token,
 };
+pub use shared_token::RedisTokenSource;
 pub use token::{
     Clock, DEFAULT_TOKEN_REFRESH_AFTER, InMemoryTokenSource, MAX_TOKEN_REFRESH_AFTER,
     MIN_TOKEN_AGE_FOR_REFRESH, ManualClock, ProviderToken, ProviderTokenSigner,

@@ -91,6 +91,7 @@ struct Claims<'a> {
 }
 
 /// Signs provider tokens with a `.p8` key. `Debug` never shows the key.
+#[derive(Clone)]
 pub struct ProviderTokenSigner {
     key: EncodingKey,
     key_id: String,

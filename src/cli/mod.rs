@@ -4,6 +4,7 @@
 mod apns;
 mod bench;
 mod credentials;
+mod demo;
 mod keys;
 mod master_key;
 
@@ -33,7 +34,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway.
-    Serve,
+    Serve {
+        /// Also serve the quickstart endpoints /accessToken and /placeCall (loopback only).
+        #[arg(long)]
+        quickstart: bool,
+    },
+    /// Run the whole flow locally: gateway, APNs simulator, account, credential and demo
+    /// phones, with the commands to place, follow, answer and cancel a call.
+    Demo(demo::DemoArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Create an account and its first API key, if none exists yet.
@@ -163,7 +171,13 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     if let Command::Bench(args) = command {
         return bench::bench(args).await;
     }
-    if let Command::Serve = command {
+    if let Command::Demo(args) = command {
+        return demo::run(config, args).await;
+    }
+    if let Command::Serve { quickstart } = command {
+        let mut config = config;
+        config.quickstart |= quickstart;
+        config.validate()?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -174,7 +188,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve | Command::MockApns(_) | Command::Bench(_) => {
+        Command::Serve { .. } | Command::MockApns(_) | Command::Demo(_) | Command::Bench(_) => {
             unreachable!("handled above")
         }
         Command::Push(args) => apns::push(&store, &master, &config, args).await,

@@ -2,14 +2,16 @@
 //!
 //! Owns: a throwaway CA ([`generate_ca`]), push client certificates signed by it that
 //! look like Apple's ([`issue_leaf`] with [`LeafOptions`]: UID, CN, environment
-//! extensions, topic list, any validity window, RSA or EC key), `.p12` export in modern
-//! or Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the
-//! formats operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
+//! extensions, topic list, any validity window, RSA or EC key), TLS server certificates
+//! for loopback test servers ([`issue_server`]), `.p12` export in modern or
+//! Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the formats
+//! operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
 //! [`generate_p8`]). An APNs simulator can trust the CA certificate to accept
-//! credentials made here. Nothing here is suitable for production trust.
+//! credentials made here, and clients can trust it to reach a server issued here.
+//! Nothing here is suitable for production trust.
 
-use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
-use openssl::bn::{BigNum, MsbOption};
+mod issue;
+
 use openssl::ec::{EcGroup, EcKey};
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
@@ -18,14 +20,11 @@ use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{Id, PKey, PKeyRef, Private};
 use openssl::rsa::Rsa;
 use openssl::stack::Stack;
-use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
-};
-use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder};
+use openssl::x509::X509;
 use secrecy::SecretString;
 
-use super::apple::{self, ARC_DEVELOPMENT, ARC_PRODUCTION, ARC_TOPICS};
-use super::der::{self, tag};
+pub use issue::{generate_ca, issue_leaf, issue_server};
+
 use super::p12::legacy_provider_available;
 use super::validate::secret_from_pem;
 
@@ -64,6 +63,29 @@ pub enum AppleEnvironment {
     Universal,
     /// Neither (looks like a self-made certificate).
     Unmarked,
+}
+
+impl AppleEnvironment {
+    /// The variant that carries the development extension if `development` and the
+    /// production extension if `production`.
+    pub fn from_flags(development: bool, production: bool) -> Self {
+        match (development, production) {
+            (true, false) => Self::Development,
+            (false, true) => Self::Production,
+            (true, true) => Self::Universal,
+            (false, false) => Self::Unmarked,
+        }
+    }
+
+    /// (development extension present, production extension present).
+    fn flags(self) -> (bool, bool) {
+        match self {
+            Self::Development => (true, false),
+            Self::Production => (false, true),
+            Self::Universal => (true, true),
+            Self::Unmarked => (false, false),
+        }
+    }
 }
 
 /// `.p12` encryption style.
@@ -226,146 +248,4 @@ pub fn traditional_pem(key: &PKeyRef<Private>) -> Result<SecretString> {
 pub fn generate_p8() -> Result<SecretString> {
     let key = generate_key(KeyKind::EcP256)?;
     pkcs8_pem(&key)
-}
-
-/// A self-signed CA (EC P-256) valid from a day before `now_unix` for ten years.
-pub fn generate_ca(common_name: &str, now_unix: i64) -> Result<DevCert> {
-    let key = generate_key(KeyKind::EcP256)?;
-    let mut name = X509NameBuilder::new()?;
-    append(&mut name, "CN", common_name)?;
-    append(&mut name, "O", "pushgate development CA")?;
-    let name = name.build();
-    let mut builder = base_builder(
-        &name,
-        &name,
-        &key,
-        now_unix - 86_400,
-        now_unix + 3_650 * 86_400,
-    )?;
-    builder.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-    builder.append_extension(
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .build()?,
-    )?;
-    let ski = SubjectKeyIdentifier::new().build(&builder.x509v3_context(None, None))?;
-    builder.append_extension(ski)?;
-    builder.sign(&key, MessageDigest::sha256())?;
-    Ok(DevCert {
-        cert: builder.build(),
-        key,
-    })
-}
-
-/// Issues an Apple-like push client certificate signed by `ca`.
-pub fn issue_leaf(ca: &DevCert, opts: &LeafOptions) -> Result<DevCert> {
-    let key = generate_key(opts.key)?;
-    let mut name = X509NameBuilder::new()?;
-    if !opts.uid.is_empty() {
-        append(&mut name, "UID", &opts.uid)?;
-    }
-    append(&mut name, "CN", &opts.common_name)?;
-    append(&mut name, "O", "pushgate development")?;
-    append(&mut name, "C", "US")?;
-    let name = name.build();
-    let mut builder = base_builder(
-        &name,
-        ca.cert.subject_name(),
-        &key,
-        opts.not_before,
-        opts.not_after,
-    )?;
-    builder.append_extension(BasicConstraints::new().critical().build()?)?;
-    let mut usage = KeyUsage::new();
-    usage.critical().digital_signature();
-    if opts.key == KeyKind::Rsa2048 {
-        usage.key_encipherment();
-    }
-    builder.append_extension(usage.build()?)?;
-    builder.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
-    let ctx = builder.x509v3_context(Some(&ca.cert), None);
-    let ski = SubjectKeyIdentifier::new().build(&ctx)?;
-    let aki = AuthorityKeyIdentifier::new().keyid(false).build(&ctx)?;
-    builder.append_extension(ski)?;
-    builder.append_extension(aki)?;
-
-    let null = der::encode(tag::NULL, &[]);
-    let (dev, prod) = match opts.environment {
-        AppleEnvironment::Development => (true, false),
-        AppleEnvironment::Production => (false, true),
-        AppleEnvironment::Universal => (true, true),
-        AppleEnvironment::Unmarked => (false, false),
-    };
-    if dev {
-        builder.append_extension(apple_extension(ARC_DEVELOPMENT, &null)?)?;
-    }
-    if prod {
-        builder.append_extension(apple_extension(ARC_PRODUCTION, &null)?)?;
-    }
-    if !opts.topics.is_empty() {
-        builder.append_extension(apple_extension(ARC_TOPICS, &topics_der(&opts.topics))?)?;
-    }
-    builder.sign(&ca.key, MessageDigest::sha256())?;
-    Ok(DevCert {
-        cert: builder.build(),
-        key,
-    })
-}
-
-fn append(name: &mut X509NameBuilder, field: &str, value: &str) -> Result<()> {
-    if value.contains('\0') {
-        return Err(DevCertError::InvalidOption("name contains NUL"));
-    }
-    Ok(name.append_entry_by_text(field, value)?)
-}
-
-fn base_builder(
-    subject: &X509Name,
-    issuer: &openssl::x509::X509NameRef,
-    key: &PKey<Private>,
-    not_before: i64,
-    not_after: i64,
-) -> Result<X509Builder> {
-    let mut builder = X509Builder::new()?;
-    builder.set_version(2)?;
-    let mut serial = BigNum::new()?;
-    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
-    let serial = serial.to_asn1_integer()?;
-    builder.set_serial_number(&serial)?;
-    builder.set_subject_name(subject)?;
-    builder.set_issuer_name(issuer)?;
-    builder.set_pubkey(key)?;
-    let not_before = Asn1Time::from_unix(not_before)?;
-    let not_after = Asn1Time::from_unix(not_after)?;
-    builder.set_not_before(&not_before)?;
-    builder.set_not_after(&not_after)?;
-    Ok(builder)
-}
-
-fn apple_extension(arc: u64, value_der: &[u8]) -> Result<X509Extension> {
-    let oid = Asn1Object::from_str(&apple::apple_oid_text(arc))?;
-    let value = Asn1OctetString::new_from_bytes(value_der)?;
-    Ok(X509Extension::new_from_der(&oid, false, &value)?)
-}
-
-/// Apple's layout: SEQUENCE { UTF8String topic, SEQUENCE { UTF8String kind }, … }.
-fn topics_der(topics: &[String]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for topic in topics {
-        let kind = if topic.ends_with(apple::VOIP_SUFFIX) {
-            "voip"
-        } else if topic.ends_with(".complication") {
-            "complication"
-        } else {
-            "app"
-        };
-        body.extend(der::encode(tag::UTF8_STRING, topic.as_bytes()));
-        body.extend(der::encode(
-            tag::SEQUENCE,
-            &der::encode(tag::UTF8_STRING, kind.as_bytes()),
-        ));
-    }
-    der::encode(tag::SEQUENCE, &body)
 }

@@ -9,7 +9,7 @@
 //! message that never contains secret material.
 //!
 //! [`devcerts`] generates Apple-like test and demo material (CA, push certificates,
-//! `.p12`, `.p8`) at runtime.
+//! TLS server certificates, `.p12`, `.p8`) at runtime.
 //!
 //! Layout:
 //! - `validate`: public input/output types and the top-level dispatch;

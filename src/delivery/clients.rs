@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::apns::{ApnsClient, ApnsConfig, Environment};
+use crate::apns::{
+    ApnsAuth, ApnsClient, ApnsConfig, Environment, ProviderTokenSigner, RedisTokenSource,
+};
 use crate::credentials::manage::apns_auth;
 use crate::domain::{AccountSid, CredentialSid};
 use crate::secrets::MasterKey;
@@ -55,6 +57,7 @@ pub enum ClientError {
 /// The per-credential clients of this process.
 pub struct Clients {
     store: Store,
+    redis: Option<(redis::aio::ConnectionManager, String)>,
     master: Arc<MasterKey>,
     config: ApnsConfig,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
@@ -62,10 +65,17 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// An empty registry building clients with `config`.
-    pub fn new(store: Store, master: Arc<MasterKey>, config: ApnsConfig) -> Self {
+    /// An empty registry building clients with `config`; with `redis` (a connection and a
+    /// key prefix), `.p8` provider tokens are shared with the other replicas.
+    pub fn new(
+        store: Store,
+        master: Arc<MasterKey>,
+        config: ApnsConfig,
+        redis: Option<(redis::aio::ConnectionManager, String)>,
+    ) -> Self {
         Self {
             store,
+            redis,
             master,
             config,
             entries: Mutex::new(HashMap::new()),
@@ -116,7 +126,8 @@ impl Clients {
         }
         let auth =
             apns_auth(&self.master, &record).map_err(|e| ClientError::Unusable(e.to_string()))?;
-        let client = ApnsClient::new(self.config.clone(), auth)
+        let client = self
+            .build_client(auth)
             .map_err(|e| ClientError::Unusable(e.to_string()))?;
         tracing::info!(credential = %record.sid, "APNs client built");
         let entry = Arc::new(Entry {
@@ -128,11 +139,51 @@ impl Clients {
         usable(entry)
     }
 
+    fn build_client(&self, auth: ApnsAuth) -> Result<ApnsClient, crate::apns::ApnsError> {
+        let mut builder = ApnsClient::builder(auth.clone()).config(self.config.clone());
+        if let (
+            Some((redis, prefix)),
+            ApnsAuth::Token {
+                p8_pem,
+                key_id,
+                team_id,
+            },
+        ) = (&self.redis, &auth)
+        {
+            let signer = ProviderTokenSigner::new(p8_pem, key_id, team_id)?;
+            builder = builder.token_source(Arc::new(RedisTokenSource::new(
+                redis.clone(),
+                prefix,
+                signer,
+                Arc::new(crate::clock::SystemClock),
+                self.config.token_refresh_after,
+            )));
+        }
+        builder.build()
+    }
+
     fn insert(&self, entry: Arc<Entry>) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(entry.record.sid.to_string(), entry);
+    }
+
+    /// The Redis connection, when replicas share state through Redis.
+    pub fn redis(&self) -> Option<&redis::aio::ConnectionManager> {
+        self.redis.as_ref().map(|(conn, _)| conn)
+    }
+
+    /// Open connections and in-flight requests of every client, per environment.
+    pub fn stats(&self) -> Vec<(String, Environment, crate::apns::PoolStats)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .flat_map(|(sid, entry)| {
+                [Environment::Production, Environment::Sandbox]
+                    .map(|env| (sid.clone(), env, entry.client.stats(env)))
+            })
+            .collect()
     }
 
     /// Forgets a credential's client (after rotation or deletion).

@@ -8,7 +8,7 @@ use crate::apns::Environment;
 use crate::store::{DeliveryRecord, InviteRecord};
 
 /// The invite a delivery belongs to, shared by all its deliveries.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct InviteInfo {
     pub sid: String,
     pub account_sid: String,
@@ -19,6 +19,8 @@ pub struct InviteInfo {
     /// Epoch milliseconds.
     pub expires_at: i64,
     pub date_created: i64,
+    /// Set by the first delivery APNs accepts (for the first-push latency metric).
+    pub first_push: std::sync::atomic::AtomicBool,
 }
 
 impl From<&InviteRecord> for InviteInfo {
@@ -32,6 +34,7 @@ impl From<&InviteRecord> for InviteInfo {
             params: r.params.clone(),
             expires_at: r.expires_at,
             date_created: r.date_created,
+            first_push: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

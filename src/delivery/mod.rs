@@ -16,18 +16,19 @@ pub use clients::{ClientError, Clients, Entry};
 pub use job::{DeliveryJob, InviteInfo, parse_environment};
 pub use payload::{call_payload, params_query};
 pub use queue::Queue;
-pub use recorder::{InviteChange, Recorder};
+pub use recorder::Recorder;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::auth::bridge_token::BridgeTokens;
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::events::{Events, InviteChange};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
 use worker::Worker;
@@ -39,7 +40,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 pub struct Engine {
     queue: Queue,
     recorder: Recorder,
-    changes: broadcast::Sender<InviteChange>,
+    events: Events,
     clients: Arc<Clients>,
     bridge: BridgeTokens,
     stop: watch::Sender<bool>,
@@ -53,6 +54,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("APNs configuration: {0}")]
     Apns(#[from] crate::apns::ApnsError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 impl Engine {
@@ -61,11 +64,23 @@ impl Engine {
         store: Store,
         master: Arc<MasterKey>,
         config: &Config,
+        events: Events,
     ) -> Result<Arc<Self>, EngineError> {
-        let (changes, _) = broadcast::channel(4096);
-        let (recorder, recorder_task) = Recorder::start(store.clone(), changes.clone());
+        let (recorder, recorder_task) = Recorder::start(store.clone(), events.clone());
         let (queue, jobs) = Queue::embedded();
-        let clients = Arc::new(Clients::new(store.clone(), master.clone(), config.apns()?));
+        let redis = match &config.redis_url {
+            Some(url) => Some((
+                crate::redis_conn::connect(url).await?,
+                config.redis_key_prefix.clone(),
+            )),
+            None => None,
+        };
+        let clients = Arc::new(Clients::new(
+            store.clone(),
+            master.clone(),
+            config.apns()?,
+            redis,
+        ));
         let bridge = BridgeTokens::new(&master);
         let (stop, stopped) = watch::channel(false);
         let worker = Arc::new(Worker {
@@ -85,7 +100,7 @@ impl Engine {
         let engine = Arc::new(Self {
             queue,
             recorder,
-            changes,
+            events,
             clients,
             bridge,
             stop,
@@ -129,8 +144,13 @@ impl Engine {
     }
 
     /// Invite changes from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<InviteChange> {
-        self.changes.subscribe()
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<InviteChange> {
+        self.events.subscribe()
+    }
+
+    /// Where invite changes are published.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The per-credential APNs clients.
@@ -194,7 +214,13 @@ async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>) 
                 let cutoff = now_ms() - ttl.as_millis() as i64;
                 match store.sweep_unused_registrations(cutoff).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(registrations = n, reason = "unused", "registrations swept"),
+                    Ok(n) => {
+                        crate::metrics::METRICS
+                            .registration_changes
+                            .with_label_values(&["retired_unused"])
+                            .inc_by(n);
+                        tracing::info!(registrations = n, reason = "unused", "registrations swept");
+                    }
                     Err(e) => tracing::warn!(error = %e, "registration sweep failed"),
                 }
             }

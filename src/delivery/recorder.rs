@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::now_ms;
+use crate::events::{Events, InviteChange};
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
 
 /// Most outcomes written in one transaction.
@@ -14,13 +15,6 @@ const MAX_BATCH: usize = 512;
 /// Attempts to write a batch before giving up on it (its deliveries are then resumed at the
 /// next start, as after a crash).
 const WRITE_ATTEMPTS: u32 = 8;
-
-/// An invite whose deliveries changed; `status` is its status when it changed too.
-#[derive(Debug, Clone)]
-pub struct InviteChange {
-    pub invite_sid: String,
-    pub status: Option<String>,
-}
 
 enum Record {
     Delivery(DeliveryUpdate),
@@ -36,10 +30,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer; it runs until every handle is dropped.
-    pub fn start(
-        store: Store,
-        changes: broadcast::Sender<InviteChange>,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(store: Store, changes: Events) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(write_loop(store, rx, changes));
         (Self { tx }, task)
@@ -64,11 +55,7 @@ impl Recorder {
     }
 }
 
-async fn write_loop(
-    store: Store,
-    mut rx: mpsc::UnboundedReceiver<Record>,
-    changes: broadcast::Sender<InviteChange>,
-) {
+async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, changes: Events) {
     while let Some(first) = rx.recv().await {
         let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         let mut next = Some(first);
@@ -95,12 +82,13 @@ async fn write(
     store: &Store,
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
-    changes: &broadcast::Sender<InviteChange>,
+    changes: &Events,
 ) {
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
         match store.record_deliveries(updates, rejections, now_ms()).await {
             Ok(result) => {
+                count(updates, &result);
                 for sid in &result.retired {
                     tracing::info!(registration = %sid, reason = "apns_unregistered", "registration retired");
                 }
@@ -111,14 +99,14 @@ async fn write(
                 let mut seen = std::collections::HashSet::new();
                 for u in updates {
                     if seen.insert(u.invite_sid.as_str()) {
-                        let status = result
+                        let changed = result
                             .invites
                             .iter()
-                            .find(|(sid, _)| *sid == u.invite_sid)
-                            .map(|(_, s)| s.clone());
-                        let _ = changes.send(InviteChange {
+                            .find(|(sid, _, _)| *sid == u.invite_sid);
+                        changes.publish(InviteChange {
                             invite_sid: u.invite_sid.clone(),
-                            status,
+                            status: changed.map(|(_, s, _)| s.clone()),
+                            callback: changed.and_then(|(_, _, c)| c.clone()),
                         });
                     }
                 }
@@ -135,4 +123,33 @@ async fn write(
         outcomes = updates.len(),
         "giving up recording outcomes; their deliveries will be resumed at the next start"
     );
+}
+
+/// Counts what a recorded batch did to invites and registrations.
+fn count(updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
+    let m = &crate::metrics::METRICS;
+    for (_, status, _) in &result.invites {
+        if status == "failed" || status == "expired" {
+            m.invites_finished.with_label_values(&[status]).inc();
+        }
+    }
+    let changes = &m.registration_changes;
+    changes
+        .with_label_values(&["retired_apns"])
+        .inc_by(result.retired.len() as u64);
+    changes
+        .with_label_values(&["kept_refreshed_after_410"])
+        .inc_by(result.kept.len() as u64);
+    let invalid = updates
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.effect,
+                Some(crate::store::RegistrationEffect::Invalid { .. })
+            )
+        })
+        .count();
+    changes
+        .with_label_values(&["invalidated"])
+        .inc_by(invalid as u64);
 }

@@ -16,6 +16,7 @@ use super::payload::call_payload;
 use super::queue::Queue;
 use super::recorder::Recorder;
 use super::retry;
+use crate::metrics::METRICS;
 
 /// What every worker shares.
 pub struct Worker {
@@ -51,7 +52,9 @@ impl Worker {
         let mut switched = false;
         loop {
             job.attempts += 1;
+            let sent = std::time::Instant::now();
             let outcome = entry.client.send(self.notification(&job, &entry)).await;
+            observe_apns(&job, &outcome, sent.elapsed());
             let apns = |o: &Outcome| {
                 o.response().map(|r| {
                     (
@@ -72,6 +75,10 @@ impl Worker {
                 Outcome::Retry {
                     after, ref cause, ..
                 } => {
+                    METRICS
+                        .apns_retries
+                        .with_label_values(&[cause.label()])
+                        .inc();
                     let (status, reason) = apns(&outcome).unwrap_or((None, None));
                     let reason = reason.or_else(|| Some(cause.label().to_owned()));
                     return self.retry_or_expire(job, after, Some((status, reason)));
@@ -222,5 +229,42 @@ impl Worker {
             accepted_at,
             effect,
         });
+    }
+}
+
+/// Counts and times one APNs exchange; the first accepted push of an invite also times the
+/// invite's first push.
+fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Duration) {
+    let env = job.environment.as_str();
+    let (status, reason) = match outcome.response() {
+        _ if outcome.is_accepted() => ("200".to_owned(), ""),
+        Some(r) => (
+            r.status.to_string(),
+            match &r.reason {
+                Some(reason) if reason.is_unknown() => "other",
+                Some(reason) => reason.as_str(),
+                None => "",
+            },
+        ),
+        None => ("none".to_owned(), outcome.label()),
+    };
+    METRICS
+        .apns_requests
+        .with_label_values(&[env, &status, reason])
+        .inc();
+    METRICS
+        .apns_duration
+        .with_label_values(&[env])
+        .observe(elapsed.as_secs_f64());
+    if outcome.is_accepted()
+        && !job
+            .invite
+            .first_push
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        let since_invite = (crate::clock::now_ms() - job.invite.date_created).max(0);
+        METRICS
+            .invite_first_push
+            .observe(since_invite as f64 / 1000.0);
     }
 }

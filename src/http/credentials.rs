@@ -219,6 +219,10 @@ pub async fn remove(
     match state.store.delete_credential(&caller.account, &sid).await? {
         Some(registrations) => {
             state.engine.clients().invalidate(sid.as_str());
+            crate::metrics::METRICS
+                .registration_changes
+                .with_label_values(&["deleted_with_credential"])
+                .inc_by(registrations);
             tracing::info!(credential = %sid, registrations, by = %caller.key,
                 "credential deleted with its registrations");
             Ok(StatusCode::NO_CONTENT)

@@ -26,6 +26,11 @@ pub mod code {
     pub const REGISTRATION_FAILED: u32 = 31301;
     pub const NO_REGISTRATIONS: u32 = 21201;
     pub const PAYLOAD_TOO_LARGE: u32 = 21202;
+    pub const BRIDGE_TOKEN_INVALID: u32 = 21301;
+    pub const BRIDGE_TOKEN_OTHER_INVITE: u32 = 21302;
+    pub const ANSWERED_ELSEWHERE: u32 = 21310;
+    pub const CALL_ENDED: u32 = 21311;
+    pub const QUICKSTART_UNCONFIGURED: u32 = 21401;
     pub const INTERNAL: u32 = 20500;
     pub const STORE_UNAVAILABLE: u32 = 20503;
 }
@@ -136,6 +141,10 @@ impl From<AuthError> for ApiError {
 
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
+        crate::metrics::METRICS
+            .token_rejections
+            .with_label_values(&[&e.code().to_string()])
+            .inc();
         Self::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
     }
 }

@@ -13,7 +13,7 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: its store answers.
+/// The process can serve: its store answers (and whether Redis does, when configured).
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "ready"),
               (status = 503, description = "store unreachable", body = ApiError)))]
@@ -26,5 +26,19 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
             "the database is unavailable",
         ));
     }
-    Ok(Json(json!({ "status": "ready", "store": "ok" })))
+    // Redis carries shared state between replicas; without it this replica still serves
+    // (falling back to local state), so it stays ready but says it is degraded.
+    let Some(redis) = state.engine.clients().redis() else {
+        return Ok(Json(json!({ "status": "ready", "store": "ok" })));
+    };
+    if crate::redis_conn::ping(redis).await {
+        Ok(Json(
+            json!({ "status": "ready", "store": "ok", "redis": "ok" }),
+        ))
+    } else {
+        tracing::warn!("readiness: Redis unavailable");
+        Ok(Json(
+            json!({ "status": "degraded", "store": "ok", "redis": "unavailable" }),
+        ))
+    }
 }

@@ -16,6 +16,7 @@ use super::error::code;
 use super::extract::{ApiKeyAuth, Json};
 use super::{ApiError, AppState};
 use crate::apns::MAX_VOIP_PAYLOAD;
+use crate::auth::ApiKeyPrincipal;
 use crate::clock::{now_ms, rfc3339};
 use crate::delivery::{DeliveryJob, InviteInfo, call_payload, params_query};
 use crate::domain::{CallSid, CredentialSid, Identity, InviteSid};
@@ -42,6 +43,9 @@ pub struct CreateInviteBody {
     pub ttl: Option<u32>,
     /// URL that receives the invite's state changes (http or https).
     pub status_callback: Option<String>,
+    /// `voip` to also send legacy `twilio.voice.cancel` VoIP pushes when the call ends
+    /// (for apps on the older pattern; see the README for Apple's rule). Default `none`.
+    pub cancel_push: Option<String>,
 }
 
 /// One device's part of an invite.
@@ -124,6 +128,22 @@ pub async fn create(
     ApiKeyAuth(caller): ApiKeyAuth,
     Json(body): Json<CreateInviteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (invite, deliveries) = place(&state, &caller, body).await?;
+    let body = view(&invite, &deliveries, false);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, body.url.clone())],
+        axum::Json(body),
+    ))
+}
+
+/// Validates and places an invite for `caller`: the existing one for a known call SID, or a
+/// new one written with its deliveries and handed to the delivery engine.
+pub async fn place(
+    state: &AppState,
+    caller: &ApiKeyPrincipal,
+    body: CreateInviteBody,
+) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
     let to = Identity::parse(body.to.strip_prefix("client:").unwrap_or(&body.to))?;
     if body.from.is_empty() || body.from.len() > 256 || body.from.chars().any(char::is_control) {
         return Err(invalid_field(
@@ -138,20 +158,21 @@ pub async fn create(
     if !(1..=MAX_TTL).contains(&ttl) {
         return Err(invalid_field("ttl must be between 1 and 300 seconds"));
     }
-    let bad_callback = |url: &String| {
-        !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048
-    };
-    if body.status_callback.as_ref().is_some_and(bad_callback) {
-        return Err(invalid_field(
-            "status_callback must be an http:// or https:// URL",
-        ));
+    if let Some(url) = &body.status_callback {
+        crate::calls::callbacks::check_url(url, &state.config.status_callback_allowed_hosts)
+            .map_err(invalid_field)?;
     }
+    let cancel_push = match body.cancel_push.as_deref() {
+        None | Some("none") => None,
+        Some("voip") => Some("voip".to_owned()),
+        Some(_) => return Err(invalid_field("cancel_push must be \"voip\" or \"none\"")),
+    };
     if let Some(existing) = state
         .store
         .invite_by_call(&caller.account, &call_sid)
         .await?
     {
-        return accepted(&state, existing).await;
+        return existing_invite(state, existing).await;
     }
     let registrations = state
         .store
@@ -174,6 +195,9 @@ pub async fn create(
         params: body.params.as_ref().and_then(params_query),
         status: "queued".into(),
         status_callback: body.status_callback,
+        api_key_sid: Some(caller.key.to_string()),
+        answered_by: None,
+        cancel_push,
         expires_at: now + i64::from(ttl) * 1000,
         date_created: now,
         date_updated: now,
@@ -182,7 +206,7 @@ pub async fn create(
     for r in &registrations {
         let environment = match &r.environment {
             Some(env) => env.clone(),
-            None => default_environment(&state, &caller.account, &r.credential_sid).await,
+            None => default_environment(state, &caller.account, &r.credential_sid).await,
         };
         deliveries.push(DeliveryRecord {
             id: Uuid::new_v4().to_string(),
@@ -205,39 +229,28 @@ pub async fn create(
         .iter()
         .filter_map(|d| DeliveryJob::from_record(d, info.clone()))
         .collect();
-    check_payload_size(&state, &jobs)?;
+    check_payload_size(state, &jobs)?;
     match state.store.create_invite(&invite, &deliveries).await? {
-        CreateInvite::Existing(existing) => return accepted(&state, *existing).await,
-        CreateInvite::Created => state.engine.enqueue(jobs),
+        CreateInvite::Existing(existing) => return existing_invite(state, *existing).await,
+        CreateInvite::Created => {
+            crate::metrics::METRICS.invites_accepted.inc();
+            state.engine.enqueue(jobs);
+            state
+                .calls
+                .schedule_expiry(invite.sid.to_string(), invite.expires_at);
+        }
     }
     tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,
         devices = deliveries.len(), "invite accepted");
-    let body = view(&invite, &deliveries, false);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, body.url.clone())],
-        axum::Json(body),
-    ))
+    Ok((invite, deliveries))
 }
 
-async fn accepted(
+async fn existing_invite(
     state: &AppState,
     invite: InviteRecord,
-) -> Result<
-    (
-        StatusCode,
-        [(header::HeaderName, String); 1],
-        axum::Json<InviteView>,
-    ),
-    ApiError,
-> {
+) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
     let deliveries = state.store.deliveries(&invite.sid).await?;
-    let body = view(&invite, &deliveries, false);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, body.url.clone())],
-        axum::Json(body),
-    ))
+    Ok((invite, deliveries))
 }
 
 async fn default_environment(
@@ -254,7 +267,8 @@ async fn default_environment(
 
 /// Refuses an invite whose push would exceed APNs's VoIP payload limit.
 fn check_payload_size(state: &AppState, jobs: &[DeliveryJob]) -> Result<(), ApiError> {
-    for job in jobs {
+    // Every device's payload has the same size (SIDs and UUIDs are fixed-length): one suffices.
+    if let Some(job) = jobs.first() {
         let token = state.engine.bridge().sign(
             &job.invite.sid,
             &job.registration_sid,
@@ -295,14 +309,16 @@ pub async fn fetch(
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<InviteView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let sid = InviteSid::parse(&sid).map_err(|_| ApiError::not_found("invite"))?;
+    let sid = super::calls::account_invite(&state, &caller.account, &sid)
+        .await?
+        .sid;
     let wait = Duration::from_millis(query.wait.unwrap_or(0).min(MAX_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading so no change slips between the read and the wait.
     let mut changes = state.engine.subscribe();
     loop {
-        // Deliveries first: the invite's status is written in the same transaction as their
-        // outcomes, so reading it second never shows a status older than the deliveries.
+        // Deliveries first: the invite's status is updated in the same transaction as the
+        // deliveries, so the invite read after them is at least as fresh.
         let deliveries = state.store.deliveries(&sid).await?;
         let invite = state
             .store

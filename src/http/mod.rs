@@ -1,6 +1,7 @@
 //! The HTTP API: axum routers (one file per resource), shared state, request tracing and
 //! the OpenAPI description generated from the handlers' own types.
 
+mod calls;
 mod credential_form;
 mod credentials;
 mod error;
@@ -9,6 +10,7 @@ mod health;
 mod invites;
 mod keys;
 mod openapi;
+mod quickstart;
 mod registrations;
 
 pub use error::{ApiError, code};
@@ -34,12 +36,30 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     pub config: Arc<Config>,
     pub engine: Arc<crate::delivery::Engine>,
+    pub calls: Arc<crate::calls::Calls>,
+    /// Set to `true` when the server starts draining: long-lived event streams end then.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The full router of the public API.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
-    Router::new()
+    let mut router = Router::new();
+    if state.config.metrics_listen.is_none() {
+        router = router.route("/metrics", get(serve_metrics));
+    }
+    if state.config.quickstart {
+        router = router
+            .route(
+                "/accessToken",
+                get(quickstart::access_token).post(quickstart::access_token),
+            )
+            .route(
+                "/placeCall",
+                get(quickstart::place_call).post(quickstart::place_call),
+            );
+    }
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
@@ -63,11 +83,25 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/invites", axum::routing::post(invites::create))
         .route("/v1/invites/{sid}", get(invites::fetch))
+        .route("/v1/invites/{sid}/events", get(calls::events))
+        .route(
+            "/v1/invites/{sid}/accept",
+            axum::routing::post(calls::accept),
+        )
+        .route(
+            "/v1/invites/{sid}/reject",
+            axum::routing::post(calls::reject),
+        )
+        .route(
+            "/v1/invites/{sid}/cancel",
+            axum::routing::post(calls::cancel),
+        )
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{sid}", delete(keys::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -90,6 +124,45 @@ pub fn router(state: AppState) -> Router {
                 }),
         )
         .with_state(state)
+}
+
+/// Counts and times every request by route template, method and status.
+async fn track(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let m = &crate::metrics::METRICS;
+    m.http_requests
+        .with_label_values(&[&route, method.as_str(), response.status().as_str()])
+        .inc();
+    m.http_duration
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn serve_metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::METRICS.render(),
+    )
+}
+
+/// A router serving only `/metrics` (for `metrics_listen`).
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(serve_metrics))
 }
 
 async fn not_found() -> ApiError {

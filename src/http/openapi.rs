@@ -16,6 +16,8 @@ use super::{ApiError, health, keys, registrations};
         registrations::unregister,
         keys::create, keys::list, keys::revoke,
         crate::http::invites::create, crate::http::invites::fetch,
+        crate::http::calls::events, crate::http::calls::accept, crate::http::calls::reject,
+        crate::http::calls::cancel,
         crate::http::credentials::create, crate::http::credentials::list,
         crate::http::credentials::fetch, crate::http::credentials::rotate,
         crate::http::credentials::remove,
@@ -33,6 +35,10 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
+            "bridge_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
             "access_token",

@@ -139,6 +139,16 @@ pub async fn register(
     let max = state.config.max_registrations_per_identity;
     let upserted = state.store.upsert_registration(&new, max, now_ms()).await?;
     let r = &upserted.registration;
+    let change = match (&upserted.moved_from, upserted.created) {
+        (Some(_), _) => "moved",
+        (None, true) => "registered",
+        (None, false) => "refreshed",
+    };
+    let changes = &crate::metrics::METRICS.registration_changes;
+    changes.with_label_values(&[change]).inc();
+    changes
+        .with_label_values(&["retired_identity_limit"])
+        .inc_by(upserted.retired.len() as u64);
     tracing::info!(
         registration = %r.sid, identity = %r.identity, token = %r.device_token,
         created = upserted.created, moved_from = ?upserted.moved_from, "device registered"
@@ -198,6 +208,10 @@ pub async fn unregister(
     {
         return Err(ApiError::not_found("registration"));
     }
+    crate::metrics::METRICS
+        .registration_changes
+        .with_label_values(&["unregistered"])
+        .inc();
     tracing::info!(registration = %sid, reason = "unregistered", "registration removed");
     Ok(StatusCode::NO_CONTENT)
 }

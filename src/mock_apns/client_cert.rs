@@ -198,26 +198,3 @@ fn topic_list(ext_value: &[u8]) -> Vec<String> {
         .filter_map(|(_, s)| std::str::from_utf8(s).ok().map(str::to_string))
         .collect()
 }
-
-/// DER of the Apple topic extension listing `topics`, each followed by a
-/// SEQUENCE with its push type name, as Apple's certificates do.
-#[cfg(test)]
-pub(crate) fn encode_topics(topics: &[(&str, &str)]) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            out.extend([0x82, (len >> 8) as u8, len as u8]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
-    let mut body = Vec::new();
-    for (topic, kind) in topics {
-        body.extend(tlv(0x0c, topic.as_bytes()));
-        body.extend(tlv(0x30, &tlv(0x0c, kind.as_bytes())));
-    }
-    tlv(0x30, &body)
-}

@@ -1,24 +1,18 @@
-//! TLS material and the OpenSSL acceptor: generated CA and server
-//! certificate, ALPN `h2`, and optional client-certificate verification.
+//! TLS material and the OpenSSL acceptor: a CA and server certificate
+//! generated with [`devcerts`], ALPN `h2`, and optional client-certificate
+//! verification.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::PKey;
 use openssl::ssl::{AlpnError, SslAcceptor, SslMethod, SslVerifyMode, SslVersion};
-use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-    SubjectKeyIdentifier,
-};
+use openssl::x509::X509;
 use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder};
+use secrecy::ExposeSecret;
 
 use super::config::{Error, PemSource, TlsSource};
+use crate::credentials::devcerts::{self, DevCert, DevCertError};
 
 /// Host names the generated server certificate is valid for.
 const SERVER_DNS_NAMES: &[&str] = &[
@@ -28,165 +22,30 @@ const SERVER_DNS_NAMES: &[&str] = &[
     "api.development.push.apple.com",
 ];
 
-/// A certificate with its private key, both also as PEM text.
-pub(crate) struct Issued {
-    pub cert: X509,
-    pub key: PKey<Private>,
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-/// What a certificate to be issued looks like.
-pub(crate) struct CertSpec<'a> {
-    /// Subject name entries, e.g. `[(Nid::COMMONNAME, "x")]`.
-    pub subject: &'a [(Nid, &'a str)],
-    /// Whether this is a CA certificate.
-    pub is_ca: bool,
-    /// DNS names and IP addresses for the SAN extension.
-    pub dns: &'a [&'a str],
-    pub ips: &'a [&'a str],
-    /// Extended key usage: server (true) or client (false); ignored for CAs.
-    pub server_auth: bool,
-    /// Extra extensions (e.g. Apple's OIDs), added verbatim.
-    pub extra: Vec<X509Extension>,
-    /// Validity window relative to now, in seconds.
-    pub not_before_secs: i64,
-    pub not_after_secs: i64,
-}
-
-/// A fresh P-256 private key.
-pub(crate) fn new_p256_key() -> Result<PKey<Private>, Error> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-    Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
-}
-
-fn name(entries: &[(Nid, &str)]) -> Result<X509Name, Error> {
-    let mut b = X509NameBuilder::new()?;
-    for (nid, value) in entries {
-        b.append_entry_by_nid(*nid, value)?;
-    }
-    Ok(b.build())
-}
-
-fn time_from_now(secs: i64) -> Result<Asn1Time, Error> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    Ok(Asn1Time::from_unix(now + secs)?)
-}
-
-/// Issues a certificate for `spec`, signed by `issuer` (self-signed if None).
-pub(crate) fn issue(spec: &CertSpec<'_>, issuer: Option<&Issued>) -> Result<Issued, Error> {
-    let key = new_p256_key()?;
-    let subject = name(spec.subject)?;
-    let mut b = X509Builder::new()?;
-    b.set_version(2)?;
-    let mut serial = BigNum::new()?;
-    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
-    let serial = Asn1Integer::from_bn(&serial)?;
-    b.set_serial_number(&serial)?;
-    b.set_subject_name(&subject)?;
-    match issuer {
-        Some(ca) => b.set_issuer_name(ca.cert.subject_name())?,
-        None => b.set_issuer_name(&subject)?,
-    }
-    let (not_before, not_after) = (
-        time_from_now(spec.not_before_secs)?,
-        time_from_now(spec.not_after_secs)?,
-    );
-    b.set_not_before(&not_before)?;
-    b.set_not_after(&not_after)?;
-    b.set_pubkey(&key)?;
-    if spec.is_ca {
-        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-        b.append_extension(
-            KeyUsage::new()
-                .critical()
-                .key_cert_sign()
-                .crl_sign()
-                .build()?,
-        )?;
-    } else {
-        b.append_extension(BasicConstraints::new().build()?)?;
-        b.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
-        let mut eku = ExtendedKeyUsage::new();
-        if spec.server_auth {
-            eku.server_auth();
-        } else {
-            eku.client_auth();
-        }
-        b.append_extension(eku.build()?)?;
-    }
-    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
-    b.append_extension(ski)?;
-    if let Some(ca) = issuer {
-        let aki = AuthorityKeyIdentifier::new()
-            .keyid(false)
-            .build(&b.x509v3_context(Some(&ca.cert), None))?;
-        b.append_extension(aki)?;
-    }
-    if !spec.dns.is_empty() || !spec.ips.is_empty() {
-        let mut san = SubjectAlternativeName::new();
-        for d in spec.dns {
-            san.dns(d);
-        }
-        for ip in spec.ips {
-            san.ip(ip);
-        }
-        let ext = san.build(&b.x509v3_context(issuer.map(|ca| ca.cert.as_ref()), None))?;
-        b.append_extension(ext)?;
-    }
-    for ext in &spec.extra {
-        b.append_extension2(ext)?;
-    }
-    let signer = issuer.map(|ca| &ca.key).unwrap_or(&key);
-    b.sign(signer, MessageDigest::sha256())?;
-    let cert = b.build();
-    Ok(Issued {
-        cert_pem: pem_string(cert.to_pem()?),
-        key_pem: pem_string(key.private_key_to_pem_pkcs8()?),
-        cert,
-        key,
-    })
-}
-
-fn pem_string(bytes: Vec<u8>) -> String {
-    String::from_utf8_lossy(&bytes).into_owned()
-}
+/// IP addresses the generated server certificate is valid for.
+const SERVER_IPS: &[IpAddr] = &[
+    IpAddr::V4(Ipv4Addr::LOCALHOST),
+    IpAddr::V6(Ipv6Addr::LOCALHOST),
+];
 
 /// Generates a CA and a server certificate signed by it.
-pub(crate) fn generate_server_identity() -> Result<(Issued, Issued), Error> {
-    let ca = issue(
-        &CertSpec {
-            subject: &[
-                (Nid::ORGANIZATIONNAME, "pushgate"),
-                (Nid::COMMONNAME, "pushgate mock-apns CA"),
-            ],
-            is_ca: true,
-            dns: &[],
-            ips: &[],
-            server_auth: false,
-            extra: Vec::new(),
-            not_before_secs: -3600,
-            not_after_secs: 825 * 86_400,
-        },
-        None,
-    )?;
-    let server = issue(
-        &CertSpec {
-            subject: &[(Nid::COMMONNAME, "localhost")],
-            is_ca: false,
-            dns: SERVER_DNS_NAMES,
-            ips: &["127.0.0.1", "::1"],
-            server_auth: true,
-            extra: Vec::new(),
-            not_before_secs: -3600,
-            not_after_secs: 365 * 86_400,
-        },
-        Some(&ca),
-    )?;
+fn generate_server_identity() -> Result<(DevCert, DevCert), Error> {
+    // Wall-clock time, not the simulator's clock: TLS clients check validity against
+    // their own clock.
+    let now = crate::clock::now_secs();
+    let ca = devcerts::generate_ca("pushgate mock-apns CA", now).map_err(generation_error)?;
+    let server =
+        devcerts::issue_server(&ca, SERVER_DNS_NAMES, SERVER_IPS, now).map_err(generation_error)?;
     Ok((ca, server))
+}
+
+fn generation_error(e: DevCertError) -> Error {
+    match e {
+        DevCertError::OpenSsl(stack) => Error::Tls(stack),
+        DevCertError::InvalidOption(what) => {
+            Error::Config(format!("generating TLS material: {what}"))
+        }
+    }
 }
 
 fn write_file(dir: &Path, name: &str, text: &str) -> Result<(), Error> {
@@ -216,19 +75,22 @@ pub(crate) fn build_acceptor(
     let ca_pem = match source {
         TlsSource::Generate { out_dir } => {
             let (ca, server) = generate_server_identity()?;
+            let ca_pem = ca.cert_pem().map_err(generation_error)?;
             if let Some(dir) = out_dir {
                 std::fs::create_dir_all(dir).map_err(|source| Error::Io {
                     context: format!("creating {}", dir.display()),
                     source,
                 })?;
-                write_file(dir, "ca.pem", &ca.cert_pem)?;
-                write_file(dir, "server.pem", &server.cert_pem)?;
-                write_file(dir, "server-key.pem", &server.key_pem)?;
+                let server_pem = server.cert_pem().map_err(generation_error)?;
+                let key_pem = server.key_pkcs8_pem().map_err(generation_error)?;
+                write_file(dir, "ca.pem", &ca_pem)?;
+                write_file(dir, "server.pem", &server_pem)?;
+                write_file(dir, "server-key.pem", key_pem.expose_secret())?;
             }
             b.set_certificate(&server.cert)?;
-            b.add_extra_chain_cert(ca.cert.clone())?;
+            b.add_extra_chain_cert(ca.cert)?;
             b.set_private_key(&server.key)?;
-            Some(ca.cert_pem)
+            Some(ca_pem)
         }
         TlsSource::Files { cert, key } => {
             let chain = X509::stack_from_pem(&PemSource::File(cert.clone()).load()?)?;

@@ -200,6 +200,14 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// Every credential of every account (a small table; for metrics).
+    pub async fn all_credentials(&self) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(select!("ORDER BY sid"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
     /// Deletes a credential and, as Twilio does, its registrations, in one transaction.
     /// Returns how many registrations went, or `None` if there was no such credential.
     pub async fn delete_credential(

@@ -20,6 +20,12 @@ pub struct InviteRecord {
     pub params: Option<String>,
     pub status: String,
     pub status_callback: Option<String>,
+    /// The API key that created the invite; its secret signs status callbacks.
+    pub api_key_sid: Option<String>,
+    /// The registration that answered, once one did.
+    pub answered_by: Option<String>,
+    /// `voip` to send legacy cancel pushes when the call ends unanswered on a device.
+    pub cancel_push: Option<String>,
     pub expires_at: i64,
     pub date_created: i64,
     pub date_updated: i64,
@@ -63,6 +69,9 @@ struct InviteRow {
     params: Option<String>,
     status: String,
     status_callback: Option<String>,
+    api_key_sid: Option<String>,
+    answered_by: Option<String>,
+    cancel_push: Option<String>,
     expires_at: i64,
     date_created: i64,
     date_updated: i64,
@@ -79,6 +88,9 @@ impl From<InviteRow> for InviteRecord {
             params: r.params,
             status: r.status,
             status_callback: r.status_callback,
+            api_key_sid: r.api_key_sid,
+            answered_by: r.answered_by,
+            cancel_push: r.cancel_push,
             expires_at: r.expires_at,
             date_created: r.date_created,
             date_updated: r.date_updated,
@@ -127,7 +139,8 @@ macro_rules! select_invite {
     ($tail:literal) => {
         concat!(
             "SELECT sid, account_sid, call_sid, to_identity, caller, params, status, \
-             status_callback, expires_at, date_created, date_updated FROM invites ",
+             status_callback, api_key_sid, answered_by, cancel_push, expires_at, date_created, \
+             date_updated FROM invites ",
             $tail
         )
     };
@@ -260,14 +273,15 @@ impl Store {
         for chunk in batch.chunks(INVITE_CHUNK) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|r| {
-                    let cols: Vec<String> = (1..=10).map(|c| format!("${}", r * 10 + c)).collect();
+                    let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
                     // date_updated = date_created
-                    format!("({}, ${})", cols.join(", "), r * 10 + 10)
+                    format!("({}, ${})", cols.join(", "), r * 12 + 12)
                 })
                 .collect();
             let sql = format!(
                 "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
-                 status, status_callback, expires_at, date_created, date_updated) VALUES {} \
+                 status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
+                 date_updated) VALUES {} \
                  ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
                 rows.join(", ")
             );
@@ -282,6 +296,8 @@ impl Store {
                     .bind(invite.params.clone())
                     .bind(&invite.status)
                     .bind(invite.status_callback.clone())
+                    .bind(invite.api_key_sid.clone())
+                    .bind(invite.cancel_push.clone())
                     .bind(invite.expires_at)
                     .bind(invite.date_created);
             }
@@ -384,6 +400,44 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Invites still ringing (or about to), for resuming their expiry timers.
+    pub async fn open_invites(&self) -> Result<Vec<InviteRecord>, StoreError> {
+        let rows: Vec<InviteRow> = sqlx::query_as(select_invite!(
+            "WHERE status IN ('queued', 'sending', 'delivered')"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Moves an open invite (queued, sending or delivered, not past `expires_at` unless
+    /// `to` is `expired`) to the final state `to`, recording who answered. Returns the
+    /// updated invite, or `None` if it was no longer open (someone else ended it first).
+    pub async fn end_invite(
+        &self,
+        sid: &str,
+        to: &str,
+        answered_by: Option<&str>,
+        now: i64,
+    ) -> Result<Option<InviteRecord>, StoreError> {
+        let ended = sqlx::query(
+            "UPDATE invites SET status = $1, answered_by = $2, date_updated = $3 \
+             WHERE sid = $4 AND status IN ('queued', 'sending', 'delivered') \
+             AND (expires_at > $3 OR $1 = 'expired')",
+        )
+        .bind(to)
+        .bind(answered_by)
+        .bind(now)
+        .bind(sid)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if ended == 0 {
+            return Ok(None);
+        }
+        self.invite_by_sid(sid).await
     }
 
     /// Deliveries not final yet (queued or waiting for a retry), oldest invites first.

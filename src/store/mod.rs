@@ -11,6 +11,7 @@ mod invites;
 mod outcomes;
 mod registrations;
 mod rekey;
+mod stats;
 
 pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
@@ -19,6 +20,7 @@ pub use invites::{CreateInvite, DeliveryRecord, InviteRecord};
 pub use outcomes::{BatchResult, CredentialRejection, DeliveryUpdate, RegistrationEffect};
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
 pub use rekey::ResealError;
+pub use stats::Gauges;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -45,8 +45,8 @@ pub struct CredentialRejection {
 /// What a recorded batch changed, for events, logs and metrics.
 #[derive(Debug, Default)]
 pub struct BatchResult {
-    /// Invites whose status was recomputed: (sid, status).
-    pub invites: Vec<(String, String)>,
+    /// Invites whose status was recomputed: (sid, status, status callback URL).
+    pub invites: Vec<(String, String, Option<String>)>,
     /// Registrations deleted because APNs reported their token dead.
     pub retired: Vec<String>,
     /// Registrations kept despite a 410 because they were refreshed after its timestamp.
@@ -63,7 +63,8 @@ const FINAL_CHECK: &str = "UPDATE invites SET status = CASE \
     WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
       AND d.status = 'expired') THEN 'expired' \
     ELSE 'failed' END, date_updated = $1 \
-    WHERE sid IN ({}) AND status IN ('queued', 'sending') RETURNING sid, status";
+    WHERE sid IN ({}) AND status IN ('queued', 'sending') \
+    RETURNING sid, status, status_callback";
 
 /// SIDs per statement for the batched registration touches and invite status checks.
 const SID_CHUNK: usize = 500;
@@ -174,7 +175,8 @@ impl Store {
         for chunk in touched.chunks(SID_CHUNK) {
             let sql = FINAL_CHECK.replace("{}", &sid_list(chunk.len()));
             let mut query =
-                sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(now);
+                sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(sql))
+                    .bind(now);
             for sid in chunk {
                 query = query.bind(sid.as_str());
             }

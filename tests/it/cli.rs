@@ -35,30 +35,11 @@ fn value<'a>(text: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{key} not in output: {text}"))
 }
 
-/// Starts `pushgate serve` on port 0 and reads the bound address from its JSON log.
+/// Starts `pushgate serve` on port 0 with the data dir `dir`.
 fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env_clear()
-        .env("PUSHGATE_DATA_DIR", dir)
-        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
-        .env("PUSHGATE_LOG_FORMAT", "json")
-        .env("PUSHGATE_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if let Some(addr) = entry["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PUSHGATE_DATA_DIR", dir);
+    crate::helpers::serve_on_free_port(cmd)
 }
 
 #[tokio::test]
@@ -376,4 +357,89 @@ async fn push_reaches_mock_apns_and_prints_the_outcome() {
         .status()
         .unwrap();
     assert!(sim.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn demo_rings_a_call_through_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--apns-listen",
+            "127.0.0.1:0",
+            "--apns-control",
+            "127.0.0.1:0",
+        ])
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", dir.path())
+        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
+        .env("PUSHGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut gateway, mut control, mut auth) = (String::new(), String::new(), String::new());
+    while gateway.is_empty() || control.is_empty() {
+        let line = lines.next().expect("demo exited early").unwrap();
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("G=") {
+            let (g, a) = rest.split_once("; AUTH=").unwrap();
+            gateway = g.to_owned();
+            auth = a.trim_matches('"').to_owned();
+        } else if let Some(rest) = line.strip_prefix("bridge() { curl -s \"") {
+            control = rest.split("/pushes").next().unwrap().to_owned();
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let client = reqwest::Client::new();
+    // As the printed steps do: place a call, read the pushes, answer on phone 1.
+    let call = client
+        .get(format!("{gateway}/placeCall?to=alice"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(call.starts_with("CA"), "{call}");
+    let (user, password) = auth.split_once(':').unwrap();
+    let settled: Value = client
+        .get(format!("{gateway}/v1/invites/{call}?wait=5000"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settled["status"], "delivered", "{settled}");
+    assert_eq!(settled["devices"], 3);
+    let pushes: Value = client
+        .get(format!("{control}/pushes?since=0"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pushes = pushes["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 3);
+    let phone1 = pushes
+        .iter()
+        .find(|p| p["device_token"].as_str().unwrap().starts_with("d1"))
+        .unwrap();
+    assert_eq!(phone1["payload"]["twi_call_sid"], call.as_str());
+    let bridge = phone1["payload"]["twi_bridge_token"].as_str().unwrap();
+    let res = client
+        .post(format!("{gateway}/v1/invites/{call}/accept"))
+        .bearer_auth(bridge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }

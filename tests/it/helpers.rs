@@ -395,3 +395,28 @@ impl TestApp {
         body
     }
 }
+
+/// Runs `pushgate serve` from `cmd` (the binary, with its environment set) on a free port,
+/// reading the bound address from its JSON log; returns the process and the address.
+pub fn serve_on_free_port(mut cmd: std::process::Command) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .arg("serve")
+        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
+        .env("PUSHGATE_LOG_FORMAT", "json")
+        .env("PUSHGATE_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if let Some(addr) = entry["addr"].as_str() {
+            break addr.to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}

@@ -5,10 +5,12 @@ mod helpers;
 
 mod apns;
 mod bench;
+mod calls;
 mod cli;
 mod credentials;
 mod invites;
 mod keys;
+mod metrics;
 mod registrations;
 mod restart;
 mod service;

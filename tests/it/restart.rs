@@ -2,8 +2,7 @@
 //! unexpired delivery completes, and none whose acceptance was recorded is sent twice.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use pushgate::mock_apns::{FaultSpec, SimulatorConfig};
 use secrecy::ExposeSecret;
@@ -39,24 +38,9 @@ impl Gateway {
 
     /// Starts `serve` on a free port, returning the process and its address.
     fn serve(&self) -> (Child, String) {
-        let mut child = self
-            .command(&["serve"])
-            .env("PUSHGATE_LISTEN", "127.0.0.1:0")
-            .env("PUSHGATE_LOG_FORMAT", "json")
-            .env("PUSHGATE_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("server exited early").unwrap();
-            let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if let Some(addr) = entry["addr"].as_str() {
-                break addr.to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        (child, addr)
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        crate::helpers::serve_on_free_port(cmd)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, assert_error, spawn_app, store_tests};
+use crate::helpers::{Backend, assert_error, spawn_app, spawn_app_with, store_tests};
 
 async fn health_and_readiness(b: Backend) {
     let app = spawn_app(b).await;
@@ -16,17 +16,9 @@ async fn health_and_readiness(b: Backend) {
 async fn without_the_store_readyz_and_api_answer_503(b: Backend) {
     let app = spawn_app(b).await;
     // A router over a store whose pool is closed: alive, not ready.
-    let master_key = std::sync::Arc::new(app.master.clone());
-    let engine =
-        pushgate::delivery::Engine::start(app.store.clone(), master_key.clone(), &app.config)
-            .await
-            .unwrap();
-    let state = pushgate::http::AppState {
-        store: app.store.clone(),
-        master_key,
-        config: std::sync::Arc::new(app.config.clone()),
-        engine,
-    };
+    let state = pushgate::start_services(app.config.clone(), app.store.clone(), app.master.clone())
+        .await
+        .unwrap();
     app.store.close().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -96,7 +88,20 @@ async fn shuts_down_gracefully(b: Backend) {
     );
 }
 
+async fn readiness_reports_redis_when_configured(b: Backend) {
+    let redis = std::env::var("PUSHGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let app = spawn_app_with(b, |c| c.redis_url = Some(redis)).await;
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(
+        (status, body["redis"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
+}
+
 store_tests!(
+    readiness_reports_redis_when_configured,
     health_and_readiness,
     without_the_store_readyz_and_api_answer_503,
     openapi_describes_every_endpoint,

@@ -16,9 +16,9 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_openssl::SslStream;
 
+use crate::credentials::devcerts::DevCert;
 use crate::mock_apns::Simulator;
 use crate::mock_apns::goaway::FRAME_GOAWAY;
-use crate::mock_apns::tls::Issued;
 
 /// An answer from the simulator.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ pub struct Client {
 
 impl Client {
     /// Connects, trusting the simulator's CA; presents `identity` if given.
-    pub async fn connect(sim: &Simulator, identity: Option<&Issued>) -> Client {
+    pub async fn connect(sim: &Simulator, identity: Option<&DevCert>) -> Client {
         let tcp = TcpStream::connect(sim.tls_addr()).await.expect("tcp");
         let mut b = SslConnector::builder(SslMethod::tls_client()).expect("connector");
         let ca = X509::from_pem(sim.ca_pem().expect("ca").as_bytes()).expect("ca pem");

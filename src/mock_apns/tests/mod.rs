@@ -13,17 +13,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use openssl::asn1::{Asn1Object, Asn1OctetString};
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::x509::X509Extension;
+use secrecy::ExposeSecret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::client_cert::encode_topics;
 use super::provider_token::sign;
-use super::tls::{CertSpec, Issued, issue, new_p256_key};
 use super::{EnvironmentMode, ManualClock, PemSource, Simulator, SimulatorConfig, start};
+use crate::credentials::devcerts::{self, AppleEnvironment, DevCert, KeyKind, LeafOptions};
 
 pub use client::{Client, Reply, request};
 
@@ -77,7 +74,7 @@ impl Key {
     /// A fresh P-256 key.
     pub fn new(key_id: &str, team_id: &str) -> Key {
         Key {
-            key: new_p256_key().expect("key"),
+            key: devcerts::generate_key(KeyKind::EcP256).expect("key"),
             key_id: key_id.into(),
             team_id: team_id.into(),
         }
@@ -90,7 +87,8 @@ impl Key {
 
     /// The .p8 (PKCS#8 PEM) of the key.
     pub fn p8(&self) -> String {
-        String::from_utf8(self.key.private_key_to_pem_pkcs8().expect("pem")).expect("utf8")
+        let pem = devcerts::pkcs8_pem(&self.key).expect("pem");
+        pem.expose_secret().to_owned()
     }
 
     /// The public key PEM.
@@ -120,57 +118,25 @@ pub async fn push(c: &Client, token: &str, headers: &[(&str, String)]) -> Reply 
 }
 
 /// A CA for client certificates.
-pub fn client_ca() -> Issued {
-    let spec = CertSpec {
-        subject: &[(Nid::COMMONNAME, "Test Apple WWDR CA")],
-        is_ca: true,
-        dns: &[],
-        ips: &[],
-        server_auth: false,
-        extra: Vec::new(),
-        not_before_secs: -3600,
-        not_after_secs: 86_400,
-    };
-    issue(&spec, None).expect("ca")
+pub fn client_ca() -> DevCert {
+    devcerts::generate_ca("Test Apple WWDR CA", crate::clock::now_secs()).expect("ca")
 }
 
 /// `client_ca` as a config value.
-pub fn ca_source(ca: &Issued) -> Option<PemSource> {
-    Some(PemSource::Pem(ca.cert_pem.clone()))
-}
-
-fn apple_ext(arc: u8, der: &[u8]) -> X509Extension {
-    let oid = Asn1Object::from_str(&format!("1.2.840.113635.100.6.3.{arc}")).expect("oid");
-    let value = Asn1OctetString::new_from_bytes(der).expect("octets");
-    X509Extension::new_from_der(&oid, false, &value).expect("ext")
+pub fn ca_source(ca: &DevCert) -> Option<PemSource> {
+    Some(PemSource::Pem(ca.cert_pem().expect("ca pem")))
 }
 
 /// An Apple-style push client certificate: subject UID `uid`, environment
 /// OIDs (`dev`, `prod`), optional topic list.
-pub fn apple_cert(ca: &Issued, uid: &str, dev: bool, prod: bool, topics: &[&str]) -> Issued {
-    let mut extra = Vec::new();
-    if dev {
-        extra.push(apple_ext(1, &[0x05, 0x00]));
-    }
-    if prod {
-        extra.push(apple_ext(2, &[0x05, 0x00]));
-    }
-    if !topics.is_empty() {
-        let list: Vec<(&str, &str)> = topics.iter().map(|t| (*t, "app")).collect();
-        extra.push(apple_ext(6, &encode_topics(&list)));
-    }
-    let cn = format!("Apple Push Services: {uid}");
-    let spec = CertSpec {
-        subject: &[(Nid::USERID, uid), (Nid::COMMONNAME, &cn)],
-        is_ca: false,
-        dns: &[],
-        ips: &[],
-        server_auth: false,
-        extra,
-        not_before_secs: -3600,
-        not_after_secs: 86_400,
+pub fn apple_cert(ca: &DevCert, uid: &str, dev: bool, prod: bool, topics: &[&str]) -> DevCert {
+    let opts = LeafOptions {
+        environment: AppleEnvironment::from_flags(dev, prod),
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        key: KeyKind::EcP256,
+        ..LeafOptions::apple_push(uid, crate::clock::now_secs())
     };
-    issue(&spec, Some(ca)).expect("client cert")
+    devcerts::issue_leaf(ca, &opts).expect("client cert")
 }
 
 /// A control API call over plain HTTP/1.1: (status, JSON body).

@@ -173,3 +173,96 @@ async fn replicas_sharing_a_token_source_avoid_too_many_token_updates() {
         );
     }
 }
+
+#[tokio::test]
+async fn three_replicas_share_one_token_through_redis() {
+    let redis_url = std::env::var("PUSHGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {redis_url} is required for tests: {e}"));
+    let prefix = format!("pushgate-test:{}:", uuid::Uuid::new_v4());
+    let sim_clock = Arc::new(sim::ManualClock::new(epoch()));
+    let s = start(SimulatorConfig {
+        clock: sim_clock.clone(),
+        log_pushes: true,
+        ..sim_config()
+    })
+    .await;
+    let auth = token_auth(&[&s]);
+    let ApnsAuth::Token {
+        p8_pem,
+        key_id,
+        team_id,
+    } = &auth
+    else {
+        panic!("token auth")
+    };
+    // Each replica has its own clock, a few seconds apart, as real machines do.
+    let clocks: Vec<Arc<ManualClock>> = (0..3)
+        .map(|i| Arc::new(ManualClock::new(epoch() + Duration::from_secs(i * 3))))
+        .collect();
+    let replicas: Vec<ApnsClient> = clocks
+        .iter()
+        .map(|clock| {
+            let signer = ProviderTokenSigner::new(p8_pem, key_id, team_id).expect("signer");
+            let source: Arc<dyn ProviderTokenSource> =
+                Arc::new(pushgate::apns::RedisTokenSource::new(
+                    redis.clone(),
+                    &prefix,
+                    signer,
+                    clock.clone(),
+                    DEFAULT_TOKEN_REFRESH_AFTER,
+                ));
+            ApnsClient::builder(auth.clone())
+                .config(client_config(&s))
+                .clock(clock.clone())
+                .token_source(source)
+                .build()
+                .expect("client")
+        })
+        .collect();
+    // Two hours of simulated time, a round of pushes from every replica each minute.
+    for minute in 0..120u64 {
+        for (i, replica) in replicas.iter().enumerate() {
+            let outcome = replica
+                .send(invite(
+                    &device_token(minute as u32),
+                    Environment::Production,
+                ))
+                .await;
+            assert!(
+                outcome.is_accepted(),
+                "minute {minute}, replica {i}: {outcome:?}"
+            );
+        }
+        sim_clock.advance(Duration::from_secs(60));
+        for clock in &clocks {
+            clock.advance(Duration::from_secs(60));
+        }
+    }
+    // The simulator saw the token change at most once per 20 minutes of its time.
+    let mut changes = Vec::new();
+    let mut last = None;
+    for push in s.pushes(0) {
+        let sim::AuthInfo::Token { issued_at, .. } = push.auth else {
+            continue;
+        };
+        if last != Some(issued_at) {
+            changes.push(push.received_at_ms);
+            last = Some(issued_at);
+        }
+    }
+    assert!(
+        changes.len() >= 2,
+        "the token was replaced on schedule: {changes:?}"
+    );
+    for pair in changes.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 20 * 60 * 1000,
+            "replaced too soon: {changes:?}"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Legacy cancel pushes (`twilio.voice.cancel`) for apps built on the older pattern. Apple's
+//! rule for iOS 13+ is that every VoIP push must report a call to CallKit, so a cancel sent as
+//! a VoIP push can get an app killed; new apps learn of the end over their own connection (the
+//! invite's event stream). Off unless the invite asks for `cancel_push: "voip"`.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::apns::Notification;
+use crate::delivery::{Engine, InviteInfo, parse_environment};
+use crate::domain::{AccountSid, CredentialSid};
+use crate::store::{InviteRecord, Store};
+
+/// `twi_message_type` of a cancel.
+pub const CANCEL: &str = "twilio.voice.cancel";
+
+/// The cancel payload: the call's ids and an empty `aps`.
+pub fn cancel_payload(invite: &InviteInfo, message_id: &Uuid) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "aps": {},
+        "twi_message_type": CANCEL,
+        "twi_call_sid": invite.call_sid,
+        "twi_account_sid": invite.account_sid,
+        "twi_from": invite.caller,
+        "twi_to": format!("client:{}", invite.to_identity),
+        "twi_message_id": message_id.to_string(),
+    }))
+    .unwrap_or_default()
+}
+
+/// Sends a cancel push to every device that accepted the invite's push, except the one that
+/// answered. Runs in the background; outcomes are logged.
+pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecord) {
+    tokio::spawn(async move {
+        let deliveries = match store.deliveries(&invite.sid).await {
+            Ok(d) => d,
+            Err(e) => return tracing::warn!(error = %e, "cancel pushes: reading deliveries failed"),
+        };
+        let info = InviteInfo::from(&invite);
+        let account = AccountSid::trusted(info.account_sid.clone());
+        for d in deliveries {
+            if d.status != "accepted"
+                || invite.answered_by.as_deref() == Some(d.registration_sid.as_str())
+            {
+                continue;
+            }
+            let credential = CredentialSid::trusted(d.credential_sid.clone());
+            let Ok(entry) = engine.clients().get(&account, &credential).await else {
+                continue;
+            };
+            let id = Uuid::new_v4();
+            let notification = Notification {
+                apns_id: Some(id),
+                expiration: Some(0),
+                collapse_id: Some(info.call_sid.clone()),
+                ..Notification::voip(
+                    d.device_token.clone(),
+                    parse_environment(&d.environment),
+                    entry.record.voip_topic.clone(),
+                    cancel_payload(&info, &id),
+                )
+            };
+            let outcome = entry.client.send(notification).await;
+            tracing::info!(invite = %invite.sid, registration = %d.registration_sid,
+                outcome = outcome.label(), "legacy cancel push sent");
+        }
+    });
+}

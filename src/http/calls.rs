@@ -1,0 +1,256 @@
+//! The call lifecycle over HTTP. Phones use the invite-scoped bridge token from their push
+//! (`Authorization: Bearer`) to follow the call (`/events`, Server-Sent Events) and to accept
+//! or reject it; the backend (HTTP Basic) cancels it when the caller hangs up. `{sid}` may be
+//! the invite SID (`IV…`) or its call SID (`CA…`, the push's `twi_call_sid`).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use super::error::code;
+use super::extract::ApiKeyAuth;
+use super::{ApiError, AppState};
+use crate::auth::bridge_token::BridgeClaims;
+use crate::calls::{Conflict, event_name, is_final};
+use crate::domain::{AccountSid, CallSid, InviteSid};
+use crate::events::InviteChange;
+use crate::store::InviteRecord;
+
+/// A phone holding a bridge token.
+pub struct BridgeAuth(pub BridgeClaims);
+
+impl FromRequestParts<AppState> for BridgeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            });
+        let claims = token.and_then(|t| state.engine.bridge().verify(t)).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                code::BRIDGE_TOKEN_INVALID,
+                "send the push's twi_bridge_token as Authorization: Bearer; it may have expired",
+            )
+        })?;
+        Ok(BridgeAuth(claims))
+    }
+}
+
+/// The invite a bridge token is for, checked against `{sid}`.
+async fn bridged_invite(
+    state: &AppState,
+    claims: &BridgeClaims,
+    sid: &str,
+) -> Result<InviteRecord, ApiError> {
+    let invite = state
+        .store
+        .invite_by_sid(&claims.inv)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invite"))?;
+    if sid != invite.sid.as_str() && sid != invite.call_sid.as_str() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::BRIDGE_TOKEN_OTHER_INVITE,
+            "this bridge token belongs to another call",
+        ));
+    }
+    Ok(invite)
+}
+
+/// The account's invite named by an invite SID or a call SID.
+pub async fn account_invite(
+    state: &AppState,
+    account: &AccountSid,
+    sid: &str,
+) -> Result<InviteRecord, ApiError> {
+    let found = if let Ok(sid) = InviteSid::parse(sid) {
+        state.store.invite(account, &sid).await?
+    } else if let Ok(call) = CallSid::parse(sid) {
+        state.store.invite_by_call(account, &call).await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| ApiError::not_found("invite"))
+}
+
+fn conflict(c: Conflict) -> ApiError {
+    match c {
+        Conflict::AnsweredElsewhere => ApiError::new(
+            StatusCode::CONFLICT,
+            code::ANSWERED_ELSEWHERE,
+            "the call was answered on another device",
+        ),
+        Conflict::Ended(state) => ApiError::new(
+            StatusCode::CONFLICT,
+            code::CALL_ENDED,
+            format!("the call has already ended: {state}"),
+        ),
+    }
+}
+
+fn state_body(invite: &InviteRecord, me: Option<&str>) -> serde_json::Value {
+    json!({
+        "event": event_name(&invite.status),
+        "invite_sid": invite.sid.as_str(),
+        "call_sid": invite.call_sid.as_str(),
+        "status": invite.status,
+        "registration_sid": invite.answered_by,
+        "this_device": me.is_some() && invite.answered_by.as_deref() == me,
+    })
+}
+
+/// The phone answers; the first accept wins, later ones get 409.
+#[utoipa::path(post, path = "/v1/invites/{sid}/accept", tag = "calls",
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    security(("bridge_token" = [])),
+    responses((status = 200, description = "answered on this device"),
+              (status = 401, body = ApiError), (status = 403, body = ApiError),
+              (status = 409, description = "answered elsewhere, or ended", body = ApiError)))]
+pub async fn accept(
+    State(state): State<AppState>,
+    BridgeAuth(claims): BridgeAuth,
+    Path(sid): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let invite = bridged_invite(&state, &claims, &sid).await?;
+    let ended = state
+        .calls
+        .accept(&invite, &claims.reg)
+        .await?
+        .map_err(conflict)?;
+    Ok(axum::Json(state_body(&ended, Some(&claims.reg))))
+}
+
+/// The phone declines; the call ends for every device.
+#[utoipa::path(post, path = "/v1/invites/{sid}/reject", tag = "calls",
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    security(("bridge_token" = [])),
+    responses((status = 200, description = "rejected"), (status = 401, body = ApiError),
+              (status = 409, body = ApiError)))]
+pub async fn reject(
+    State(state): State<AppState>,
+    BridgeAuth(claims): BridgeAuth,
+    Path(sid): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let invite = bridged_invite(&state, &claims, &sid).await?;
+    let ended = state
+        .calls
+        .reject(&invite, &claims.reg)
+        .await?
+        .map_err(conflict)?;
+    Ok(axum::Json(state_body(&ended, Some(&claims.reg))))
+}
+
+/// The caller hung up: every device's event stream hears `canceled` at once.
+#[utoipa::path(post, path = "/v1/invites/{sid}/cancel", tag = "calls",
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    security(("api_key" = [])),
+    responses((status = 200, description = "canceled"), (status = 404, body = ApiError),
+              (status = 409, description = "already ended", body = ApiError)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Path(sid): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let invite = account_invite(&state, &caller.account, &sid).await?;
+    let ended = state.calls.cancel(&invite).await?.map_err(conflict)?;
+    Ok(axum::Json(state_body(&ended, None)))
+}
+
+/// Server-Sent Events of the call's state: the current state first, then each change, ending
+/// at a final one (`answered` — with `this_device` —, `rejected`, `canceled`, `expired`,
+/// `failed`).
+#[utoipa::path(get, path = "/v1/invites/{sid}/events", tag = "calls",
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    security(("bridge_token" = [])),
+    responses((status = 200, description = "text/event-stream of call states"),
+              (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn events(
+    State(state): State<AppState>,
+    BridgeAuth(claims): BridgeAuth,
+    Path(sid): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Subscribe before the first read so no change slips between them.
+    let changes = state.engine.subscribe();
+    let invite = bridged_invite(&state, &claims, &sid).await?;
+    let follow = Follow {
+        stopping: state.stopping.subscribe(),
+        invite_sid: invite.sid.to_string(),
+        first: Some(invite),
+        state,
+        changes,
+        me: claims.reg,
+        last: None,
+        done: false,
+    };
+    let stream = stream::unfold(follow, |mut f| async move {
+        f.next_event().await.map(|event| (Ok(event), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// One phone following one call.
+struct Follow {
+    state: AppState,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    changes: broadcast::Receiver<InviteChange>,
+    invite_sid: String,
+    me: String,
+    first: Option<InviteRecord>,
+    last: Option<String>,
+    done: bool,
+}
+
+impl Follow {
+    /// The next state the phone hasn't seen, or `None` after a final one.
+    async fn next_event(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let invite = match self.first.take() {
+                Some(invite) => invite,
+                None => {
+                    let change = tokio::select! {
+                        change = self.changes.recv() => change,
+                        // The server is draining: end the stream; the phone reconnects to
+                        // another replica (or this one restarted) and gets the state first.
+                        _ = self.stopping.wait_for(|stopping| *stopping) => return None,
+                    };
+                    match change {
+                        Ok(change) if change.invite_sid != self.invite_sid => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                        // This invite changed, or we missed messages: re-read it.
+                        _ => {}
+                    }
+                    match self.state.store.invite_by_sid(&self.invite_sid).await {
+                        Ok(Some(invite)) => invite,
+                        _ => continue,
+                    }
+                }
+            };
+            if self.last.as_deref() == Some(invite.status.as_str()) {
+                continue;
+            }
+            self.last = Some(invite.status.clone());
+            self.done = is_final(&invite.status);
+            return Some(
+                Event::default()
+                    .event(event_name(&invite.status))
+                    .data(state_body(&invite, Some(&self.me)).to_string()),
+            );
+        }
+    }
+}

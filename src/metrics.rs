@@ -1,0 +1,214 @@
+//! Every Prometheus metric family pushgate exports, defined in this one place. Label values are
+//! bounded: routes are templates, APNs reasons come from Apple's list, credentials are SIDs —
+//! never a device token or an identity.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Buckets for push latencies: fine enough to see single milliseconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+/// The metric families.
+pub struct Metrics {
+    pub registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub invites_accepted: IntCounter,
+    pub invites_finished: IntCounterVec,
+    pub invite_first_push: Histogram,
+    pub apns_requests: IntCounterVec,
+    pub apns_duration: HistogramVec,
+    pub apns_retries: IntCounterVec,
+    pub apns_connections: IntGaugeVec,
+    pub apns_in_flight: IntGauge,
+    pub registrations: IntGaugeVec,
+    pub registration_changes: IntCounterVec,
+    pub credential_not_after: GaugeVec,
+    pub credential_health: IntGaugeVec,
+    pub token_rejections: IntCounterVec,
+    pub queue_depth: IntGauge,
+    pub queue_oldest_age: Gauge,
+    pub callbacks: IntCounterVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("unique metric");
+    c
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+    let h = HistogramVec::new(opts, labels).expect("valid metric");
+    registry
+        .register(Box::new(h.clone()))
+        .expect("unique metric");
+    h
+}
+
+fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("unique metric");
+    g
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let r = Registry::new();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("process collector");
+        let invites_accepted = IntCounter::new(
+            "pushgate_invites_accepted_total",
+            "Invites accepted (202) by the API.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(invites_accepted.clone()))
+            .expect("unique metric");
+        let invite_first_push = Histogram::with_opts(
+            HistogramOpts::new(
+                "pushgate_invite_first_push_seconds",
+                "Time from an invite's acceptance to APNs accepting its first push.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        r.register(Box::new(invite_first_push.clone()))
+            .expect("unique metric");
+        let apns_in_flight = IntGauge::new(
+            "pushgate_apns_streams_in_flight",
+            "APNs requests (HTTP/2 streams) in flight.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(apns_in_flight.clone()))
+            .expect("unique metric");
+        let queue_depth = IntGauge::new(
+            "pushgate_queue_depth",
+            "Deliveries waiting to be sent or retried.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(queue_depth.clone()))
+            .expect("unique metric");
+        let queue_oldest_age = Gauge::new(
+            "pushgate_queue_oldest_age_seconds",
+            "Age of the oldest delivery waiting to be sent or retried.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(queue_oldest_age.clone()))
+            .expect("unique metric");
+        let credential_not_after = GaugeVec::new(
+            Opts::new(
+                "pushgate_credential_not_after_timestamp_seconds",
+                "When each credential's certificate expires (Unix time).",
+            ),
+            &["credential", "bundle_id"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(credential_not_after.clone()))
+            .expect("unique metric");
+        Self {
+            http_requests: counter(
+                &r,
+                "pushgate_http_requests_total",
+                "HTTP requests by route template, method and status.",
+                &["route", "method", "status"],
+            ),
+            http_duration: histogram(
+                &r,
+                "pushgate_http_request_duration_seconds",
+                "HTTP request duration by route template.",
+                &["route"],
+            ),
+            invites_accepted,
+            invites_finished: counter(
+                &r,
+                "pushgate_invites_finished_total",
+                "Invites that reached a final state, by state.",
+                &["status"],
+            ),
+            invite_first_push,
+            apns_requests: counter(
+                &r,
+                "pushgate_apns_requests_total",
+                "APNs responses by environment, HTTP status and reason.",
+                &["environment", "status", "reason"],
+            ),
+            apns_duration: histogram(
+                &r,
+                "pushgate_apns_request_duration_seconds",
+                "APNs request latency by environment.",
+                &["environment"],
+            ),
+            apns_retries: counter(
+                &r,
+                "pushgate_apns_retries_total",
+                "Pushes scheduled for another attempt, by cause.",
+                &["cause"],
+            ),
+            apns_connections: int_gauge(
+                &r,
+                "pushgate_apns_connections",
+                "Open APNs connections per credential and environment.",
+                &["credential", "environment"],
+            ),
+            apns_in_flight,
+            registrations: int_gauge(
+                &r,
+                "pushgate_registrations",
+                "Registrations by environment and state.",
+                &["environment", "state"],
+            ),
+            registration_changes: counter(
+                &r,
+                "pushgate_registration_changes_total",
+                "Registrations registered, refreshed, moved, unregistered, retired or invalidated, by reason.",
+                &["change"],
+            ),
+            credential_not_after,
+            credential_health: int_gauge(
+                &r,
+                "pushgate_credential_health",
+                "1 for each credential's current health state.",
+                &["credential", "bundle_id", "state"],
+            ),
+            token_rejections: counter(
+                &r,
+                "pushgate_access_token_rejections_total",
+                "Access tokens refused, by Twilio error code.",
+                &["code"],
+            ),
+            queue_depth,
+            queue_oldest_age,
+            callbacks: counter(
+                &r,
+                "pushgate_status_callbacks_total",
+                "Status callback deliveries by result.",
+                &["result"],
+            ),
+            registry: r,
+        }
+    }
+
+    /// The text exposition format of every family.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);

@@ -1,0 +1,72 @@
+//! Keeps the store-derived gauges fresh: registrations by environment and state, credential
+//! expiry and health, queue depth and age, APNs connections — refreshed every
+//! `metrics_refresh_seconds`, so a scrape never scans a table.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::{now_ms, now_secs};
+use crate::credentials::manage::health;
+use crate::http::AppState;
+use crate::metrics::METRICS;
+
+/// Refreshes the gauges now and then every `metrics_refresh_seconds` until `stopped`.
+pub fn spawn_refresher(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    let every = Duration::from_secs(state.config.metrics_refresh_seconds);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => return,
+                _ = tick.tick() => refresh(&state).await,
+            }
+        }
+    })
+}
+
+/// Reads the store and the APNs clients and sets the gauges.
+pub async fn refresh(state: &AppState) {
+    let m = &*METRICS;
+    match state.store.gauges().await {
+        Ok(g) => {
+            m.registrations.reset();
+            for (environment, st, count) in &g.registrations {
+                m.registrations
+                    .with_label_values(&[environment, st])
+                    .set(*count);
+            }
+            m.queue_depth.set(g.open_deliveries);
+            let age = g
+                .oldest_open
+                .map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+            m.queue_oldest_age.set(age);
+            m.credential_not_after.reset();
+            m.credential_health.reset();
+            let window = state.config.expiry_warning_secs();
+            for c in &g.credentials {
+                let labels = [c.sid.as_str(), c.bundle_id.as_str()];
+                if let Some(not_after) = c.not_after {
+                    m.credential_not_after
+                        .with_label_values(&labels)
+                        .set(not_after as f64);
+                }
+                let current = health(c, now_secs(), window).as_str();
+                m.credential_health
+                    .with_label_values(&[labels[0], labels[1], current])
+                    .set(1);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics refresh: store unavailable"),
+    }
+    m.apns_connections.reset();
+    let mut in_flight = 0;
+    for (sid, env, stats) in state.engine.clients().stats() {
+        m.apns_connections
+            .with_label_values(&[&sid, env.as_str()])
+            .set(stats.connections as i64);
+        in_flight += stats.in_flight as i64;
+    }
+    m.apns_in_flight.set(in_flight);
+}

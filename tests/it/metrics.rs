@@ -1,0 +1,176 @@
+//! `/metrics`: valid Prometheus text (checked by promtool), and the key families move as
+//! pushes flow.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, device_token, spawn_app_with_apns, store_tests};
+
+/// The sum of a family's samples whose labels contain every `labels` pair.
+fn value(text: &str, family: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|p| l.contains(p)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn scrape(app: &TestApp, path: &str) -> String {
+    let res = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+fn promtool(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is required (Debian package prometheus; .ci/run installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
+    let (app, apns) = spawn_app_with_apns(b, |c| c.metrics_refresh_seconds = 1).await;
+    let before = scrape(&app, "/metrics").await;
+    apns.register(&device_token(1), "production");
+    app.register_device("alice", &device_token(1)).await;
+    app.register_device("alice", &device_token(2)).await; // not known to APNs: BadDeviceToken
+    let (_, invite) = app
+        .invite(json!({"to": "alice", "from": "client:bob"}))
+        .await;
+    app.settled(invite["sid"].as_str().unwrap()).await;
+    let bad = app.register("not-a-token", &device_token(3)).await;
+    assert_eq!(bad.status(), 401);
+
+    // Gauges are refreshed every second; wait (bounded) for one refresh to see the devices.
+    let mut after = String::new();
+    for _ in 0..50 {
+        after = scrape(&app, "/metrics").await;
+        if value(&after, "pushgate_registrations", &[]) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    promtool(&after);
+    let moved = |family: &str, labels: &[&str]| {
+        value(&after, family, labels) - value(&before, family, labels)
+    };
+    assert_eq!(moved("pushgate_invites_accepted_total", &[]), 1.0);
+    assert_eq!(
+        moved(
+            "pushgate_apns_requests_total",
+            &["environment=\"production\"", "status=\"200\""]
+        ),
+        1.0
+    );
+    assert!(
+        moved(
+            "pushgate_apns_requests_total",
+            &["reason=\"BadDeviceToken\""]
+        ) >= 1.0
+    );
+    assert_eq!(moved("pushgate_invite_first_push_seconds_count", &[]), 1.0);
+    assert!(moved("pushgate_apns_request_duration_seconds_count", &[]) >= 2.0);
+    assert!(
+        moved(
+            "pushgate_registration_changes_total",
+            &["change=\"registered\""]
+        ) >= 2.0
+    );
+    assert!(
+        moved(
+            "pushgate_registration_changes_total",
+            &["change=\"retired_apns\""]
+        ) >= 1.0
+    );
+    assert_eq!(
+        moved(
+            "pushgate_access_token_rejections_total",
+            &["code=\"20101\""]
+        ),
+        1.0
+    );
+    assert!(
+        moved(
+            "pushgate_http_requests_total",
+            &["route=\"/v1/invites\"", "status=\"202\""]
+        ) >= 1.0
+    );
+    assert!(value(&after, "pushgate_registrations", &["state=\"active\""]) >= 1.0);
+    let credential = format!("credential=\"{}\"", app.credential);
+    assert!(
+        value(
+            &after,
+            "pushgate_credential_not_after_timestamp_seconds",
+            &[&credential]
+        ) > 1.7e9
+    );
+    assert_eq!(
+        value(
+            &after,
+            "pushgate_credential_health",
+            &[&credential, "state=\"ok\""]
+        ),
+        1.0
+    );
+    assert!(value(&after, "pushgate_apns_connections", &[&credential]) >= 1.0);
+    assert!(after.contains("process_resident_memory_bytes"));
+    assert!(after.contains("pushgate_queue_oldest_age_seconds"));
+    for forbidden in [device_token(1), "alice".to_owned()] {
+        assert!(
+            !after.contains(&forbidden),
+            "{forbidden} must never be a label"
+        );
+    }
+}
+
+async fn metrics_can_live_on_a_private_listener(b: Backend) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (app, _apns) = spawn_app_with_apns(b, |c| {
+        c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    })
+    .await;
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "not on the public listener");
+    let mut text = String::new();
+    for _ in 0..50 {
+        if let Ok(res) = app
+            .client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+        {
+            text = res.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(text.contains("pushgate_invites_accepted_total"));
+}
+
+store_tests!(
+    metrics_pass_promtool_and_move_with_pushes,
+    metrics_can_live_on_a_private_listener,
+);
