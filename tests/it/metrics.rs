@@ -170,7 +170,62 @@ async fn metrics_can_live_on_a_private_listener(b: Backend) {
     assert!(text.contains("pushgate_invites_accepted_total"));
 }
 
+/// The registration gauges come from trigger-kept counts, not a table scan: after registering,
+/// re-registering, retiring and deleting they still equal a full count.
+async fn registration_counts_follow_every_change(b: Backend) {
+    use sqlx::Connection;
+    let app = crate::helpers::spawn_app(b).await;
+    let token = app.token("alice");
+    for seed in 1..=4 {
+        assert_eq!(
+            app.register(&token, &device_token(seed)).await.status(),
+            201
+        );
+    }
+    // Registering the same device again changes nothing.
+    assert!(
+        app.register(&token, &device_token(1))
+            .await
+            .status()
+            .is_success()
+    );
+    let url = app.config.database_url.clone().unwrap();
+    let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE registrations SET state = 'retired' WHERE device_token = $1",
+        "UPDATE registrations SET environment = 'sandbox' WHERE device_token = $1",
+        "DELETE FROM registrations WHERE device_token = $1",
+        "UPDATE registrations SET last_used = 1 WHERE device_token = $1",
+    ]
+    .iter()
+    .zip(1..)
+    {
+        sqlx::query(*sql.0)
+            .bind(device_token(sql.1))
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let mut expected: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT COALESCE(environment, 'default'), state, COUNT(*) FROM registrations \
+         GROUP BY COALESCE(environment, 'default'), state",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let mut counted = app.store.gauges().await.unwrap().registrations;
+    // A second refresh folds nothing new and reads the same.
+    let again = app.store.gauges().await.unwrap().registrations;
+    expected.sort();
+    counted.sort();
+    assert_eq!(counted, expected);
+    assert_eq!(again.len(), counted.len());
+    assert_eq!(expected.iter().map(|r| r.2).sum::<i64>(), 3);
+    app.stop().await.unwrap();
+}
+
 store_tests!(
     metrics_pass_promtool_and_move_with_pushes,
     metrics_can_live_on_a_private_listener,
+    registration_counts_follow_every_change,
 );
