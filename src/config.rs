@@ -84,10 +84,20 @@ pub struct Config {
     /// Seconds between refreshes of the gauges read from the store (registrations,
     /// credentials, queue).
     pub metrics_refresh_seconds: u64,
-    /// `redis://…`: share state between replicas (today: `.p8` provider tokens).
+    /// `redis://…`: run as one of several replicas — deliveries go through a Redis Stream,
+    /// invite events and `.p8` provider tokens are shared.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key pushgate writes.
     pub redis_key_prefix: String,
+    /// Redis queue: a delivery handed to a replica that has not finished it after this many
+    /// milliseconds (the replica died) is claimed by another replica.
+    pub queue_claim_idle_ms: u64,
+    /// Redis queue: a delivery handed out this many times without an outcome goes to the
+    /// dead-letter stream.
+    pub queue_max_deliveries: u32,
+    /// Redis queue: outbox rows not in Redis this many milliseconds after they were written
+    /// (Redis was down, or the replica died between commit and enqueue) are enqueued again.
+    pub queue_sweep_after_ms: u64,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -128,6 +138,9 @@ impl Default for Config {
             metrics_refresh_seconds: 15,
             redis_url: None,
             redis_key_prefix: "pushgate:".into(),
+            queue_claim_idle_ms: 30_000,
+            queue_max_deliveries: 5,
+            queue_sweep_after_ms: 10_000,
         }
     }
 }
@@ -209,6 +222,18 @@ impl Config {
             .is_some_and(|u| !(u.starts_with("redis://") || u.starts_with("rediss://")))
         {
             return invalid("redis_url must start with redis:// or rediss://");
+        }
+        if self.queue_claim_idle_ms <= self.apns_request_timeout_ms {
+            return invalid(
+                "queue_claim_idle_ms must exceed apns_request_timeout_ms, or a live replica's \
+                 pushes in flight would be claimed and sent twice",
+            );
+        }
+        if self.queue_max_deliveries == 0 {
+            return invalid("queue_max_deliveries must be at least 1");
+        }
+        if self.queue_sweep_after_ms < 1_000 {
+            return invalid("queue_sweep_after_ms must be at least 1000");
         }
         if self.metrics_refresh_seconds == 0 {
             return invalid("metrics_refresh_seconds must be at least 1");

@@ -62,11 +62,36 @@ pub async fn start_services(
     master_key: secrets::MasterKey,
 ) -> Result<AppState, RunError> {
     let master_key = Arc::new(master_key);
-    let (events, callback_queue) = events::Events::new();
-    let engine =
-        delivery::Engine::start(store.clone(), master_key.clone(), &config, events).await?;
+    let (mut events, callback_queue) = events::Events::new();
+    let redis = match &config.redis_url {
+        Some(url) => {
+            let conn = redis_conn::connect(url)
+                .await
+                .map_err(delivery::EngineError::from)?;
+            events.relay_through_redis(events::relay::Relay {
+                client: redis::Client::open(url.as_str()).map_err(delivery::EngineError::from)?,
+                conn: conn.clone(),
+                channel: format!("{}invite-events", config.redis_key_prefix),
+                origin: redis_conn::replica_name(),
+            });
+            Some(conn)
+        }
+        None => None,
+    };
+    let engine = delivery::Engine::start(
+        store.clone(),
+        master_key.clone(),
+        &config,
+        events,
+        redis.clone(),
+    )
+    .await?;
     let calls = calls::Calls::new(store.clone(), engine.clone());
     calls.resume().await?;
+    if redis.is_some() {
+        // Another replica's expiry timers die with it: every replica also ends overdue invites.
+        calls.spawn_overdue_sweeper();
+    }
     calls::callbacks::start(store.clone(), master_key.clone(), callback_queue);
     Ok(AppState {
         store,

@@ -35,6 +35,9 @@ pub struct Metrics {
     pub token_rejections: IntCounterVec,
     pub queue_depth: IntGauge,
     pub queue_oldest_age: Gauge,
+    /// Redis queue events: `claimed` (taken over from an idle replica), `dead_lettered`,
+    /// `swept` (enqueued from the outbox after missing Redis), `enqueue_failed`.
+    pub queue_events: IntCounterVec,
     pub callbacks: IntCounterVec,
 }
 
@@ -192,6 +195,12 @@ impl Metrics {
             ),
             queue_depth,
             queue_oldest_age,
+            queue_events: counter(
+                &r,
+                "pushgate_queue_events_total",
+                "Redis queue deliveries claimed from idle replicas, dead-lettered, swept from the outbox, or not enqueued.",
+                &["event"],
+            ),
             callbacks: counter(
                 &r,
                 "pushgate_status_callbacks_total",

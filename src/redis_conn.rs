@@ -20,3 +20,18 @@ pub async fn ping(redis: &ConnectionManager) -> bool {
         .await
         .is_ok()
 }
+
+/// A new name for this replica: `<host>-<pid>-<random>`, unique even for several gateways in
+/// one process (a restarted replica is a new consumer; the pending entries of the old one are
+/// claimed after the idle time).
+pub fn replica_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pushgate".into());
+    let random: [u8; 3] = crate::domain::random_bytes();
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{host}-{}-{random}", std::process::id())
+}

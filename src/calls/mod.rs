@@ -16,6 +16,9 @@ use crate::store::{InviteRecord, Store, StoreError};
 /// Invite states in which the call can still be answered, rejected or canceled.
 pub const OPEN: [&str; 3] = ["queued", "sending", "delivered"];
 
+/// How often overdue invites are looked for (Redis mode).
+const OVERDUE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Whether `status` is final (the event stream ends there).
 pub fn is_final(status: &str) -> bool {
     !OPEN.contains(&status)
@@ -72,6 +75,26 @@ impl Calls {
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             if let Err(e) = calls.end(&sid, "expired", None).await {
                 tracing::warn!(invite = %sid, error = %e, "expiring the invite failed");
+            }
+        });
+    }
+
+    /// Every few seconds, ends open invites past their expiry whose timer ran in a replica
+    /// that is gone. Stops when the lifecycle is dropped.
+    pub fn spawn_overdue_sweeper(self: &Arc<Self>) {
+        let calls = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(OVERDUE_EVERY);
+            loop {
+                tick.tick().await;
+                let Some(calls) = calls.upgrade() else { return };
+                // A grace period, so the live replica's own timer normally wins.
+                let overdue = calls.store.overdue_invites(now_ms() - 1_000, 500).await;
+                for sid in overdue.unwrap_or_default() {
+                    if let Err(e) = calls.end(&sid, "expired", None).await {
+                        tracing::warn!(invite = %sid, error = %e, "expiring an overdue invite failed");
+                    }
+                }
             }
         });
     }

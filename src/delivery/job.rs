@@ -51,6 +51,9 @@ pub struct DeliveryJob {
     pub environment: Environment,
     /// Attempts made so far.
     pub attempts: u32,
+    /// The Redis Stream entry this job came from (Redis queue only); acknowledged once the
+    /// job's outcome is recorded.
+    pub entry: Option<String>,
 }
 
 impl DeliveryJob {
@@ -64,6 +67,7 @@ impl DeliveryJob {
             device_token: d.device_token.clone(),
             environment: parse_environment(&d.environment),
             attempts: u32::try_from(d.attempts).unwrap_or(0),
+            entry: None,
         })
     }
 }
@@ -75,4 +79,28 @@ pub fn parse_environment(s: &str) -> Environment {
     } else {
         Environment::Production
     }
+}
+
+/// The jobs for stored deliveries, reading each invite once; deliveries whose invite is gone
+/// are left out.
+pub async fn jobs_from_store(
+    store: &crate::store::Store,
+    deliveries: &[DeliveryRecord],
+) -> Result<Vec<DeliveryJob>, crate::store::StoreError> {
+    let mut invites: std::collections::HashMap<&str, Option<Arc<InviteInfo>>> =
+        std::collections::HashMap::new();
+    let mut jobs = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        if !invites.contains_key(d.invite_sid.as_str()) {
+            let info = store
+                .invite_by_sid(&d.invite_sid)
+                .await?
+                .map(|r| Arc::new(InviteInfo::from(&r)));
+            invites.insert(&d.invite_sid, info);
+        }
+        if let Some(Some(info)) = invites.get(d.invite_sid.as_str()) {
+            jobs.extend(DeliveryJob::from_record(d, info.clone()));
+        }
+    }
+    Ok(jobs)
 }

@@ -1,8 +1,9 @@
 //! Delivery: from an accepted invite to APNs and back. Deliveries (one per registration) wait
 //! in a [`Queue`]; workers send them through per-credential APNs [`Clients`] with bounded
 //! concurrency; the [`Worker`] acts on each classified outcome; the [`Recorder`] writes outcomes
-//! in batches and announces [`InviteChange`]s. At start-up, open deliveries of the outbox are
-//! resumed; a sweeper removes registrations unused for `registration_ttl_days`.
+//! in batches and announces [`InviteChange`]s. Embedded, open deliveries of the outbox are
+//! resumed at start-up; with Redis ([`streams`]) the replicas share one stream instead. A
+//! sweeper removes registrations unused for `registration_ttl_days`.
 
 mod clients;
 mod job;
@@ -10,15 +11,15 @@ mod payload;
 mod queue;
 mod recorder;
 mod retry;
+pub mod streams;
 mod worker;
 
 pub use clients::{ClientError, Clients, Entry};
 pub use job::{DeliveryJob, InviteInfo, parse_environment};
 pub use payload::{call_payload, params_query};
-pub use queue::Queue;
+pub use queue::{OnWritten, Queue};
 pub use recorder::Recorder;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,44 +60,72 @@ pub enum EngineError {
 }
 
 impl Engine {
-    /// Starts workers, the recorder and the sweeper, and resumes the outbox's open deliveries.
+    /// Starts workers, the recorder and the sweeper. Embedded, it resumes the outbox's open
+    /// deliveries; given `redis` (the shared connection), it joins the replicas' Redis queue.
     pub async fn start(
         store: Store,
         master: Arc<MasterKey>,
         config: &Config,
         events: Events,
+        redis: Option<redis::aio::ConnectionManager>,
     ) -> Result<Arc<Self>, EngineError> {
         let (recorder, recorder_task) = Recorder::start(store.clone(), events.clone());
-        let (queue, jobs) = Queue::embedded();
-        let redis = match &config.redis_url {
-            Some(url) => Some((
-                crate::redis_conn::connect(url).await?,
-                config.redis_key_prefix.clone(),
-            )),
-            None => None,
-        };
         let clients = Arc::new(Clients::new(
             store.clone(),
             master.clone(),
             config.apns()?,
-            redis,
+            redis
+                .clone()
+                .map(|conn| (conn, config.redis_key_prefix.clone())),
         ));
         let bridge = BridgeTokens::new(&master);
         let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let (queue, embedded) = match &redis {
+            Some(conn) => {
+                let (queue, queue_tasks) = streams::RedisQueue::start(
+                    conn.clone(),
+                    &config.redis_key_prefix,
+                    streams::Settings::from(config),
+                    store.clone(),
+                    stopped.clone(),
+                )
+                .await?;
+                tasks.extend(queue_tasks);
+                (Queue::Redis(queue), None)
+            }
+            None => {
+                let (queue, jobs) = Queue::embedded();
+                (queue, Some(jobs))
+            }
+        };
         let worker = Arc::new(Worker {
             clients: clients.clone(),
             recorder: recorder.clone(),
             queue: queue.clone(),
             bridge: bridge.clone(),
         });
-        let dispatch = tokio::spawn(dispatch(
-            jobs,
-            worker,
-            config.delivery_concurrency as usize,
-            stopped.clone(),
-        ));
+        let concurrency = config.delivery_concurrency as usize;
+        let dispatch = match (embedded, &queue) {
+            (Some(jobs), _) => tokio::spawn(dispatch(jobs, worker, concurrency, stopped.clone())),
+            (None, Queue::Redis(q)) => {
+                // Blocking reads get a connection of their own.
+                let url = config.redis_url.as_deref().unwrap_or_default();
+                let reader = crate::redis_conn::connect(url).await?;
+                tokio::spawn(streams::consume(
+                    q.clone(),
+                    reader,
+                    store.clone(),
+                    worker,
+                    concurrency,
+                    stopped.clone(),
+                ))
+            }
+            (None, Queue::Embedded(_)) => unreachable!("an embedded queue has its receiver"),
+        };
         let ttl = Duration::from_secs(u64::from(config.registration_ttl_days) * 86_400);
         let sweeper = tokio::spawn(sweep(store.clone(), ttl, stopped));
+        tasks.splice(0..0, [dispatch, sweeper, recorder_task]);
         let engine = Arc::new(Self {
             queue,
             recorder,
@@ -104,9 +133,11 @@ impl Engine {
             clients,
             bridge,
             stop,
-            tasks: Mutex::new(vec![dispatch, sweeper, recorder_task]),
+            tasks: Mutex::new(tasks),
         });
-        engine.resume(&store).await?;
+        if redis.is_none() {
+            engine.resume(&store).await?;
+        }
         Ok(engine)
     }
 
@@ -115,25 +146,8 @@ impl Engine {
         if open.is_empty() {
             return Ok(());
         }
-        let mut invites: HashMap<String, Option<Arc<InviteInfo>>> = HashMap::new();
-        let mut jobs = Vec::with_capacity(open.len());
-        for d in &open {
-            if !invites.contains_key(&d.invite_sid) {
-                let info = store
-                    .invite_by_sid(&d.invite_sid)
-                    .await?
-                    .map(|r| Arc::new(InviteInfo::from(&r)));
-                invites.insert(d.invite_sid.clone(), info);
-            }
-            if let Some(Some(info)) = invites.get(&d.invite_sid) {
-                jobs.extend(DeliveryJob::from_record(d, info.clone()));
-            }
-        }
-        tracing::info!(
-            deliveries = jobs.len(),
-            invites = invites.len(),
-            "resuming open deliveries"
-        );
+        let jobs = job::jobs_from_store(store, &open).await?;
+        tracing::info!(deliveries = jobs.len(), "resuming open deliveries");
         self.queue.enqueue(jobs);
         Ok(())
     }
@@ -174,6 +188,7 @@ impl Engine {
             let _ = dispatch.await;
         }
         self.recorder.flush().await;
+        self.queue.flush().await;
         tracing::info!(at = now_ms(), "delivery engine stopped");
     }
 }

@@ -6,18 +6,20 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::queue::OnWritten;
 use crate::clock::now_ms;
 use crate::events::{Events, InviteChange};
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
-/// Attempts to write a batch before giving up on it (its deliveries are then resumed at the
-/// next start, as after a crash).
-const WRITE_ATTEMPTS: u32 = 8;
+/// Attempts to write a batch before giving up on it (about a minute: a database restart fits).
+/// Its deliveries are then resumed at the next start (embedded), or their stream entries,
+/// never acknowledged, are claimed by another replica (Redis).
+const WRITE_ATTEMPTS: u32 = 36;
 
 enum Record {
-    Delivery(DeliveryUpdate),
+    Delivery(DeliveryUpdate, Option<OnWritten>),
     Rejection(CredentialRejection),
     Flush(oneshot::Sender<()>),
 }
@@ -36,9 +38,9 @@ impl Recorder {
         (Self { tx }, task)
     }
 
-    /// Queues a delivery outcome for writing.
-    pub fn delivery(&self, update: DeliveryUpdate) {
-        let _ = self.tx.send(Record::Delivery(update));
+    /// Queues a delivery outcome for writing; `then` runs once it is written.
+    pub fn delivery(&self, update: DeliveryUpdate, then: Option<OnWritten>) {
+        let _ = self.tx.send(Record::Delivery(update, then));
     }
 
     /// Queues a credential rejection for writing.
@@ -58,10 +60,14 @@ impl Recorder {
 async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, changes: Events) {
     while let Some(first) = rx.recv().await {
         let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut written: Vec<OnWritten> = Vec::new();
         let mut next = Some(first);
         while let Some(record) = next.take() {
             match record {
-                Record::Delivery(u) => updates.push(u),
+                Record::Delivery(u, then) => {
+                    updates.push(u);
+                    written.extend(then);
+                }
                 Record::Rejection(r) => rejections.push(r),
                 Record::Flush(done) => flushes.push(done),
             }
@@ -69,8 +75,12 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, chang
                 next = rx.try_recv().ok();
             }
         }
-        if !updates.is_empty() || !rejections.is_empty() {
-            write(&store, &updates, &rejections, &changes).await;
+        if (!updates.is_empty() || !rejections.is_empty())
+            && write(&store, &updates, &rejections, &changes).await
+        {
+            for then in written {
+                then();
+            }
         }
         for done in flushes {
             let _ = done.send(());
@@ -83,7 +93,7 @@ async fn write(
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
     changes: &Events,
-) {
+) -> bool {
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
         match store.record_deliveries(updates, rejections, now_ms()).await {
@@ -110,7 +120,7 @@ async fn write(
                         });
                     }
                 }
-                return;
+                return true;
             }
             Err(e) => {
                 tracing::warn!(error = %e, attempt, outcomes = updates.len(), "recording outcomes failed");
@@ -121,8 +131,10 @@ async fn write(
     }
     tracing::error!(
         outcomes = updates.len(),
-        "giving up recording outcomes; their deliveries will be resumed at the next start"
+        "giving up recording outcomes; their deliveries will be resumed at the next start \
+         (or claimed by another replica)"
     );
+    false
 }
 
 /// Counts what a recorded batch did to invites and registrations.

@@ -163,15 +163,13 @@ impl Worker {
                 None,
             );
         }
-        self.record(
+        self.record_then(
             &job,
             "retrying",
             None,
-            status.map(|s| s as u16),
-            reason,
-            None,
+            (status.map(|s| s as u16), reason, None),
+            Some(delay),
         );
-        self.queue.retry_after(job, delay);
     }
 
     fn with_apns(
@@ -210,25 +208,71 @@ impl Worker {
         apns_reason: Option<String>,
         apns_id: Option<uuid::Uuid>,
     ) {
+        self.record_then(
+            job,
+            status,
+            effect,
+            (apns_status, apns_reason, apns_id),
+            None,
+        );
+    }
+
+    /// Gives up on a stream entry handed out too often without an outcome: records the
+    /// delivery as failed, then moves the entry to the dead-letter stream.
+    pub fn dead_letter(&self, job: &DeliveryJob, reason: String) {
+        tracing::error!(delivery = %job.delivery_id, invite = %job.invite.sid, %reason,
+            "delivery dead-lettered");
+        let then = match &self.queue {
+            super::queue::Queue::Redis(q) => Some(q.dead_letter(job, reason.clone())),
+            super::queue::Queue::Embedded(_) => None,
+        };
+        self.write(job, "failed", None, (None, Some(reason), None), then);
+    }
+
+    /// Records an outcome; once it is written, the queue acknowledges the job (and schedules
+    /// the next attempt after `retry`).
+    fn record_then(
+        &self,
+        job: &DeliveryJob,
+        status: &'static str,
+        effect: Option<RegistrationEffect>,
+        apns: (Option<u16>, Option<String>, Option<uuid::Uuid>),
+        retry: Option<std::time::Duration>,
+    ) {
+        let then = self.queue.after_recorded(job, retry);
+        self.write(job, status, effect, apns, then);
+    }
+
+    fn write(
+        &self,
+        job: &DeliveryJob,
+        status: &'static str,
+        effect: Option<RegistrationEffect>,
+        (apns_status, apns_reason, apns_id): (Option<u16>, Option<String>, Option<uuid::Uuid>),
+        then: Option<super::queue::OnWritten>,
+    ) {
         let accepted_at = (status == "accepted").then(now_ms);
         if status != "accepted" && status != "retrying" {
             tracing::info!(delivery = %job.delivery_id, invite = %job.invite.sid,
                 token = %crate::domain::shorten(&job.device_token),
                 status, reason = ?apns_reason, "delivery final");
         }
-        self.recorder.delivery(DeliveryUpdate {
-            id: job.delivery_id.to_string(),
-            invite_sid: job.invite.sid.clone(),
-            registration_sid: job.registration_sid.clone(),
-            status,
-            attempts: i64::from(job.attempts),
-            environment: job.environment.as_str().to_owned(),
-            apns_status: apns_status.map(i64::from),
-            apns_reason,
-            apns_id: apns_id.map(|u| u.to_string()),
-            accepted_at,
-            effect,
-        });
+        self.recorder.delivery(
+            DeliveryUpdate {
+                id: job.delivery_id.to_string(),
+                invite_sid: job.invite.sid.clone(),
+                registration_sid: job.registration_sid.clone(),
+                status,
+                attempts: i64::from(job.attempts),
+                environment: job.environment.as_str().to_owned(),
+                apns_status: apns_status.map(i64::from),
+                apns_reason,
+                apns_id: apns_id.map(|u| u.to_string()),
+                accepted_at,
+                effect,
+            },
+            then,
+        );
     }
 }
 

@@ -99,7 +99,7 @@ impl From<InviteRow> for InviteRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct DeliveryRow {
+pub(super) struct DeliveryRow {
     id: String,
     invite_sid: String,
     registration_sid: String,

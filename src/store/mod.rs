@@ -8,6 +8,7 @@ mod accounts;
 mod api_keys;
 mod credentials;
 mod invites;
+mod outbox;
 mod outcomes;
 mod registrations;
 mod rekey;

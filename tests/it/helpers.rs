@@ -420,3 +420,52 @@ pub fn serve_on_free_port(mut cmd: std::process::Command) -> (std::process::Chil
     std::thread::spawn(move || for _ in lines {});
     (child, addr)
 }
+
+/// The Redis server tests use; never skipped: an unreachable server fails the test.
+pub fn redis_url() -> String {
+    std::env::var("PUSHGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis key prefix of this test's own.
+pub fn redis_prefix() -> String {
+    format!("pushgate-t-{}:", hex_id())
+}
+
+/// Another gateway process-in-a-task on the same database (and Redis) as a [`TestApp`].
+pub struct Replica {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), pushgate::RunError>>>,
+}
+
+impl Replica {
+    /// The replica's URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Signals shutdown and waits for the replica to drain.
+    pub async fn stop(mut self) -> Result<(), pushgate::RunError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().unwrap().await.expect("replica task")
+    }
+}
+
+impl TestApp {
+    /// Starts one more replica with this app's configuration.
+    pub async fn spawn_replica(&self) -> Replica {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(pushgate::run(self.config.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        Replica {
+            addr,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+}

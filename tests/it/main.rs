@@ -12,6 +12,7 @@ mod invites;
 mod keys;
 mod metrics;
 mod registrations;
+mod replicas;
 mod restart;
 mod service;
 mod tokens;

@@ -1,7 +1,11 @@
-//! Invite change notifications inside the process: every status change (from delivery
-//! outcomes or the call lifecycle) is published once here. Waiters and event streams listen on
-//! a broadcast (they re-read the store, so a missed message only delays them); status
-//! callbacks get every change with a callback URL through a reliable queue.
+//! Invite change notifications: every status change (from delivery outcomes or the call
+//! lifecycle) is published once, by the replica that made it. Waiters and event streams listen
+//! on a broadcast (they re-read the store, so a missed message only delays them); status
+//! callbacks get every change with a callback URL through a reliable queue, in the publishing
+//! replica only. With Redis, changes are also relayed to the other replicas ([`relay`]), so a
+//! phone's event stream or a `?wait` works whichever replica it landed on.
+
+pub mod relay;
 
 use tokio::sync::{broadcast, mpsc};
 
@@ -20,6 +24,8 @@ pub struct InviteChange {
 pub struct Events {
     broadcast: broadcast::Sender<InviteChange>,
     callbacks: mpsc::UnboundedSender<InviteChange>,
+    /// To the other replicas, when Redis is configured.
+    relay: Option<mpsc::UnboundedSender<InviteChange>>,
 }
 
 impl Events {
@@ -31,6 +37,7 @@ impl Events {
             Self {
                 broadcast,
                 callbacks,
+                relay: None,
             },
             rx,
         )
@@ -41,11 +48,22 @@ impl Events {
         if change.status.is_some() && change.callback.is_some() {
             let _ = self.callbacks.send(change.clone());
         }
+        if let Some(relay) = &self.relay {
+            let _ = relay.send(change.clone());
+        }
         let _ = self.broadcast.send(change);
     }
 
     /// Changes from now on (lossy under extreme load: re-read the store on `Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<InviteChange> {
         self.broadcast.subscribe()
+    }
+}
+
+impl Events {
+    /// Changes published here also reach the other replicas through Redis, and theirs reach
+    /// this replica's listeners (not its status callbacks: the publisher sends those).
+    pub fn relay_through_redis(&mut self, relay: relay::Relay) {
+        self.relay = Some(relay.start(self.broadcast.clone()));
     }
 }

@@ -1,0 +1,234 @@
+//! Reading the stream: new entries (XREADGROUP) and entries a quiet replica left pending
+//! (XAUTOCLAIM), handed to workers within this replica's concurrency limit — a replica only
+//! takes as many entries as it has free workers, so the load spreads over the replicas.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
+    StreamReadOptions, StreamReadReply,
+};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+use super::{GROUP, RedisQueue, Then, wire};
+use crate::delivery::job::DeliveryJob;
+use crate::delivery::worker::Worker;
+use crate::metrics::METRICS;
+use crate::store::Store;
+
+/// Most entries read at once.
+const READ_BATCH: usize = 128;
+/// Longest XREADGROUP block (the reader connection's response timeout is longer).
+const BLOCK: Duration = Duration::from_millis(1000);
+
+/// Reads and processes entries until `stopped`, then waits for the pushes in flight.
+pub async fn consume(
+    queue: Arc<RedisQueue>,
+    mut reader: ConnectionManager,
+    store: Store,
+    worker: Arc<Worker>,
+    concurrency: usize,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let concurrency = concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let claim_every =
+        (queue.settings.claim_idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
+    let mut next_claim = Instant::now() + claim_every;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let first = tokio::select! {
+            _ = stopped.changed() => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let mut held = vec![first];
+        while held.len() < READ_BATCH {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => held.push(p),
+                Err(_) => break,
+            }
+        }
+        let result = if Instant::now() >= next_claim {
+            next_claim = Instant::now() + claim_every;
+            claim(&queue, &store, &worker, held.len()).await
+        } else {
+            let block = (next_claim - Instant::now()).min(BLOCK);
+            tokio::select! {
+                _ = stopped.changed() => break,
+                r = read(&queue, &mut reader, held.len(), block) => r,
+            }
+        };
+        match result {
+            Ok(jobs) => {
+                backoff = Duration::from_millis(100);
+                for job in jobs {
+                    let Some(permit) = held.pop() else { break };
+                    let worker = worker.clone();
+                    tokio::spawn(async move {
+                        worker.process(job).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) if e.code() == Some("NOGROUP") => {
+                tracing::warn!("the Redis queue is gone (Redis restarted without its data?)");
+                if let Err(e) = queue.ensure_group(&store).await {
+                    tracing::warn!(error = %e, "re-creating the Redis consumer group failed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the Redis queue failed; retrying");
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    let _ = permits.acquire_many(concurrency as u32).await;
+}
+
+async fn read(
+    queue: &RedisQueue,
+    reader: &mut ConnectionManager,
+    count: usize,
+    block: Duration,
+) -> redis::RedisResult<Vec<DeliveryJob>> {
+    let options = StreamReadOptions::default()
+        .group(GROUP, &queue.consumer)
+        .count(count)
+        .block(block.as_millis().max(1) as usize);
+    let reply: Option<StreamReadReply> = reader
+        .xread_options(&[&queue.keys.stream], &[">"], &options)
+        .await?;
+    let mut invites = HashMap::new();
+    let mut jobs = Vec::new();
+    for key in reply.map(|r| r.keys).unwrap_or_default() {
+        for entry in key.ids {
+            jobs.extend(decode(queue, &entry, &mut invites));
+        }
+    }
+    Ok(jobs)
+}
+
+/// The job in `entry`; an entry that can't be read goes to the dead-letter stream.
+fn decode(
+    queue: &RedisQueue,
+    entry: &StreamId,
+    invites: &mut HashMap<String, Arc<crate::delivery::job::InviteInfo>>,
+) -> Option<DeliveryJob> {
+    let json: Option<String> = entry.get("job");
+    let job = json
+        .as_deref()
+        .and_then(|j| wire::decode(j, &entry.id, invites));
+    if job.is_none() {
+        tracing::error!(entry = %entry.id, "unreadable queue entry dead-lettered");
+        METRICS
+            .queue_events
+            .with_label_values(&["dead_lettered"])
+            .inc();
+        let then = Then::Dead {
+            job: json.unwrap_or_default(),
+            reason: "unreadable job".into(),
+        };
+        (queue.ack_later(Some(entry.id.clone()), then))();
+    }
+    job
+}
+
+/// Takes over entries idle longer than the claim time (their replica died or hung) and
+/// returns those the store says are still open. An entry whose outcome was recorded is only
+/// acknowledged; one handed out too often is dead-lettered.
+async fn claim(
+    queue: &RedisQueue,
+    store: &Store,
+    worker: &Worker,
+    count: usize,
+) -> redis::RedisResult<Vec<DeliveryJob>> {
+    let mut conn = queue.conn.clone();
+    let reply: StreamAutoClaimReply = conn
+        .xautoclaim_options(
+            &queue.keys.stream,
+            GROUP,
+            &queue.consumer,
+            queue.settings.claim_idle.as_millis() as u64,
+            "0-0",
+            StreamAutoClaimOptions::default().count(count),
+        )
+        .await?;
+    let (Some(first), Some(last)) = (reply.claimed.first(), reply.claimed.last()) else {
+        return Ok(Vec::new());
+    };
+    METRICS
+        .queue_events
+        .with_label_values(&["claimed"])
+        .inc_by(reply.claimed.len() as u64);
+    let pending: StreamPendingCountReply = conn
+        .xpending_consumer_count(
+            &queue.keys.stream,
+            GROUP,
+            &first.id,
+            &last.id,
+            reply.claimed.len(),
+            &queue.consumer,
+        )
+        .await?;
+    let handed_out: HashMap<String, usize> = pending
+        .ids
+        .into_iter()
+        .map(|p| (p.id, p.times_delivered))
+        .collect();
+    let mut invites = HashMap::new();
+    let jobs: Vec<DeliveryJob> = reply
+        .claimed
+        .iter()
+        .filter_map(|e| decode(queue, e, &mut invites))
+        .collect();
+    let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+    let stored = match store.deliveries_by_id(&ids).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            // Left in this replica's pending list: claimed again after the idle time.
+            tracing::warn!(error = %e, entries = jobs.len(), "claimed deliveries can't be checked against the store yet");
+            return Ok(Vec::new());
+        }
+    };
+    let stored: HashMap<&str, &crate::store::DeliveryRecord> =
+        stored.iter().map(|d| (d.id.as_str(), d)).collect();
+    let mut open = Vec::new();
+    for mut job in jobs {
+        let id = job.delivery_id.to_string();
+        let times = job
+            .entry
+            .as_ref()
+            .and_then(|e| handed_out.get(e))
+            .copied()
+            .unwrap_or(1);
+        match stored.get(id.as_str()) {
+            Some(d) if d.status == "queued" || d.status == "retrying" => {
+                if times > queue.settings.max_deliveries as usize {
+                    let reason = format!("handed out {times} times without an outcome");
+                    worker.dead_letter(&job, reason);
+                } else {
+                    job.attempts = u32::try_from(d.attempts).unwrap_or(job.attempts);
+                    open.push(job);
+                }
+            }
+            // Recorded (only the acknowledgement was lost), or the delivery is gone.
+            _ => (queue.ack_later(job.entry.clone(), Then::Done))(),
+        }
+    }
+    if !open.is_empty() {
+        tracing::info!(
+            deliveries = open.len(),
+            "claimed deliveries left by another replica"
+        );
+    }
+    Ok(open)
+}

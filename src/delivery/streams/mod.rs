@@ -1,0 +1,238 @@
+//! The Redis queue: deliveries shared by every replica through one Redis Stream and one
+//! consumer group, so each delivery is handled by exactly one replica at a time — unlike a
+//! broadcast queue where every replica rings every phone.
+//!
+//! Redis keys (prefix configurable, default `pushgate:`; with Redis Cluster use a hash tag
+//! such as `{pushgate}:` so the keys share a slot):
+//! - `<prefix>deliveries` — Stream of jobs (field `job`: JSON with everything the push needs).
+//!   Consumer group `pushgate`; each replica reads as consumer `<host>-<pid>-<random>`. An entry
+//!   is acknowledged and deleted (XACK + XDEL) only after its outcome is recorded in the store.
+//!   Entries idle longer than `queue_claim_idle_ms` in a replica's pending list (it died) are
+//!   taken over by another (XAUTOCLAIM); before sending a claimed entry again the store is
+//!   asked, so one whose outcome was recorded is only acknowledged.
+//! - `<prefix>deliveries:retry` — Sorted set of jobs waiting for another attempt (score: due
+//!   time, epoch ms). A replica moves due jobs back onto the stream (one Lua script: each job
+//!   moves once). Written in the same MULTI as the acknowledgement of the failed attempt.
+//! - `<prefix>deliveries:dead` — Stream of dead letters (fields `job`, `reason`, `replica`,
+//!   `at`), capped near 10,000 entries: jobs that could not be read, or were handed out
+//!   `queue_max_deliveries` times without an outcome (recorded as failed in the store).
+//! - `<prefix>invite-events` — see [`crate::events::relay`]; `<prefix>apns-token:…` — see
+//!   [`crate::apns::shared_token`].
+//!
+//! The store stays the source of truth (the outbox): an invite's deliveries are committed
+//! first, then added to the stream and marked `enqueued_at`. Rows still unmarked after
+//! `queue_sweep_after_ms` (Redis was down, or the replica died in between) are added by a
+//! sweeper; if Redis comes back empty (restarted without persistence), every open delivery is
+//! unmarked and swept again. So no accepted invite depends on Redis being up at that instant.
+
+mod consume;
+mod tasks;
+mod wire;
+
+pub use consume::consume;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::job::DeliveryJob;
+use super::queue::OnWritten;
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::store::Store;
+
+/// The consumer group every replica reads in.
+const GROUP: &str = "pushgate";
+/// Dead letters kept (approximately).
+const DEAD_LETTERS_KEPT: usize = 10_000;
+
+/// The queue's Redis keys.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub stream: String,
+    pub retries: String,
+    pub dead: String,
+}
+
+impl Keys {
+    /// The keys under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            stream: format!("{prefix}deliveries"),
+            retries: format!("{prefix}deliveries:retry"),
+            dead: format!("{prefix}deliveries:dead"),
+        }
+    }
+}
+
+/// Timing and limits, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub claim_idle: Duration,
+    pub max_deliveries: u32,
+    pub sweep_after: Duration,
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        Self {
+            claim_idle: Duration::from_millis(c.queue_claim_idle_ms),
+            max_deliveries: c.queue_max_deliveries,
+            sweep_after: Duration::from_millis(c.queue_sweep_after_ms),
+        }
+    }
+}
+
+/// What happens to a stream entry once its job's outcome is recorded.
+enum Then {
+    Done,
+    Retry { job: String, due: i64 },
+    Dead { job: String, reason: String },
+}
+
+enum Ack {
+    Entry { entry: Option<String>, then: Then },
+    Flush(oneshot::Sender<()>),
+}
+
+/// The Redis queue of this replica.
+pub struct RedisQueue {
+    conn: ConnectionManager,
+    keys: Keys,
+    consumer: String,
+    settings: Settings,
+    enqueue: mpsc::UnboundedSender<Vec<DeliveryJob>>,
+    acks: mpsc::UnboundedSender<Ack>,
+}
+
+impl RedisQueue {
+    /// Makes sure the consumer group exists and starts the enqueuer, the acknowledger, the
+    /// retry mover and the outbox sweeper (they stop with `stopped`, the acknowledger when the
+    /// queue is dropped).
+    pub async fn start(
+        conn: ConnectionManager,
+        prefix: &str,
+        settings: Settings,
+        store: Store,
+        stopped: watch::Receiver<bool>,
+    ) -> Result<(Arc<Self>, Vec<JoinHandle<()>>), redis::RedisError> {
+        let (enqueue, enqueue_rx) = mpsc::unbounded_channel();
+        let (acks, acks_rx) = mpsc::unbounded_channel();
+        let queue = Arc::new(Self {
+            conn,
+            keys: Keys::new(prefix),
+            consumer: crate::redis_conn::replica_name(),
+            settings,
+            enqueue,
+            acks,
+        });
+        queue.ensure_group(&store).await?;
+        let tasks = vec![
+            tokio::spawn(tasks::enqueuer(queue.clone(), store.clone(), enqueue_rx)),
+            tokio::spawn(tasks::acknowledger(
+                queue.conn.clone(),
+                queue.keys.clone(),
+                queue.consumer.clone(),
+                acks_rx,
+            )),
+            tokio::spawn(tasks::move_due_retries(queue.clone(), stopped.clone())),
+            tokio::spawn(tasks::sweep_outbox(queue.clone(), store, stopped)),
+        ];
+        Ok((queue, tasks))
+    }
+
+    /// Adds freshly committed deliveries to the stream (in the background: a Redis outage
+    /// leaves them to the outbox sweeper and never delays the API).
+    pub fn enqueue(&self, jobs: Vec<DeliveryJob>) {
+        let _ = self.enqueue.send(jobs);
+    }
+
+    /// Acknowledges `job`'s entry (scheduling its next attempt after `retry`) once run.
+    pub fn after_recorded(&self, job: &DeliveryJob, retry: Option<Duration>) -> OnWritten {
+        let then = match retry {
+            Some(delay) => Then::Retry {
+                job: wire::encode(job),
+                due: now_ms() + delay.as_millis() as i64,
+            },
+            None => Then::Done,
+        };
+        self.ack_later(job.entry.clone(), then)
+    }
+
+    /// Moves `job`'s entry to the dead-letter stream once run.
+    pub fn dead_letter(&self, job: &DeliveryJob, reason: String) -> OnWritten {
+        crate::metrics::METRICS
+            .queue_events
+            .with_label_values(&["dead_lettered"])
+            .inc();
+        let then = Then::Dead {
+            job: wire::encode(job),
+            reason,
+        };
+        self.ack_later(job.entry.clone(), then)
+    }
+
+    fn ack_later(&self, entry: Option<String>, then: Then) -> OnWritten {
+        let acks = self.acks.clone();
+        Box::new(move || {
+            let _ = acks.send(Ack::Entry { entry, then });
+        })
+    }
+
+    /// Waits until every acknowledgement queued so far was sent to Redis (or given up).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.acks.send(Ack::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Adds jobs to the stream in one round trip.
+    async fn add(&self, jobs: &[DeliveryJob]) -> redis::RedisResult<()> {
+        let mut pipe = redis::pipe();
+        for job in jobs {
+            pipe.cmd("XADD")
+                .arg(&self.keys.stream)
+                .arg("*")
+                .arg("job")
+                .arg(wire::encode(job))
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn.clone()).await
+    }
+
+    /// Creates the consumer group (and the stream) unless it exists. Creating it means Redis
+    /// had no queue — first start, or Redis lost its data — so every open delivery in the
+    /// outbox is unmarked for the sweeper to enqueue again.
+    async fn ensure_group(&self, store: &Store) -> redis::RedisResult<()> {
+        let created = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.keys.stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async::<()>(&mut self.conn.clone())
+            .await;
+        match created {
+            Ok(()) => match store.forget_enqueued().await {
+                Ok(0) => Ok(()),
+                Ok(n) => {
+                    tracing::warn!(
+                        deliveries = n,
+                        "the Redis queue was empty (Redis lost its data?): open deliveries will be enqueued again from the outbox"
+                    );
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not unmark open deliveries after Redis lost the queue");
+                    Ok(())
+                }
+            },
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

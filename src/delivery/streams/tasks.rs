@@ -1,0 +1,235 @@
+//! The Redis queue's background tasks: enqueue committed deliveries, acknowledge recorded
+//! ones, move due retries back onto the stream, and sweep the outbox for deliveries that never
+//! reached Redis.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, watch};
+
+use super::{Ack, DEAD_LETTERS_KEPT, GROUP, Keys, RedisQueue, Then};
+use crate::clock::now_ms;
+use crate::delivery::job::{DeliveryJob, jobs_from_store};
+use crate::metrics::METRICS;
+use crate::store::Store;
+
+/// Most jobs added to the stream in one round trip.
+const ENQUEUE_BATCH: usize = 1024;
+/// Most acknowledgements sent in one round trip.
+const ACK_BATCH: usize = 1024;
+/// How often due retries are looked for (the first retry waits at least ~12 ms).
+const MOVE_EVERY: Duration = Duration::from_millis(20);
+/// How often the outbox is swept, and how many rows one sweep takes.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const SWEEP_LIMIT: i64 = 500;
+
+/// Moves up to ARGV[2] jobs due by ARGV[1] from the retry set KEYS[1] to the stream KEYS[2];
+/// atomic, so two replicas never move the same job.
+const MOVE_DUE: &str = r#"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, job in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'job', job)
+  redis.call('ZREM', KEYS[1], job)
+end
+return #due
+"#;
+
+pub(super) async fn enqueuer(
+    queue: Arc<RedisQueue>,
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Vec<DeliveryJob>>,
+) {
+    while let Some(mut jobs) = rx.recv().await {
+        while jobs.len() < ENQUEUE_BATCH {
+            match rx.try_recv() {
+                Ok(more) => jobs.extend(more),
+                Err(_) => break,
+            }
+        }
+        match queue.add(&jobs).await {
+            Ok(()) => {
+                let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+                if let Err(e) = store.mark_enqueued(&ids, now_ms()).await {
+                    // The sweeper will add them again: a second entry whose twin may still be
+                    // in flight. Rare (store down right after it accepted the invites).
+                    tracing::warn!(error = %e, deliveries = ids.len(), "marking deliveries enqueued failed");
+                }
+            }
+            Err(e) => {
+                METRICS
+                    .queue_events
+                    .with_label_values(&["enqueue_failed"])
+                    .inc_by(jobs.len() as u64);
+                tracing::warn!(error = %e, deliveries = jobs.len(),
+                    "Redis unavailable: deliveries wait in the outbox until it returns");
+            }
+        }
+    }
+}
+
+pub(super) async fn acknowledger(
+    mut conn: ConnectionManager,
+    keys: Keys,
+    replica: String,
+    mut rx: mpsc::UnboundedReceiver<Ack>,
+) {
+    while let Some(first) = rx.recv().await {
+        let (mut batch, mut flushes) = (Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some(ack) = next.take() {
+            match ack {
+                Ack::Entry { entry, then } => batch.push((entry, then)),
+                Ack::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < ACK_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            acknowledge(&mut conn, &keys, &replica, &batch).await;
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Schedules retries, writes dead letters and acknowledges + deletes entries, all in one
+/// MULTI so a retry is never scheduled without its entry being acknowledged or vice versa.
+async fn acknowledge(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    replica: &str,
+    batch: &[(Option<String>, Then)],
+) {
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    let now = now_ms().to_string();
+    for (_, then) in batch {
+        match then {
+            Then::Done => {}
+            Then::Retry { job, due } => {
+                pipe.cmd("ZADD")
+                    .arg(&keys.retries)
+                    .arg(*due)
+                    .arg(job)
+                    .ignore();
+            }
+            Then::Dead { job, reason } => {
+                pipe.cmd("XADD")
+                    .arg(&keys.dead)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(DEAD_LETTERS_KEPT)
+                    .arg("*")
+                    .arg("job")
+                    .arg(job)
+                    .arg("reason")
+                    .arg(reason)
+                    .arg("replica")
+                    .arg(replica)
+                    .arg("at")
+                    .arg(&now)
+                    .ignore();
+            }
+        }
+    }
+    let entries: Vec<&str> = batch.iter().filter_map(|(e, _)| e.as_deref()).collect();
+    if !entries.is_empty() {
+        pipe.cmd("XACK")
+            .arg(&keys.stream)
+            .arg(GROUP)
+            .arg(&entries)
+            .ignore();
+        pipe.cmd("XDEL").arg(&keys.stream).arg(&entries).ignore();
+    }
+    let mut backoff = Duration::from_millis(50);
+    for attempt in 1..=6 {
+        match pipe.query_async::<()>(conn).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, entries = entries.len(), "acknowledging deliveries in Redis failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    // Left pending: another replica claims them after the idle time, asks the store, and
+    // finishes what the store says is still open.
+    tracing::error!(
+        entries = entries.len(),
+        "giving up acknowledging deliveries; they will be claimed and checked against the store"
+    );
+}
+
+pub(super) async fn move_due_retries(queue: Arc<RedisQueue>, mut stopped: watch::Receiver<bool>) {
+    let script = redis::Script::new(MOVE_DUE);
+    let mut conn = queue.conn.clone();
+    let mut tick = tokio::time::interval(MOVE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let moved = script
+            .key(&queue.keys.retries)
+            .key(&queue.keys.stream)
+            .arg(now_ms())
+            .arg(256)
+            .invoke_async::<i64>(&mut conn)
+            .await;
+        if let Err(e) = moved {
+            tracing::debug!(error = %e, "moving due retries failed");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+pub(super) async fn sweep_outbox(
+    queue: Arc<RedisQueue>,
+    store: Store,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let now = now_ms();
+        let before = now - queue.settings.sweep_after.as_millis() as i64;
+        let taken = match store.take_unenqueued(before, now, SWEEP_LIMIT).await {
+            Ok(taken) if taken.is_empty() => continue,
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::debug!(error = %e, "outbox sweep: store unavailable");
+                continue;
+            }
+        };
+        let ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
+        let added = match jobs_from_store(&store, &taken).await {
+            Ok(jobs) => queue.add(&jobs).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match added {
+            Ok(()) => {
+                METRICS
+                    .queue_events
+                    .with_label_values(&["swept"])
+                    .inc_by(ids.len() as u64);
+                tracing::info!(
+                    deliveries = ids.len(),
+                    "outbox deliveries that never reached Redis enqueued"
+                );
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "outbox sweep: enqueue failed");
+                if let Err(e) = store.unmark_enqueued(&ids).await {
+                    tracing::warn!(error = %e, "outbox sweep: could not unmark deliveries");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Several replicas on one PostgreSQL database and one Redis: deliveries go through the shared
+//! Redis Stream (each push sent by exactly one replica), invite events reach every replica,
+//! transient APNs failures are retried through the retry set, and outbox rows that never
+//! reached Redis are swept into it. (Killed replicas and restarted services: `scale/`.)
+
+use std::collections::HashMap;
+
+use pushgate::mock_apns::{FaultAction, FaultSpec};
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Apns, Backend, Replica, TestApp, device_token, redis_prefix, redis_url, spawn_app_with_apns,
+};
+
+const DEVICES: u8 = 3;
+
+async fn cluster(
+    adjust: impl FnOnce(&mut pushgate::config::Config),
+) -> (TestApp, Vec<Replica>, Apns, String) {
+    let prefix = redis_prefix();
+    let p = prefix.clone();
+    let (app, apns) = spawn_app_with_apns(Backend::Postgres, |c| {
+        c.redis_url = Some(redis_url());
+        c.redis_key_prefix = p;
+        c.apns_request_timeout_ms = 2_000;
+        c.queue_claim_idle_ms = 3_000;
+        c.queue_sweep_after_ms = 1_000;
+        adjust(c);
+    })
+    .await;
+    let replicas = vec![app.spawn_replica().await, app.spawn_replica().await];
+    for seed in 1..=DEVICES {
+        apns.register(&device_token(seed), "production");
+        app.register_device("alice", &device_token(seed)).await;
+    }
+    (app, replicas, apns, prefix)
+}
+
+/// The API base of gateway `i` (0: the app, then its replicas).
+fn base(app: &TestApp, replicas: &[Replica], i: usize) -> String {
+    match i % (replicas.len() + 1) {
+        0 => app.url(""),
+        n => replicas[n - 1].url(""),
+    }
+}
+
+async fn invite_via(app: &TestApp, base: &str) -> String {
+    let res = app
+        .client
+        .post(format!("{base}/v1/invites"))
+        .header("Authorization", app.basic())
+        .json(&json!({"to": "alice", "from": "client:bob", "ttl": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    res.json::<Value>().await.unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn settled_via(app: &TestApp, base: &str, sid: &str) -> Value {
+    app.client
+        .get(format!("{base}/v1/invites/{sid}?wait=15000"))
+        .header("Authorization", app.basic())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Pushes APNs accepted, per apns-id.
+fn accepted_per_id(apns: &Apns) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for push in apns.pushes("production") {
+        if push.status == 200 {
+            *seen.entry(push.apns_id).or_default() += 1;
+        }
+    }
+    seen
+}
+
+async fn stop(app: TestApp, replicas: Vec<Replica>) {
+    for r in replicas {
+        r.stop().await.unwrap();
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn replicas_share_one_queue_and_relay_events() {
+    let (app, replicas, apns, _) = cluster(|_| {}).await;
+    let mut sids = Vec::new();
+    for i in 0..30 {
+        sids.push(invite_via(&app, &base(&app, &replicas, i)).await);
+    }
+    for (i, sid) in sids.iter().enumerate() {
+        // Waited for on another replica than the one that took the invite.
+        let invite = settled_via(&app, &base(&app, &replicas, i + 1), sid).await;
+        assert_eq!(invite["status"], "delivered", "{invite}");
+        let deliveries = invite["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), usize::from(DEVICES));
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "accepted"),
+            "{invite}"
+        );
+    }
+    let sent = accepted_per_id(&apns);
+    assert_eq!(sent.len(), 30 * usize::from(DEVICES));
+    assert!(sent.values().all(|n| *n == 1), "a push was sent twice");
+    stop(app, replicas).await;
+}
+
+#[tokio::test]
+async fn transient_apns_failures_are_retried_through_redis() {
+    let (app, replicas, apns, _) = cluster(|_| {}).await;
+    apns.production
+        .add_fault(&FaultSpec {
+            status: Some(500),
+            ratio: Some(0.2),
+            ..FaultSpec::default()
+        })
+        .unwrap();
+    apns.production
+        .add_fault(&FaultSpec {
+            action: Some(FaultAction::DropConnection),
+            count: Some(1),
+            ..FaultSpec::default()
+        })
+        .unwrap();
+    let mut sids = Vec::new();
+    for i in 0..20 {
+        sids.push(invite_via(&app, &base(&app, &replicas, i)).await);
+    }
+    for sid in &sids {
+        let invite = settled_via(&app, &app.url(""), sid).await;
+        let deliveries = invite["deliveries"].as_array().unwrap();
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "accepted"),
+            "{invite}"
+        );
+    }
+    let sent = accepted_per_id(&apns);
+    assert_eq!(sent.len(), 20 * usize::from(DEVICES));
+    assert!(sent.values().all(|n| *n == 1), "a push was accepted twice");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let retries: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("pushgate_apns_retries_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(retries >= 1.0, "retries show in the metrics");
+    stop(app, replicas).await;
+}
+
+/// An invite committed whose deliveries never reached Redis (the replica died between commit
+/// and enqueue) is swept from the outbox and delivered.
+#[tokio::test]
+async fn outbox_rows_that_missed_redis_are_swept() {
+    let (app, replicas, apns, _) = cluster(|_| {}).await;
+    let sid = invite_via(&app, &app.url("")).await;
+    settled_via(&app, &app.url(""), &sid).await;
+    // Simulate the crash: a second invite written straight to the store, never enqueued.
+    let url = app.config.database_url.clone().unwrap();
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let now = pushgate::clock::now_ms();
+    let copy = "pushgate-swept-invite";
+    sqlx::query(
+        "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, status, \
+         expires_at, date_created, date_updated) \
+         SELECT 'IV' || substr(sid, 3, 30) || 'ff', account_sid, $1, to_identity, caller, \
+         'queued', $2, $3, $3 FROM invites WHERE sid = $4",
+    )
+    .bind(copy)
+    .bind(now + 60_000)
+    .bind(now)
+    .bind(&sid)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let (new_sid,): (String,) = sqlx::query_as("SELECT sid FROM invites WHERE call_sid = $1")
+        .bind(copy)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, device_token, \
+         environment, status, attempts, date_updated) \
+         SELECT substr(id, 1, 30) || 'ffffff', $1, registration_sid, credential_sid, \
+         device_token, environment, 'queued', 0, $2 FROM deliveries WHERE invite_sid = $3",
+    )
+    .bind(&new_sid)
+    .bind(now)
+    .bind(&sid)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let invite = settled_via(&app, &base(&app, &replicas, 1), &new_sid).await;
+    let deliveries = invite["deliveries"].as_array().unwrap();
+    assert!(
+        deliveries.iter().all(|d| d["status"] == "accepted"),
+        "{invite}"
+    );
+    assert_eq!(accepted_per_id(&apns).len(), 2 * usize::from(DEVICES));
+    stop(app, replicas).await;
+}
+
+/// An entry nobody can read goes to the dead-letter stream with its reason.
+#[tokio::test]
+async fn unreadable_entries_are_dead_lettered() {
+    let (app, replicas, _apns, prefix) = cluster(|_| {}).await;
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = conn
+        .xadd(format!("{prefix}deliveries"), "*", &[("job", "not a job")])
+        .await
+        .unwrap();
+    let dead = format!("{prefix}deliveries:dead");
+    let mut reason = None;
+    for _ in 0..100 {
+        let entries: redis::streams::StreamRangeReply = conn.xrange_all(&dead).await.unwrap();
+        if let Some(e) = entries.ids.first() {
+            reason = e.get::<String>("reason");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(reason.as_deref(), Some("unreadable job"));
+    let left: usize = conn.xlen(format!("{prefix}deliveries")).await.unwrap();
+    assert_eq!(left, 0, "the entry was acknowledged and deleted");
+    stop(app, replicas).await;
+}
