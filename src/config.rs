@@ -50,6 +50,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Most registrations one identity may hold; one more retires the stalest.
     pub max_registrations_per_identity: u32,
+    /// Seconds a verified API key is remembered (0: check the store on every request). A key
+    /// revoked through another replica or the CLI keeps working here for at most this long.
+    pub api_key_cache_seconds: u64,
     /// Clock leeway, in seconds, when checking access token `exp`/`nbf`.
     pub token_leeway_seconds: u64,
     /// Largest request body accepted, in bytes.
@@ -120,6 +123,7 @@ impl Default for Config {
             log: "info".into(),
             log_format: LogFormat::Pretty,
             max_registrations_per_identity: 20,
+            api_key_cache_seconds: 5,
             token_leeway_seconds: 30,
             max_body_bytes: 256 * 1024,
             database_max_connections: 8,
@@ -194,6 +198,9 @@ impl Config {
         }
         if self.max_registrations_per_identity == 0 {
             return invalid("max_registrations_per_identity must be at least 1");
+        }
+        if self.api_key_cache_seconds > 300 {
+            return invalid("api_key_cache_seconds must be at most 300");
         }
         if self.token_leeway_seconds > 300 {
             return invalid("token_leeway_seconds must be at most 300");

@@ -93,7 +93,13 @@ pub async fn start_services(
         calls.spawn_overdue_sweeper();
     }
     calls::callbacks::start(store.clone(), master_key.clone(), callback_queue);
+    let keys = Arc::new(auth::key_cache::KeyCache::new(
+        store.clone(),
+        master_key.clone(),
+        std::time::Duration::from_secs(config.api_key_cache_seconds),
+    ));
     Ok(AppState {
+        keys,
         store,
         master_key,
         config: Arc::new(config),

@@ -131,8 +131,7 @@ pub async fn active_key_secret(
 
 /// Verifies an `Authorization: Basic base64(SK…:secret)` header value.
 pub async fn authenticate_basic(
-    store: &Store,
-    master: &MasterKey,
+    keys: &super::key_cache::KeyCache,
     header: Option<&str>,
 ) -> Result<ApiKeyPrincipal, AuthError> {
     let encoded = header
@@ -147,9 +146,7 @@ pub async fn authenticate_basic(
     let decoded = String::from_utf8(decoded).map_err(|_| AuthError::Missing)?;
     let (user, password) = decoded.split_once(':').ok_or(AuthError::Missing)?;
     let sid = ApiKeySid::parse(user).map_err(|_| AuthError::Failed)?;
-    let (record, secret) = active_key_secret(store, master, &sid)
-        .await?
-        .ok_or(AuthError::Failed)?;
+    let (record, secret) = keys.active(&sid).await?.ok_or(AuthError::Failed)?;
     let matches: bool = secret
         .expose_secret()
         .as_bytes()

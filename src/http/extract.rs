@@ -68,8 +68,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
-        let principal =
-            api_keys::authenticate_basic(&state.store, &state.master_key, header).await?;
+        let principal = api_keys::authenticate_basic(&state.keys, header).await?;
         Ok(ApiKeyAuth(principal))
     }
 }
@@ -120,9 +119,7 @@ fn phone_token(parts: &Parts) -> Option<&str> {
 
 async fn verify_token(state: &AppState, token: &str) -> Result<VerifiedToken, ApiError> {
     let unverified = access_token::parse(token)?;
-    let Some((record, secret)) =
-        api_keys::active_key_secret(&state.store, &state.master_key, unverified.key()).await?
-    else {
+    let Some((record, secret)) = state.keys.active(unverified.key()).await? else {
         return Err(TokenError::BadIssuer("unknown or revoked API key").into());
     };
     let leeway = state.config.token_leeway_seconds as i64;

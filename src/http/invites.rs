@@ -167,18 +167,19 @@ pub async fn place(
         Some("voip") => Some("voip".to_owned()),
         Some(_) => return Err(invalid_field("cancel_push must be \"voip\" or \"none\"")),
     };
-    if let Some(existing) = state
-        .store
-        .invite_by_call(&caller.account, &call_sid)
-        .await?
-    {
-        return existing_invite(state, existing).await;
-    }
+    // A repeated call SID is caught by the insert itself (no lookup on the hot path).
     let registrations = state
         .store
         .active_registrations(&caller.account, &to)
         .await?;
     if registrations.is_empty() {
+        if let Some(existing) = state
+            .store
+            .invite_by_call(&caller.account, &call_sid)
+            .await?
+        {
+            return existing_invite(state, existing).await;
+        }
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             code::NO_REGISTRATIONS,

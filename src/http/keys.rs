@@ -120,6 +120,7 @@ pub async fn revoke(
         .await?
     {
         RevokeOutcome::Revoked => {
+            state.keys.forget(&sid);
             tracing::info!(key = %sid, by = %caller.key, "API key revoked");
             Ok(StatusCode::NO_CONTENT)
         }

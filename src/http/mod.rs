@@ -37,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Arc<crate::delivery::Engine>,
     pub calls: Arc<crate::calls::Calls>,
+    /// Recently verified API keys.
+    pub keys: Arc<crate::auth::key_cache::KeyCache>,
     /// Set to `true` when the server starts draining: long-lived event streams end then.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }

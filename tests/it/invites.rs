@@ -241,14 +241,26 @@ async fn a_fault_outlasting_the_ttl_expires_the_invite(b: Backend) {
 async fn reposting_a_call_sid_sends_nothing_new(b: Backend) {
     let (app, apns) = spawn_app_with_apns(b, |_| {}).await;
     apns.register(&device_token(6), "production");
-    app.register_device("alice", &device_token(6)).await;
+    let registration = app.register_device("alice", &device_token(6)).await;
     let body = json!({"to": "alice", "from": "client:bob", "call_sid": call_sid(9)});
     let (_, first) = app.invite(body.clone()).await;
     app.settled(first["sid"].as_str().unwrap()).await;
-    let (status, again) = app.invite(body).await;
+    let (status, again) = app.invite(body.clone()).await;
     assert_eq!(status, 202);
     assert_eq!(again["sid"], first["sid"]);
     assert_eq!(apns.pushes("production").len(), 1);
+    // Still the same invite once the device is gone (not "no registered devices").
+    let res = app
+        .client
+        .delete(app.url(&format!("/v1/registrations/{registration}")))
+        .header("X-Twilio-Token", app.token("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let (status, again) = app.invite(body).await;
+    assert_eq!(status, 202);
+    assert_eq!(again["sid"], first["sid"]);
 }
 
 /// Concurrent invites are committed together (group commit): duplicates of one call SID in

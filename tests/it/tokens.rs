@@ -173,10 +173,15 @@ async fn unknown_revoked_or_foreign_keys_are_20103(b: Backend) {
     claims["iss"] = json!(other.record.sid.as_str());
     let token = sign(&claims, Algorithm::HS256, other.secret.expose_secret());
     assert_eq!(app.register(&token, &device_token(1)).await.status(), 201);
-    app.store
-        .revoke_api_key(&app.account, &other.record.sid, 1)
+    // Revoked through the API: this process forgets the cached key at once.
+    let revoked = app
+        .client
+        .delete(app.url(&format!("/v1/keys/{}", other.record.sid)))
+        .header("Authorization", app.basic())
+        .send()
         .await
         .unwrap();
+    assert_eq!(revoked.status(), 204);
     let res = app.register(&token, &device_token(2)).await;
     assert_error(res, 401, 20103).await;
 }
@@ -264,7 +269,27 @@ async fn bad_signatures_are_20107(b: Backend) {
     expect_code(&app, &tampered, 20107).await;
 }
 
+/// A key revoked elsewhere (another replica, the CLI) stops working once the cache forgets it;
+/// with the cache off, at once.
+async fn keys_revoked_elsewhere_stop_working_when_uncached(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |c| c.api_key_cache_seconds = 0).await;
+    let other = pushgate::auth::api_keys::create_key(&app.store, &app.master, &app.account, "b")
+        .await
+        .unwrap();
+    let mut claims = node_claims(&app);
+    claims["iss"] = json!(other.record.sid.as_str());
+    let token = sign(&claims, Algorithm::HS256, other.secret.expose_secret());
+    assert_eq!(app.register(&token, &device_token(1)).await.status(), 201);
+    app.store
+        .revoke_api_key(&app.account, &other.record.sid, 1)
+        .await
+        .unwrap();
+    let res = app.register(&token, &device_token(2)).await;
+    assert_error(res, 401, 20103).await;
+}
+
 store_tests!(
+    keys_revoked_elsewhere_stop_working_when_uncached,
     accepts_both_helper_library_shapes_and_algorithms,
     malformed_and_missing_tokens_are_20101,
     bad_headers_are_20102,
