@@ -13,5 +13,6 @@ mod keys;
 mod metrics;
 mod registrations;
 mod restart;
+mod scale;
 mod service;
 mod tokens;
