@@ -4,3 +4,4 @@
 pub mod harness;
 
 mod harness_selftest;
+mod postgres_restart;
