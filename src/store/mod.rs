@@ -57,10 +57,30 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| unavailable_sqlstate(&c)) =>
+            {
+                StoreError::Unavailable(e)
+            }
             other => StoreError::Database(other),
         }
     }
 }
+
+/// PostgreSQL SQLSTATEs that say "the server is going away or not there yet", not "your
+/// query is wrong": class 08 (connection exception), 57P01 admin shutdown (what every open
+/// session gets when the server is stopped or restarted), 57P02 crash shutdown, 57P03
+/// cannot connect now (starting up or shutting down), 53300 too many connections.
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// How long a query waits for a pooled connection (connecting included) before the request
+/// fails with "store unavailable" (503). While PostgreSQL refuses connections the pool keeps
+/// retrying until this deadline, so it is how long a request hangs in an outage: short, so
+/// clients and load balancers hear about it quickly, yet long enough to ride out a blip and
+/// to stay under sqlx's 2 s slow-acquire warning.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -120,7 +140,7 @@ impl Store {
         };
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(ACQUIRE_TIMEOUT);
         if kind == StoreKind::Sqlite {
             // A SQLite "connection" is a local file handle: pinging it before every use (sqlx's
             // default) only doubles the round trips to its worker thread.
@@ -190,4 +210,19 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute("PRAGMA foreign_keys = ON").await?;
     conn.execute("PRAGMA busy_timeout = 5000").await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_sqlstate;
+
+    #[test]
+    fn server_going_away_is_unavailable_not_a_query_error() {
+        for code in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "40001", "22P02"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
+        }
+    }
 }

@@ -14,5 +14,6 @@ mod metrics;
 mod registrations;
 mod replicas;
 mod restart;
+mod scale;
 mod service;
 mod tokens;

@@ -1,0 +1,7 @@
+//! Multi-process fault tests: real `pushgate serve` processes, a private PostgreSQL cluster and
+//! Redis server per test, killed, stopped and restarted while traffic runs (see `harness`).
+
+pub mod harness;
+
+mod harness_selftest;
+mod postgres_restart;
