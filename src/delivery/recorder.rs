@@ -75,6 +75,10 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, chang
                 next = rx.try_recv().ok();
             }
         }
+        // Rows in one order everywhere, so replicas' batches (and the Redis queue's enqueue
+        // marks) never deadlock on PostgreSQL; the sort is stable, so two outcomes of one
+        // delivery stay in the order they happened.
+        updates.sort_by(|a, b| a.id.cmp(&b.id));
         if (!updates.is_empty() || !rejections.is_empty())
             && write(&store, &updates, &rejections, &changes).await
         {

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::{GROUP, RedisQueue, Then, wire};
+use crate::clock::now_ms;
 use crate::delivery::job::DeliveryJob;
 use crate::delivery::worker::Worker;
 use crate::metrics::METRICS;
@@ -60,7 +61,7 @@ pub async fn consume(
             let block = (next_claim - Instant::now()).min(BLOCK);
             tokio::select! {
                 _ = stopped.changed() => break,
-                r = read(&queue, &mut reader, held.len(), block) => r,
+                r = read(&queue, &store, &mut reader, held.len(), block) => r,
             }
         };
         match result {
@@ -96,6 +97,7 @@ pub async fn consume(
 
 async fn read(
     queue: &RedisQueue,
+    store: &Store,
     reader: &mut ConnectionManager,
     count: usize,
     block: Duration,
@@ -108,13 +110,89 @@ async fn read(
         .xread_options(&[&queue.keys.stream], &[">"], &options)
         .await?;
     let mut invites = HashMap::new();
-    let mut jobs = Vec::new();
+    let (mut jobs, mut stale) = (Vec::new(), Vec::new());
+    // A job older than the sweep delay may have a twin (swept from the outbox, or re-added
+    // after Redis lost its data) that already went out: ask the store first.
+    let stale_before = now_ms() - queue.settings.sweep_after.as_millis() as i64;
+    let mut seen = std::collections::HashSet::new();
     for key in reply.map(|r| r.keys).unwrap_or_default() {
         for entry in key.ids {
-            jobs.extend(decode(queue, &entry, &mut invites));
+            match decode(queue, &entry, &mut invites) {
+                // Twins read together: one is enough.
+                Some(job) if !seen.insert(job.delivery_id) => {
+                    (queue.ack_later(job.entry.clone(), None, Then::Done))();
+                }
+                Some(job) if job.invite.date_created < stale_before => stale.push(job),
+                Some(job) => jobs.push(job),
+                None => {}
+            }
+        }
+    }
+    if !stale.is_empty() {
+        match still_open(queue, store, stale, false).await {
+            Ok(open) => jobs.extend(open),
+            // Left pending: claimed (and checked) after the idle time.
+            Err(e) => {
+                tracing::warn!(error = %e, "queued deliveries can't be checked against the store yet")
+            }
         }
     }
     Ok(jobs)
+}
+
+/// The jobs the store still has open and whose lease this replica got, with their attempt
+/// counts brought up to date. Entries of the others are acknowledged (recorded already, gone,
+/// or a fresh twin of one another replica is sending) — except a `claimed` entry whose lease
+/// someone else holds: it stays pending until the lease expires and is claimed again.
+async fn still_open(
+    queue: &RedisQueue,
+    store: &Store,
+    jobs: Vec<DeliveryJob>,
+    claimed: bool,
+) -> Result<Vec<DeliveryJob>, String> {
+    let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+    let stored = store
+        .deliveries_by_id(&ids)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored: HashMap<&str, &crate::store::DeliveryRecord> =
+        stored.iter().map(|d| (d.id.as_str(), d)).collect();
+    let mut open = Vec::with_capacity(jobs.len());
+    for mut job in jobs {
+        match stored.get(job.delivery_id.to_string().as_str()) {
+            Some(d) if d.status == "queued" || d.status == "retrying" => {
+                job.attempts = u32::try_from(d.attempts).unwrap_or(job.attempts);
+                open.push(job);
+            }
+            _ => (queue.ack_later(job.entry.clone(), Some(job.delivery_id), Then::Done))(),
+        }
+    }
+    if open.is_empty() {
+        return Ok(open);
+    }
+    let mut pipe = redis::pipe();
+    for job in &open {
+        pipe.cmd("SET")
+            .arg(format!("{}{}", queue.keys.lease, job.delivery_id))
+            .arg(&queue.consumer)
+            .arg("NX")
+            .arg("PX")
+            .arg(queue.settings.claim_idle.as_millis() as u64);
+    }
+    let leased: Vec<Option<String>> = pipe
+        .query_async(&mut queue.conn.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut mine = Vec::with_capacity(open.len());
+    for (job, lease) in open.into_iter().zip(leased) {
+        match lease {
+            Some(_) => mine.push(job),
+            None if claimed => {}
+            // A twin of a delivery another replica holds the lease for.
+            None => (queue.ack_later(job.entry.clone(), None, Then::Done))(),
+        }
+    }
+    Ok(mine)
 }
 
 /// The job in `entry`; an entry that can't be read goes to the dead-letter stream.
@@ -137,7 +215,7 @@ fn decode(
             job: json.unwrap_or_default(),
             reason: "unreadable job".into(),
         };
-        (queue.ack_later(Some(entry.id.clone()), then))();
+        (queue.ack_later(Some(entry.id.clone()), None, then))();
     }
     job
 }
@@ -190,38 +268,26 @@ async fn claim(
         .iter()
         .filter_map(|e| decode(queue, e, &mut invites))
         .collect();
-    let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
-    let stored = match store.deliveries_by_id(&ids).await {
-        Ok(stored) => stored,
+    let jobs = match still_open(queue, store, jobs, true).await {
+        Ok(jobs) => jobs,
         Err(e) => {
             // Left in this replica's pending list: claimed again after the idle time.
-            tracing::warn!(error = %e, entries = jobs.len(), "claimed deliveries can't be checked against the store yet");
+            tracing::warn!(error = %e, "claimed deliveries can't be checked against the store yet");
             return Ok(Vec::new());
         }
     };
-    let stored: HashMap<&str, &crate::store::DeliveryRecord> =
-        stored.iter().map(|d| (d.id.as_str(), d)).collect();
     let mut open = Vec::new();
-    for mut job in jobs {
-        let id = job.delivery_id.to_string();
+    for job in jobs {
         let times = job
             .entry
             .as_ref()
             .and_then(|e| handed_out.get(e))
             .copied()
             .unwrap_or(1);
-        match stored.get(id.as_str()) {
-            Some(d) if d.status == "queued" || d.status == "retrying" => {
-                if times > queue.settings.max_deliveries as usize {
-                    let reason = format!("handed out {times} times without an outcome");
-                    worker.dead_letter(&job, reason);
-                } else {
-                    job.attempts = u32::try_from(d.attempts).unwrap_or(job.attempts);
-                    open.push(job);
-                }
-            }
-            // Recorded (only the acknowledgement was lost), or the delivery is gone.
-            _ => (queue.ack_later(job.entry.clone(), Then::Done))(),
+        if times > queue.settings.max_deliveries as usize {
+            worker.dead_letter(&job, format!("handed out {times} times without an outcome"));
+        } else {
+            open.push(job);
         }
     }
     if !open.is_empty() {

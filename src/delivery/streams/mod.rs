@@ -13,6 +13,10 @@
 //! - `<prefix>deliveries:retry` — Sorted set of jobs waiting for another attempt (score: due
 //!   time, epoch ms). A replica moves due jobs back onto the stream (one Lua script: each job
 //!   moves once). Written in the same MULTI as the acknowledgement of the failed attempt.
+//! - `<prefix>deliveries:lease:<delivery id>` — set (NX, expiring after the claim idle time)
+//!   by the replica about to send a delivery that may have a twin entry (a claimed entry, or
+//!   one older than the sweep delay): of two entries for one delivery, only the lease holder
+//!   sends; a fresh twin is acknowledged, a claimed one waits for the lease to expire.
 //! - `<prefix>deliveries:dead` — Stream of dead letters (fields `job`, `reason`, `replica`,
 //!   `at`), capped near 10,000 entries: jobs that could not be read, or were handed out
 //!   `queue_max_deliveries` times without an outcome (recorded as failed in the store).
@@ -55,6 +59,7 @@ pub struct Keys {
     pub stream: String,
     pub retries: String,
     pub dead: String,
+    pub lease: String,
 }
 
 impl Keys {
@@ -64,6 +69,7 @@ impl Keys {
             stream: format!("{prefix}deliveries"),
             retries: format!("{prefix}deliveries:retry"),
             dead: format!("{prefix}deliveries:dead"),
+            lease: format!("{prefix}deliveries:lease:"),
         }
     }
 }
@@ -94,7 +100,12 @@ enum Then {
 }
 
 enum Ack {
-    Entry { entry: Option<String>, then: Then },
+    /// `release`: the delivery whose lease (if any) ends with this acknowledgement.
+    Entry {
+        entry: Option<String>,
+        release: Option<uuid::Uuid>,
+        then: Then,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -159,7 +170,7 @@ impl RedisQueue {
             },
             None => Then::Done,
         };
-        self.ack_later(job.entry.clone(), then)
+        self.ack_later(job.entry.clone(), Some(job.delivery_id), then)
     }
 
     /// Moves `job`'s entry to the dead-letter stream once run.
@@ -172,13 +183,22 @@ impl RedisQueue {
             job: wire::encode(job),
             reason,
         };
-        self.ack_later(job.entry.clone(), then)
+        self.ack_later(job.entry.clone(), Some(job.delivery_id), then)
     }
 
-    fn ack_later(&self, entry: Option<String>, then: Then) -> OnWritten {
+    fn ack_later(
+        &self,
+        entry: Option<String>,
+        release: Option<uuid::Uuid>,
+        then: Then,
+    ) -> OnWritten {
         let acks = self.acks.clone();
         Box::new(move || {
-            let _ = acks.send(Ack::Entry { entry, then });
+            let _ = acks.send(Ack::Entry {
+                entry,
+                release,
+                then,
+            });
         })
     }
 
@@ -190,8 +210,9 @@ impl RedisQueue {
         }
     }
 
-    /// Adds jobs to the stream in one round trip.
-    async fn add(&self, jobs: &[DeliveryJob]) -> redis::RedisResult<()> {
+    /// Adds jobs to the stream in one round trip, giving up after `within` (a command still
+    /// waiting for a reconnection is then never sent, so it can't race the outbox sweeper).
+    async fn add(&self, jobs: &[DeliveryJob], within: Duration) -> redis::RedisResult<()> {
         let mut pipe = redis::pipe();
         for job in jobs {
             pipe.cmd("XADD")
@@ -201,7 +222,21 @@ impl RedisQueue {
                 .arg(wire::encode(job))
                 .ignore();
         }
-        pipe.query_async::<()>(&mut self.conn.clone()).await
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(within, pipe.query_async::<()>(&mut conn)).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "Redis did not answer in time",
+            )
+            .into()),
+        }
+    }
+
+    /// How long an enqueue may take: well within the sweep delay, so a late enqueue and the
+    /// sweeper never both add one delivery.
+    fn enqueue_budget(&self) -> Duration {
+        self.settings.sweep_after / 4
     }
 
     /// Creates the consumer group (and the stream) unless it exists. Creating it means Redis

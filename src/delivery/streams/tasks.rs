@@ -47,14 +47,17 @@ pub(super) async fn enqueuer(
                 Err(_) => break,
             }
         }
-        match queue.add(&jobs).await {
+        // Jobs that waited this long (Redis was slow or down) belong to the outbox sweeper.
+        let late = now_ms() - (queue.settings.sweep_after / 2).as_millis() as i64;
+        jobs.retain(|j| j.invite.date_created >= late);
+        if jobs.is_empty() {
+            continue;
+        }
+        match queue.add(&jobs, queue.enqueue_budget()).await {
             Ok(()) => {
-                let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
-                if let Err(e) = store.mark_enqueued(&ids, now_ms()).await {
-                    // The sweeper will add them again: a second entry whose twin may still be
-                    // in flight. Rare (store down right after it accepted the invites).
-                    tracing::warn!(error = %e, deliveries = ids.len(), "marking deliveries enqueued failed");
-                }
+                let mut ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+                ids.sort();
+                mark_enqueued(&store, &ids).await;
             }
             Err(e) => {
                 METRICS
@@ -63,6 +66,22 @@ pub(super) async fn enqueuer(
                     .inc_by(jobs.len() as u64);
                 tracing::warn!(error = %e, deliveries = jobs.len(),
                     "Redis unavailable: deliveries wait in the outbox until it returns");
+            }
+        }
+    }
+}
+
+/// Marks deliveries enqueued, retrying for a while: an unmarked row is swept into the stream a
+/// second time (the reader then asks the store before sending it, see `consume`).
+async fn mark_enqueued(store: &Store, ids: &[String]) {
+    let mut backoff = Duration::from_millis(20);
+    for attempt in 1..=8 {
+        match store.mark_enqueued(ids, now_ms()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, deliveries = ids.len(), "marking deliveries enqueued failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }
@@ -79,7 +98,11 @@ pub(super) async fn acknowledger(
         let mut next = Some(first);
         while let Some(ack) = next.take() {
             match ack {
-                Ack::Entry { entry, then } => batch.push((entry, then)),
+                Ack::Entry {
+                    entry,
+                    release,
+                    then,
+                } => batch.push((entry, release, then)),
                 Ack::Flush(done) => flushes.push(done),
             }
             if batch.len() < ACK_BATCH {
@@ -101,12 +124,12 @@ async fn acknowledge(
     conn: &mut ConnectionManager,
     keys: &Keys,
     replica: &str,
-    batch: &[(Option<String>, Then)],
+    batch: &[(Option<String>, Option<uuid::Uuid>, Then)],
 ) {
     let mut pipe = redis::pipe();
     pipe.atomic();
     let now = now_ms().to_string();
-    for (_, then) in batch {
+    for (_, _, then) in batch {
         match then {
             Then::Done => {}
             Then::Retry { job, due } => {
@@ -135,7 +158,14 @@ async fn acknowledge(
             }
         }
     }
-    let entries: Vec<&str> = batch.iter().filter_map(|(e, _)| e.as_deref()).collect();
+    let entries: Vec<&str> = batch.iter().filter_map(|(e, _, _)| e.as_deref()).collect();
+    let leases: Vec<String> = batch
+        .iter()
+        .filter_map(|(_, id, _)| id.map(|id| format!("{}{id}", keys.lease)))
+        .collect();
+    if !leases.is_empty() {
+        pipe.cmd("DEL").arg(&leases).ignore();
+    }
     if !entries.is_empty() {
         pipe.cmd("XACK")
             .arg(&keys.stream)
@@ -210,7 +240,10 @@ pub(super) async fn sweep_outbox(
         };
         let ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
         let added = match jobs_from_store(&store, &taken).await {
-            Ok(jobs) => queue.add(&jobs).await.map_err(|e| e.to_string()),
+            Ok(jobs) => queue
+                .add(&jobs, queue.enqueue_budget())
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match added {

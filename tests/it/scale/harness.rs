@@ -5,6 +5,7 @@
 //! - [`PrivatePostgres`]: a PostgreSQL cluster of its own (`initdb` + `pg_ctl`).
 //! - [`Replicas`]: N `pushgate serve` processes sharing one configuration.
 //! - [`ApnsSim`]: the in-process APNs simulator, with push counts per `apns-id`.
+//! - [`spawn_load`]: an open-loop invite load over the replicas, failing over like a balancer.
 //! - [`post_invite`] / [`settle_all`]: an invite and its classified answer; waiting until
 //!   invites have every delivery accepted.
 
@@ -12,12 +13,14 @@
 
 mod apns;
 mod client;
+mod load;
 mod postgres;
 mod redis;
 mod replicas;
 
 pub use apns::ApnsSim;
 pub use client::{Outcome, post_invite, settle_all};
+pub use load::{Load, Sent, accepted, call_sid, spawn_load};
 pub use postgres::PrivatePostgres;
 pub use redis::PrivateRedis;
 pub use replicas::{ReplicaConfig, Replicas};

@@ -3,5 +3,8 @@
 
 pub mod harness;
 
+mod common;
 mod harness_selftest;
 mod postgres_restart;
+mod redis_restart;
+mod replica_killed;
