@@ -20,7 +20,7 @@ mod replicas;
 
 pub use apns::ApnsSim;
 pub use client::{Outcome, post_invite, settle_all};
-pub use load::{Load, Sent, accepted, call_sid, spawn_load};
+pub use load::{Load, Sent, accepted, spawn_load};
 pub use postgres::PrivatePostgres;
 pub use redis::PrivateRedis;
 pub use replicas::{ReplicaConfig, Replicas};

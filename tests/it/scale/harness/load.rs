@@ -34,7 +34,7 @@ pub struct Sent {
 }
 
 /// The call SID of the `n`th invite of a load.
-pub fn call_sid(n: usize) -> String {
+fn call_sid(n: usize) -> String {
     format!("CA{:032x}", 0x5ca1_0000_0000u128 + n as u128)
 }
 
