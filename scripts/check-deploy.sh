@@ -53,8 +53,8 @@ echo "== Kubernetes: render the kustomizations, check against the API schemas"
 rendered=()
 if command -v kubectl >/dev/null; then
     kubectl kustomize deploy/kubernetes >"$tmp/kubernetes.yaml"
-    kubectl kustomize deploy/kubernetes/scale-out >"$tmp/kubernetes-scale-out.yaml"
-    rendered=("$tmp/kubernetes.yaml" "$tmp/kubernetes-scale-out.yaml")
+    kubectl kustomize deploy/kubernetes/single >"$tmp/kubernetes-single.yaml"
+    rendered=("$tmp/kubernetes.yaml" "$tmp/kubernetes-single.yaml")
     to_validate=("${rendered[@]}")
 else
     echo "(kubectl not installed: checking the plain manifests, not the scale-out patch)"
