@@ -10,7 +10,8 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::harness::{
-    ApnsSim, Outcome, PrivatePostgres, ReplicaConfig, Replicas, post_invite, settle_all,
+    ApnsSim, Outcome, PrivatePostgres, PrivateRedis, ReplicaConfig, Replicas, post_invite,
+    settle_all,
 };
 use crate::helpers::device_token;
 
@@ -34,18 +35,38 @@ struct Sent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_mid_run() {
+    restarted_mid_run(false).await;
+}
+
+/// The same with two replicas sharing the Redis queue (requests go to the first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_mid_run_with_redis_queue() {
+    restarted_mid_run(true).await;
+}
+
+async fn restarted_mid_run(with_redis: bool) {
     let sim = ApnsSim::start().await;
     let mut pg = PrivatePostgres::start_new().await;
+    let redis = match with_redis {
+        true => Some(PrivateRedis::start_new().await),
+        false => None,
+    };
     let mut gw = Replicas::setup(
         &sim,
         ReplicaConfig {
-            replicas: 1,
+            replicas: if with_redis { 2 } else { 1 },
             database_url: pg.url(),
-            ..ReplicaConfig::default()
+            redis_url: redis.as_ref().map(PrivateRedis::url),
+            env: super::common::QUEUE_ENV
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         },
     )
     .await;
-    gw.start(0).await;
+    for i in 0..gw.len() {
+        gw.start(i).await;
+    }
     let client = reqwest::Client::builder()
         .timeout(CLIENT_TIMEOUT)
         .build()

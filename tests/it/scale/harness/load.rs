@@ -38,7 +38,8 @@ fn call_sid(n: usize) -> String {
     format!("CA{:032x}", 0x5ca1_0000_0000u128 + n as u128)
 }
 
-/// Starts the load; the handle yields every invite's outcome once all were answered.
+/// Starts the load (`rate × duration` invites, on schedule); the handle yields every invite's
+/// outcome once all were answered.
 pub fn spawn_load(client: reqwest::Client, load: Load) -> JoinHandle<Vec<Sent>> {
     tokio::spawn(async move {
         let start = Instant::now();
@@ -46,8 +47,8 @@ pub fn spawn_load(client: reqwest::Client, load: Load) -> JoinHandle<Vec<Sent>> 
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / load.rate.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut requests = tokio::task::JoinSet::new();
-        let mut n = 0usize;
-        while start.elapsed() < load.duration {
+        let total = (load.rate as f64 * load.duration.as_secs_f64()) as usize;
+        for n in 0..total {
             tick.tick().await;
             let (client, load, results) = (client.clone(), load.clone(), results.clone());
             requests.spawn(async move {
@@ -71,7 +72,6 @@ pub fn spawn_load(client: reqwest::Client, load: Load) -> JoinHandle<Vec<Sent>> 
                     outcome,
                 });
             });
-            n += 1;
         }
         while requests.join_next().await.is_some() {}
         std::mem::take(&mut *results.lock().await)
