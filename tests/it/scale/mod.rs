@@ -3,6 +3,7 @@
 
 pub mod harness;
 
+mod apns_faults;
 mod common;
 mod harness_selftest;
 mod postgres_restart;
