@@ -54,6 +54,9 @@ pub struct DeliveryJob {
     /// The Redis Stream entry this job came from (Redis queue only); acknowledged once the
     /// job's outcome is recorded.
     pub entry: Option<String>,
+    /// The worker slot this job holds (Redis queue): released only once its outcome is
+    /// recorded, so a replica never has more pushes sent-but-unrecorded than slots.
+    pub slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl DeliveryJob {
@@ -68,6 +71,7 @@ impl DeliveryJob {
             environment: parse_environment(&d.environment),
             attempts: u32::try_from(d.attempts).unwrap_or(0),
             entry: None,
+            slot: None,
         })
     }
 }

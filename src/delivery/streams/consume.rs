@@ -67,13 +67,15 @@ pub async fn consume(
         match result {
             Ok(jobs) => {
                 backoff = Duration::from_millis(100);
-                for job in jobs {
+                for mut job in jobs {
                     let Some(permit) = held.pop() else { break };
+                    if let Some(entry) = &job.entry {
+                        queue.working_on(entry, job.delivery_id);
+                    }
+                    // Held until the outcome is recorded (see `RedisQueue::after_recorded`).
+                    job.slot = Some(Arc::new(permit));
                     let worker = worker.clone();
-                    tokio::spawn(async move {
-                        worker.process(job).await;
-                        drop(permit);
-                    });
+                    tokio::spawn(async move { worker.process(job).await });
                 }
             }
             Err(e) if e.code() == Some("NOGROUP") => {
@@ -129,7 +131,7 @@ async fn read(
         }
     }
     if !stale.is_empty() {
-        match still_open(queue, store, stale, false).await {
+        match still_open(queue, store, stale).await {
             Ok(open) => jobs.extend(open),
             // Left pending: claimed (and checked) after the idle time.
             Err(e) => {
@@ -137,18 +139,22 @@ async fn read(
             }
         }
     }
-    Ok(jobs)
+    match lease(queue, jobs, false).await {
+        Ok(jobs) => Ok(jobs),
+        Err(e) => {
+            // Left pending: claimed after the idle time.
+            tracing::warn!(error = %e, "leasing queued deliveries failed");
+            Ok(Vec::new())
+        }
+    }
 }
 
-/// The jobs the store still has open and whose lease this replica got, with their attempt
-/// counts brought up to date. Entries of the others are acknowledged (recorded already, gone,
-/// or a fresh twin of one another replica is sending) — except a `claimed` entry whose lease
-/// someone else holds: it stays pending until the lease expires and is claimed again.
+/// The jobs the store still has open, with their attempt counts brought up to date; the
+/// entries of the others (recorded already, or gone) are acknowledged.
 async fn still_open(
     queue: &RedisQueue,
     store: &Store,
     jobs: Vec<DeliveryJob>,
-    claimed: bool,
 ) -> Result<Vec<DeliveryJob>, String> {
     let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
     let stored = store
@@ -167,28 +173,38 @@ async fn still_open(
             _ => (queue.ack_later(job.entry.clone(), Some(job.delivery_id), Then::Done))(),
         }
     }
-    if open.is_empty() {
-        return Ok(open);
+    Ok(open)
+}
+
+/// The jobs whose delivery lease this replica got (one pipelined round trip). Of two entries
+/// for one delivery only the lease holder sends; a fresh twin is acknowledged, a `claimed` one
+/// stays pending until the lease expires and it is claimed again.
+async fn lease(
+    queue: &RedisQueue,
+    jobs: Vec<DeliveryJob>,
+    claimed: bool,
+) -> Result<Vec<DeliveryJob>, String> {
+    if jobs.is_empty() {
+        return Ok(jobs);
     }
     let mut pipe = redis::pipe();
-    for job in &open {
+    for job in &jobs {
         pipe.cmd("SET")
-            .arg(format!("{}{}", queue.keys.lease, job.delivery_id))
+            .arg(queue.lease_key(job.delivery_id))
             .arg(&queue.consumer)
             .arg("NX")
             .arg("PX")
-            .arg(queue.settings.claim_idle.as_millis() as u64);
+            .arg(queue.lease_ms());
     }
     let leased: Vec<Option<String>> = pipe
         .query_async(&mut queue.conn.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let mut mine = Vec::with_capacity(open.len());
-    for (job, lease) in open.into_iter().zip(leased) {
+    let mut mine = Vec::with_capacity(jobs.len());
+    for (job, lease) in jobs.into_iter().zip(leased) {
         match lease {
             Some(_) => mine.push(job),
             None if claimed => {}
-            // A twin of a delivery another replica holds the lease for.
             None => (queue.ack_later(job.entry.clone(), None, Then::Done))(),
         }
     }
@@ -268,7 +284,7 @@ async fn claim(
         .iter()
         .filter_map(|e| decode(queue, e, &mut invites))
         .collect();
-    let jobs = match still_open(queue, store, jobs, true).await {
+    let jobs = match still_open(queue, store, jobs).await {
         Ok(jobs) => jobs,
         Err(e) => {
             // Left in this replica's pending list: claimed again after the idle time.
@@ -290,6 +306,13 @@ async fn claim(
             open.push(job);
         }
     }
+    let open = match lease(queue, open, true).await {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::warn!(error = %e, "leasing claimed deliveries failed");
+            Vec::new()
+        }
+    };
     if !open.is_empty() {
         tracing::info!(
             deliveries = open.len(),

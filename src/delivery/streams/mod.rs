@@ -13,10 +13,13 @@
 //! - `<prefix>deliveries:retry` — Sorted set of jobs waiting for another attempt (score: due
 //!   time, epoch ms). A replica moves due jobs back onto the stream (one Lua script: each job
 //!   moves once). Written in the same MULTI as the acknowledgement of the failed attempt.
-//! - `<prefix>deliveries:lease:<delivery id>` — set (NX, expiring after the claim idle time)
-//!   by the replica about to send a delivery that may have a twin entry (a claimed entry, or
-//!   one older than the sweep delay): of two entries for one delivery, only the lease holder
-//!   sends; a fresh twin is acknowledged, a claimed one waits for the lease to expire.
+//! - `<prefix>deliveries:lease:<delivery id>` — set (NX, expiring a little before the claim
+//!   idle time, renewed with the heartbeat) by the replica about to send a delivery, deleted
+//!   with the acknowledgement. A delivery can have twin entries (swept from the outbox while its
+//!   first entry was delayed, re-added after Redis lost its data, claimed from a slow
+//!   replica): only the lease holder sends; a fresh twin is acknowledged, a claimed one waits
+//!   for the lease to expire. Entries older than the sweep delay, and claimed ones, are also
+//!   checked against the store first (one whose outcome is recorded is only acknowledged).
 //! - `<prefix>deliveries:dead` — Stream of dead letters (fields `job`, `reason`, `replica`,
 //!   `at`), capped near 10,000 entries: jobs that could not be read, or were handed out
 //!   `queue_max_deliveries` times without an outcome (recorded as failed in the store).
@@ -109,6 +112,23 @@ enum Ack {
     Flush(oneshot::Sender<()>),
 }
 
+type Working =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, (uuid::Uuid, std::time::Instant)>>>;
+
+/// Keeps a worker slot until the acknowledgement runs (or is dropped).
+trait Holding {
+    fn holding(self, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten;
+}
+
+impl Holding for OnWritten {
+    fn holding(self, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten {
+        Box::new(move || {
+            self();
+            drop(slot);
+        })
+    }
+}
+
 /// The Redis queue of this replica.
 pub struct RedisQueue {
     conn: ConnectionManager,
@@ -117,6 +137,10 @@ pub struct RedisQueue {
     settings: Settings,
     enqueue: mpsc::UnboundedSender<Vec<DeliveryJob>>,
     acks: mpsc::UnboundedSender<Ack>,
+    /// Entries this replica is working on (taken, not yet acknowledged) and since when: kept
+    /// from looking idle by a heartbeat, so only a dead (or stalled) replica's entries are
+    /// claimed.
+    working: Working,
 }
 
 impl RedisQueue {
@@ -139,6 +163,7 @@ impl RedisQueue {
             settings,
             enqueue,
             acks,
+            working: Arc::default(),
         });
         queue.ensure_group(&store).await?;
         let tasks = vec![
@@ -147,8 +172,10 @@ impl RedisQueue {
                 queue.conn.clone(),
                 queue.keys.clone(),
                 queue.consumer.clone(),
+                queue.working.clone(),
                 acks_rx,
             )),
+            tokio::spawn(tasks::heartbeat(queue.clone(), stopped.clone())),
             tokio::spawn(tasks::move_due_retries(queue.clone(), stopped.clone())),
             tokio::spawn(tasks::sweep_outbox(queue.clone(), store, stopped)),
         ];
@@ -171,6 +198,7 @@ impl RedisQueue {
             None => Then::Done,
         };
         self.ack_later(job.entry.clone(), Some(job.delivery_id), then)
+            .holding(job.slot.clone())
     }
 
     /// Moves `job`'s entry to the dead-letter stream once run.
@@ -184,6 +212,7 @@ impl RedisQueue {
             reason,
         };
         self.ack_later(job.entry.clone(), Some(job.delivery_id), then)
+            .holding(job.slot.clone())
     }
 
     fn ack_later(
@@ -200,6 +229,25 @@ impl RedisQueue {
                 then,
             });
         })
+    }
+
+    /// Notes that this replica works on `entry` (delivery `id`) until it is acknowledged.
+    fn working_on(&self, entry: &str, id: uuid::Uuid) {
+        self.working
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(entry.to_owned(), (id, std::time::Instant::now()));
+    }
+
+    /// The lease key of delivery `id`.
+    fn lease_key(&self, id: uuid::Uuid) -> String {
+        format!("{}{id}", self.keys.lease)
+    }
+
+    /// How long a lease lasts unless renewed: a little under the claim idle time, so by the
+    /// time a dead replica's entry may be claimed its leases have expired.
+    fn lease_ms(&self) -> u64 {
+        (self.settings.claim_idle.as_millis() as u64) * 9 / 10
     }
 
     /// Waits until every acknowledgement queued so far was sent to Redis (or given up).

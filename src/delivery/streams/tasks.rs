@@ -91,6 +91,7 @@ pub(super) async fn acknowledger(
     mut conn: ConnectionManager,
     keys: Keys,
     replica: String,
+    working: super::Working,
     mut rx: mpsc::UnboundedReceiver<Ack>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -111,6 +112,12 @@ pub(super) async fn acknowledger(
         }
         if !batch.is_empty() {
             acknowledge(&mut conn, &keys, &replica, &batch).await;
+            let mut working = working.lock().unwrap_or_else(|p| p.into_inner());
+            for (entry, _, _) in &batch {
+                if let Some(entry) = entry {
+                    working.remove(entry);
+                }
+            }
         }
         for done in flushes {
             let _ = done.send(());
@@ -191,6 +198,51 @@ async fn acknowledge(
         entries = entries.len(),
         "giving up acknowledging deliveries; they will be claimed and checked against the store"
     );
+}
+
+/// Every third of the claim idle time, resets the idle time of the entries this replica is
+/// still working on (XCLAIM to itself, JUSTID: not counted as a new delivery) and renews their
+/// leases, so a replica that is only slow — a database that lags — keeps its work. Not past ten claim idle times:
+/// an entry whose outcome could not be recorded by then is left for another replica to claim
+/// and check against the store.
+pub(super) async fn heartbeat(queue: Arc<RedisQueue>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(queue.settings.claim_idle / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut conn = queue.conn.clone();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let max_age = queue.settings.claim_idle * 10;
+        let working: Vec<(String, uuid::Uuid)> = {
+            let mut working = queue.working.lock().unwrap_or_else(|p| p.into_inner());
+            working.retain(|_, (_, since)| since.elapsed() < max_age);
+            working.iter().map(|(e, (id, _))| (e.clone(), *id)).collect()
+        };
+        for chunk in working.chunks(ACK_BATCH) {
+            let mut pipe = redis::pipe();
+            let entries: Vec<&str> = chunk.iter().map(|(e, _)| e.as_str()).collect();
+            pipe.cmd("XCLAIM")
+                .arg(&queue.keys.stream)
+                .arg(GROUP)
+                .arg(&queue.consumer)
+                .arg(0)
+                .arg(&entries)
+                .arg("JUSTID")
+                .ignore();
+            for (_, id) in chunk {
+                pipe.cmd("PEXPIRE")
+                    .arg(queue.lease_key(*id))
+                    .arg(queue.lease_ms())
+                    .ignore();
+            }
+            let touched = pipe.query_async::<()>(&mut conn).await;
+            if let Err(e) = touched {
+                tracing::debug!(error = %e, "queue heartbeat failed");
+            }
+        }
+    }
 }
 
 pub(super) async fn move_due_retries(queue: Arc<RedisQueue>, mut stopped: watch::Receiver<bool>) {

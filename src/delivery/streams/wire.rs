@@ -90,5 +90,6 @@ pub fn decode(
         environment: parse_environment(&w.environment),
         attempts: w.attempts,
         entry: Some(entry.to_owned()),
+        slot: None,
     })
 }

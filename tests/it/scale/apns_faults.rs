@@ -50,6 +50,8 @@ async fn apns_errors_and_a_dropped_connection_are_retried() {
     eprintln!("{total} pushes, {errors} answered 500, {retries} retries, {twice} accepted twice");
     assert!(errors >= total as f64 * 0.1, "the fault applied");
     assert!(retries >= errors, "every 500 was retried");
-    assert_eq!(twice, 0, "a push was accepted twice");
+    // Pushes APNs had accepted on the dropped connection whose answers never arrived are sent
+    // again: at most what one replica had in flight there.
+    assert!(twice <= 64, "{twice} pushes accepted twice");
     c.gw.terminate_all().await;
 }
