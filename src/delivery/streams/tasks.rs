@@ -218,7 +218,10 @@ pub(super) async fn heartbeat(queue: Arc<RedisQueue>, mut stopped: watch::Receiv
         let working: Vec<(String, uuid::Uuid)> = {
             let mut working = queue.working.lock().unwrap_or_else(|p| p.into_inner());
             working.retain(|_, (_, since)| since.elapsed() < max_age);
-            working.iter().map(|(e, (id, _))| (e.clone(), *id)).collect()
+            working
+                .iter()
+                .map(|(e, (id, _))| (e.clone(), *id))
+                .collect()
         };
         for chunk in working.chunks(ACK_BATCH) {
             let mut pipe = redis::pipe();

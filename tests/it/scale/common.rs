@@ -3,10 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::harness::{ApnsSim, PrivateRedis, ReplicaConfig, Replicas, Sent, accepted, settle_all};
-use crate::helpers::{Backend, device_token, fresh_database};
+use crate::helpers::{Backend, fresh_database};
 
 /// Replica settings that make a dead replica's work move quickly: claims after 3 s idle, the
 /// outbox swept after 2 s, at most 64 pushes in flight per replica.
@@ -16,6 +14,14 @@ pub const QUEUE_ENV: [(&str, &str); 4] = [
     ("PUSHGATE_QUEUE_SWEEP_AFTER_MS", "2000"),
     ("PUSHGATE_DELIVERY_CONCURRENCY", "64"),
 ];
+
+/// [`QUEUE_ENV`] as a replica environment.
+pub fn queue_env() -> Vec<(String, String)> {
+    QUEUE_ENV
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
 
 /// The pieces of one fault test.
 pub struct Cluster {
@@ -41,10 +47,7 @@ impl Cluster {
                 replicas,
                 database_url,
                 redis_url: Some(redis.url()),
-                env: QUEUE_ENV
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
+                env: queue_env(),
             },
         )
         .await;
@@ -56,21 +59,7 @@ impl Cluster {
             .build()
             .unwrap();
         let names: Vec<String> = (0..identities).map(|i| format!("user{i}")).collect();
-        let mut seed = 0u8;
-        for name in &names {
-            let token = gw.token(name).await;
-            for _ in 0..devices {
-                seed += 1;
-                let res = client
-                    .post(gw.url(0, "/v1/registrations"))
-                    .header("X-Twilio-Token", &token)
-                    .json(&json!({"binding_type": "apn", "address": device_token(seed)}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(res.status(), 201);
-            }
-        }
+        gw.register_devices(&client, &names, devices).await;
         Self {
             sim,
             redis,

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::harness::{
@@ -57,10 +56,7 @@ async fn restarted_mid_run(with_redis: bool) {
             replicas: if with_redis { 2 } else { 1 },
             database_url: pg.url(),
             redis_url: redis.as_ref().map(PrivateRedis::url),
-            env: super::common::QUEUE_ENV
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env: super::common::queue_env(),
         },
     )
     .await;
@@ -71,26 +67,9 @@ async fn restarted_mid_run(with_redis: bool) {
         .timeout(CLIENT_TIMEOUT)
         .build()
         .unwrap();
-    let mut seed = 0u8;
-    for identity in IDENTITIES {
-        let token = gw.token(identity).await;
-        for _ in 0..DEVICES_PER_IDENTITY {
-            seed += 1;
-            let res = client
-                .post(gw.url(0, "/v1/registrations"))
-                .header("X-Twilio-Token", &token)
-                .json(&json!({"binding_type": "apn", "address": device_token(seed)}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                res.status(),
-                201,
-                "{}",
-                res.text().await.unwrap_or_default()
-            );
-        }
-    }
+    let names: Vec<String> = IDENTITIES.iter().map(|i| (*i).to_owned()).collect();
+    gw.register_devices(&client, &names, usize::from(DEVICES_PER_IDENTITY))
+        .await;
 
     // The client: open loop, one new invite (a new call) every 10 ms for RUN.
     let start = Instant::now();

@@ -127,6 +127,35 @@ impl Replicas {
             .to_owned()
     }
 
+    /// Registers `per_identity` devices (tokens `device_token(1)`, `(2)`, … in order) for each
+    /// of `identities`, through replica 0.
+    pub async fn register_devices(
+        &self,
+        client: &reqwest::Client,
+        identities: &[String],
+        per_identity: usize,
+    ) {
+        let mut seed = 0u8;
+        for identity in identities {
+            let token = self.token(identity).await;
+            for _ in 0..per_identity {
+                seed += 1;
+                let res = client
+                    .post(self.url(0, "/v1/registrations"))
+                    .header("X-Twilio-Token", &token)
+                    .json(&serde_json::json!({
+                        "binding_type": "apn",
+                        "address": crate::helpers::device_token(seed)
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status();
+                assert_eq!(status, 201, "{}", res.text().await.unwrap_or_default());
+            }
+        }
+    }
+
     /// How many replicas there are.
     pub fn len(&self) -> usize {
         self.ports.len()
