@@ -12,7 +12,6 @@ use super::harness::{
     ApnsSim, Outcome, PrivatePostgres, PrivateRedis, ReplicaConfig, Replicas, post_invite,
     settle_all,
 };
-use crate::helpers::device_token;
 
 const IDENTITIES: [&str; 3] = ["alice", "bob", "carol"];
 const DEVICES_PER_IDENTITY: u8 = 3;
