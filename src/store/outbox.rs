@@ -34,10 +34,20 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         for chunk in ids.chunks(500) {
-            let sql = format!(
-                "UPDATE deliveries SET enqueued_at = $1 WHERE id IN ({})",
-                list(2, chunk.len())
-            );
+            // PostgreSQL: lock the rows in id order, the order the outcome recorder writes
+            // them in, so the two never deadlock (a plain `id IN (…)` may lock them in heap
+            // order).
+            let sql = match self.kind {
+                StoreKind::Postgres => format!(
+                    "UPDATE deliveries SET enqueued_at = $1 WHERE id IN (SELECT id FROM \
+                     deliveries WHERE id IN ({}) ORDER BY id FOR UPDATE)",
+                    list(2, chunk.len())
+                ),
+                StoreKind::Sqlite => format!(
+                    "UPDATE deliveries SET enqueued_at = $1 WHERE id IN ({})",
+                    list(2, chunk.len())
+                ),
+            };
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
             for id in chunk {
                 query = query.bind(id.as_str());

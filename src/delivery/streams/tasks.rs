@@ -57,7 +57,9 @@ pub(super) async fn enqueuer(
             Ok(()) => {
                 let mut ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
                 ids.sort();
-                mark_enqueued(&store, &ids).await;
+                // In the background: the next batch must not wait behind the store.
+                let store = store.clone();
+                tokio::spawn(async move { mark_enqueued(&store, &ids).await });
             }
             Err(e) => {
                 METRICS
