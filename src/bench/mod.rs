@@ -3,11 +3,13 @@
 //!
 //! One run: start the APNs simulator in-process (with a [`PushTap`] reporting each push's
 //! receive time), measure the simulator alone (the [`ceiling`]), [`seed`] an account, a
-//! credential and registrations, start `pushgate serve` as a child process on them (or
-//! target a running gateway by URL), drive `POST /v1/invites` open loop at a fixed rate or
-//! closed loop as fast as possible ([`load`]), and measure end to end, from each invite's
-//! send to the simulator receiving its pushes ([`collector`]), plus the gateway's CPU time
-//! and peak RSS from `/proc` ([`gateway`]). The result is a [`Report`].
+//! credential and registrations, start `pushgate serve` as a child process on them — or
+//! several replicas sharing a Redis delivery queue, loaded round robin — (or target a running
+//! gateway by URL), drive `POST /v1/invites` open loop at a fixed rate or closed loop as fast
+//! as possible ([`load`]), and measure end to end, from each invite's send to the simulator
+//! receiving its pushes ([`collector`]), plus the gateway's CPU time (summed over replicas)
+//! and peak RSS (the largest replica's) from `/proc` ([`gateway`]). The result is a
+//! [`Report`].
 
 mod ceiling;
 mod collector;
