@@ -36,6 +36,9 @@ pub struct ChildSpec<'a> {
     pub log_file: PathBuf,
     /// CPUs to pin the child to (`taskset -c` list), if any.
     pub cpus: Option<&'a str>,
+    /// `PUSHGATE_REDIS_URL` and `PUSHGATE_REDIS_KEY_PREFIX` of the child; `None` removes
+    /// both from its environment (the embedded queue).
+    pub redis: Option<(&'a str, &'a str)>,
 }
 
 /// A running `pushgate serve` child.
@@ -83,6 +86,16 @@ impl ChildGateway {
             .stderr(log);
         if let Some(n) = spec.apns_connections {
             cmd.env("PUSHGATE_APNS_CONNECTIONS", n.to_string());
+        }
+        match spec.redis {
+            Some((url, prefix)) => {
+                cmd.env("PUSHGATE_REDIS_URL", url)
+                    .env("PUSHGATE_REDIS_KEY_PREFIX", prefix);
+            }
+            None => {
+                cmd.env_remove("PUSHGATE_REDIS_URL")
+                    .env_remove("PUSHGATE_REDIS_KEY_PREFIX");
+            }
         }
         let child = cmd
             .spawn()
@@ -153,6 +166,17 @@ impl ChildGateway {
     }
 }
 
+impl Drop for ChildGateway {
+    /// A child still running when the bench gives up (an error before [`Self::stop`]) is
+    /// killed, so no gateway outlives the bench.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// CPU time and memory of a process, from `/proc`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcSample {
@@ -205,33 +229,30 @@ pub fn machine_busy_seconds() -> Option<f64> {
     Some(busy / CLOCK_TICKS_PER_SEC)
 }
 
-/// CPU and memory readings at the window's start and end: the gateway (`pid`), this
-/// process, and the whole machine's busy CPU seconds.
+/// CPU and memory readings at the window's start and end: each gateway replica (`pids`),
+/// this process, and the whole machine's busy CPU seconds.
 pub(super) struct Window {
-    pub gateway: Option<(ProcSample, ProcSample)>,
+    /// One per pid, in order; `None` when a reading failed (the replica had exited).
+    pub gateways: Vec<Option<(ProcSample, ProcSample)>>,
     pub bench: Option<(ProcSample, ProcSample)>,
     pub machine_busy: Option<f64>,
 }
 
 /// Takes the [`Window`] readings `start` and `start + duration`.
-pub(super) async fn sample_window(
-    pid: Option<String>,
-    start: Instant,
-    duration: Duration,
-) -> Window {
-    let take = |pid: &Option<String>| {
+pub(super) async fn sample_window(pids: Vec<String>, start: Instant, duration: Duration) -> Window {
+    let take = |pids: &[String]| {
         (
-            pid.as_deref().and_then(sample),
+            pids.iter().map(|pid| sample(pid)).collect::<Vec<_>>(),
             sample("self"),
             machine_busy_seconds(),
         )
     };
     tokio::time::sleep_until(start.into()).await;
-    let (g0, s0, m0) = take(&pid);
+    let (g0, s0, m0) = take(&pids);
     tokio::time::sleep_until((start + duration).into()).await;
-    let (g1, s1, m1) = take(&pid);
+    let (g1, s1, m1) = take(&pids);
     Window {
-        gateway: g0.zip(g1),
+        gateways: g0.into_iter().zip(g1).map(|(a, b)| a.zip(b)).collect(),
         bench: s0.zip(s1),
         machine_busy: m0.zip(m1).map(|(a, b)| b - a),
     }

@@ -77,8 +77,9 @@ impl HttpClient {
 /// What each invite goes to and how it authenticates.
 pub struct InviteLoad {
     pub http: HttpClient,
-    /// `http://host:port/v1/invites`.
-    pub url: String,
+    /// `http://host:port/v1/invites` of each replica; invite `i` goes to `urls[i % len]`
+    /// (round robin, as a load balancer in front of the replicas would).
+    pub urls: Vec<String>,
     /// `Basic …` of the API key.
     pub auth: HeaderValue,
     /// Invite `i` calls `<identity_prefix><i % identities>`.
@@ -102,15 +103,16 @@ impl InviteLoad {
     /// A load with nothing in flight yet.
     pub fn new(
         http: HttpClient,
-        url: String,
+        urls: Vec<String>,
         auth: HeaderValue,
         identity_prefix: String,
         identities: u64,
         collector: Arc<Collector>,
     ) -> Self {
+        assert!(!urls.is_empty(), "at least one gateway URL");
         InviteLoad {
             http,
-            url,
+            urls,
             auth,
             identity_prefix,
             identities: identities.max(1),
@@ -139,9 +141,10 @@ impl InviteLoad {
                 HeaderValue::from_static("application/json"),
             ),
         ];
+        let url = &self.urls[(seq % self.urls.len() as u64) as usize];
         let answer = self
             .http
-            .request(Method::POST, &self.url, &headers, Bytes::from(body))
+            .request(Method::POST, url, &headers, Bytes::from(body))
             .await;
         match answer {
             Ok((202, body)) => {

@@ -3,11 +3,13 @@
 //!
 //! One run: start the APNs simulator in-process (with a [`PushTap`] reporting each push's
 //! receive time), measure the simulator alone (the [`ceiling`]), [`seed`] an account, a
-//! credential and registrations, start `pushgate serve` as a child process on them (or
-//! target a running gateway by URL), drive `POST /v1/invites` open loop at a fixed rate or
-//! closed loop as fast as possible ([`load`]), and measure end to end, from each invite's
-//! send to the simulator receiving its pushes ([`collector`]), plus the gateway's CPU time
-//! and peak RSS from `/proc` ([`gateway`]). The result is a [`Report`].
+//! credential and registrations, start `pushgate serve` as a child process on them — or
+//! several replicas sharing a Redis delivery queue, loaded round robin — (or target a running
+//! gateway by URL), drive `POST /v1/invites` open loop at a fixed rate or closed loop as fast
+//! as possible ([`load`]), and measure end to end, from each invite's send to the simulator
+//! receiving its pushes ([`collector`]), plus the gateway's CPU time (summed over replicas)
+//! and peak RSS (the largest replica's) from `/proc` ([`gateway`]). The result is a
+//! [`Report`].
 
 mod ceiling;
 mod collector;
@@ -57,8 +59,12 @@ pub enum Target {
         exe: PathBuf,
         /// `sqlite:…` or `postgres://…`; default a fresh SQLite file in the work directory.
         database_url: Option<String>,
-        /// Reserved for the Redis queue backend (not in pushgate yet).
+        /// `PUSHGATE_REDIS_URL` of the children (the replicas' shared delivery queue), with a
+        /// fresh `PUSHGATE_REDIS_KEY_PREFIX` per run; needs a PostgreSQL `database_url`.
         redis_url: Option<String>,
+        /// `pushgate serve` children on the same store and master key (more than one needs
+        /// `redis_url`); the load goes to them round robin.
+        replicas: usize,
         /// `PUSHGATE_LOG` of the child.
         log: String,
         /// `PUSHGATE_APNS_CONNECTIONS` of the child (default: inherited or 2).
@@ -104,13 +110,13 @@ pub struct BenchOptions {
 /// Runs one benchmark and returns its report.
 pub async fn run(opts: BenchOptions) -> anyhow::Result<Report> {
     if let Target::Child {
-        redis_url: Some(_), ..
+        database_url,
+        redis_url,
+        replicas,
+        ..
     } = &opts.target
     {
-        bail!(
-            "--redis-url: pushgate has no Redis queue backend yet; when it lands, the bench \
-             passes this URL to the gateway it starts"
-        );
+        check_replicas(database_url.as_deref(), redis_url.as_deref(), *replicas)?;
     }
     if opts.devices == 0 || opts.identities == 0 {
         bail!("--identities and --devices must be at least 1");
@@ -132,6 +138,64 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Report> {
         let _ = std::fs::remove_dir_all(&work);
     }
     result
+}
+
+/// Deletes the Redis keys of one run (its streams and consumer groups live under `prefix`).
+async fn forget_redis_keys(url: &str, prefix: &str) -> anyhow::Result<()> {
+    use redis::AsyncCommands;
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = {
+        let mut iter: redis::AsyncIter<String> = conn.scan_match(format!("{prefix}*")).await?;
+        let mut keys = Vec::new();
+        while let Some(key) = iter.next_item().await {
+            keys.push(key?);
+        }
+        keys
+    };
+    if !keys.is_empty() {
+        let _: () = conn.del(&keys).await?;
+    }
+    Ok(())
+}
+
+/// Whether a store URL names PostgreSQL (the bench's default store is SQLite).
+fn is_postgres(database_url: Option<&str>) -> bool {
+    database_url.is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+/// Refuses combinations the gateway can't run: Redis or several replicas need PostgreSQL
+/// (replicas share one database), and several replicas need Redis (their shared queue).
+fn check_replicas(
+    database_url: Option<&str>,
+    redis_url: Option<&str>,
+    replicas: usize,
+) -> anyhow::Result<()> {
+    if replicas == 0 {
+        bail!("--replicas must be at least 1");
+    }
+    let postgres = is_postgres(database_url);
+    if redis_url.is_some() && !postgres {
+        bail!(
+            "--redis-url needs a PostgreSQL store (--database-url postgres://…): the Redis \
+             queue is for replicas sharing one database, and SQLite is one process's file"
+        );
+    }
+    if replicas > 1 {
+        if redis_url.is_none() {
+            bail!(
+                "--replicas {replicas} needs --redis-url: replicas share their deliveries \
+                 through a Redis queue"
+            );
+        }
+        if !postgres {
+            bail!(
+                "--replicas {replicas} needs a PostgreSQL store (--database-url postgres://…): \
+                 replicas share one database"
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn run_in(
@@ -205,14 +269,15 @@ async fn run_in(
 
     let http = HttpClient::default();
     let total = opts.registrations.max(opts.identities * opts.devices);
-    let (seeded, mut child, base, store) = match &opts.target {
+    let (seeded, mut children, bases, store, redis_queue) = match &opts.target {
         Target::Child {
             exe,
             database_url,
+            redis_url,
+            replicas,
             log,
             apns_connections,
             cpus,
-            ..
         } => {
             let data_dir = work.join("gateway");
             std::fs::create_dir_all(&data_dir)?;
@@ -232,25 +297,61 @@ async fn run_in(
             let started = Instant::now();
             let seeded =
                 seed::into_store(&url, &master, opts.identities, opts.devices, total).await?;
+            // A fresh prefix per run: runs never share (or inherit) queues.
+            let prefix = redis_url.as_ref().map(|_| {
+                format!(
+                    "pushgate-bench-{}:",
+                    hex::encode(crate::domain::random_bytes::<6>())
+                )
+            });
+            let queue = match (redis_url, &prefix) {
+                (Some(r), Some(p)) => format!(", Redis queue {r} prefix {p}"),
+                _ => String::new(),
+            };
             eprintln!(
-                "bench: seeded in {:.1} s; starting the gateway",
+                "bench: seeded in {:.1} s; starting {replicas} gateway(s){queue}",
                 started.elapsed().as_secs_f64()
             );
-            let spec = ChildSpec {
-                exe,
-                data_dir: &data_dir,
-                database_url: &url,
-                master_key: &SecretString::from(master.to_base64()),
-                apns_url: &sim.base_url(),
-                apns_ca_file: &ca_file,
-                apns_connections: *apns_connections,
-                log,
-                log_file: work.join("gateway.log"),
-                cpus: cpus.as_deref(),
-            };
-            let child = ChildGateway::start(spec, &http).await?;
-            let base = format!("http://{}", child.addr);
-            (seeded, Some(child), base, store)
+            let master_key = SecretString::from(master.to_base64());
+            let apns_url = sim.base_url();
+            let mut children = Vec::with_capacity(*replicas);
+            for i in 0..*replicas {
+                let log_name = if *replicas == 1 {
+                    "gateway.log".to_owned()
+                } else {
+                    format!("gateway-{}.log", i + 1)
+                };
+                let spec = ChildSpec {
+                    exe,
+                    data_dir: &data_dir,
+                    database_url: &url,
+                    master_key: &master_key,
+                    apns_url: &apns_url,
+                    apns_ca_file: &ca_file,
+                    apns_connections: *apns_connections,
+                    log,
+                    log_file: work.join(log_name),
+                    cpus: cpus.as_deref(),
+                    redis: redis_url.as_deref().zip(prefix.as_deref()),
+                };
+                // Started one after another: each runs the (idempotent) migrations first.
+                // On an error the ones already running are killed when `children` drops.
+                let child = ChildGateway::start(spec, &http)
+                    .await
+                    .with_context(|| format!("gateway replica {}", i + 1))?;
+                children.push(child);
+            }
+            let bases = children
+                .iter()
+                .map(|c| format!("http://{}", c.addr))
+                .collect();
+            (
+                seeded,
+                children,
+                bases,
+                store,
+                redis_url.clone().zip(prefix),
+            )
         }
         Target::Url { url, key, secret } => {
             let base = url.trim_end_matches('/').to_owned();
@@ -270,7 +371,7 @@ async fn run_in(
                 total,
             )
             .await?;
-            (seeded, None, base, "target")
+            (seeded, Vec::new(), vec![base], "target", None)
         }
     };
 
@@ -280,15 +381,15 @@ async fn run_in(
     );
     let collector = Arc::new(Collector::new(opts.warmup, opts.duration));
     let _ = slot.set(collector.clone());
-    let pid = child.as_ref().map(|c| c.pid().to_string());
+    let pids: Vec<String> = children.iter().map(|c| c.pid().to_string()).collect();
     let sampler = tokio::spawn(gateway::sample_window(
-        pid.clone(),
+        pids.clone(),
         collector.epoch + opts.warmup,
         opts.duration,
     ));
     let invites = Arc::new(InviteLoad::new(
         http.clone(),
-        format!("{base}/v1/invites"),
+        bases.iter().map(|b| format!("{b}/v1/invites")).collect(),
         seeded.basic(),
         seed::IDENTITY_PREFIX.to_owned(),
         opts.identities,
@@ -307,32 +408,54 @@ async fn run_in(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let window = sampler.await?;
-    let gateway = match (&pid, window.gateway) {
-        (Some(pid), Some((start, end))) => {
-            let last = gateway::sample(pid).unwrap_or(end);
-            Some(gateway::process(start, end, last, opts.duration))
-        }
-        _ => None,
-    };
+    let replicas: Vec<Option<Process>> = pids
+        .iter()
+        .zip(window.gateways)
+        .map(|(pid, reading)| {
+            reading.map(|(start, end)| {
+                let last = gateway::sample(pid).unwrap_or(end);
+                gateway::process(start, end, last, opts.duration)
+            })
+        })
+        .collect();
+    let gateway = Process::combined(replicas.iter().flatten());
     let load_generator = window
         .bench
         .map(|(start, end)| gateway::process(start, end, end, opts.duration));
     let other_cpu_percent = window.machine_busy.map(|busy| {
-        let ours: f64 = [&gateway, &load_generator]
+        let ours: f64 = gateway
             .iter()
-            .filter_map(|p| p.as_ref().map(|p| p.cpu_seconds))
+            .chain(&load_generator)
+            .map(|p| p.cpu_seconds)
             .sum();
         ((busy - ours) / opts.duration.as_secs_f64() * 100.0).max(0.0)
     });
-    if let Some(child) = child.as_mut()
-        && !child.alive()
-    {
-        collector.error("gateway_exited");
+    let exited = children
+        .iter_mut()
+        .map(|c| u64::from(!c.alive()))
+        .sum::<u64>();
+    if exited > 0 {
+        collector.errors_of("gateway_exited", exited);
     }
-    if let Some(child) = child
-        && let Err(e) = child.stop().await
+    // SIGTERM to every replica at once, then wait for each to drain.
+    let stops = children
+        .into_iter()
+        .enumerate()
+        .map(|(i, child)| async move {
+            child
+                .stop()
+                .await
+                .with_context(|| format!("gateway replica {}", i + 1))
+        });
+    for result in futures_util::future::join_all(stops).await {
+        if let Err(e) = result {
+            eprintln!("bench: {e:#}");
+        }
+    }
+    if let Some((url, prefix)) = &redis_queue
+        && let Err(e) = forget_redis_keys(url, prefix).await
     {
-        eprintln!("bench: {e:#}");
+        eprintln!("bench: removing the run's Redis keys ({prefix}*): {e:#}");
     }
     sim.shutdown().await;
 
@@ -370,6 +493,7 @@ async fn run_in(
         schedule_lag_ms,
         errors: collector.errors(),
         gateway,
+        replicas,
         load_generator,
         other_cpu_percent,
         fraction_of_ceiling: simulator_ceiling

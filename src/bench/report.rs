@@ -29,8 +29,13 @@ pub struct Report {
     pub schedule_lag_ms: Percentiles,
     /// Errors by kind: `http_<status>_<code>`, `connect`, `timeout`, `apns_<reason>`, `lost`.
     pub errors: BTreeMap<String, u64>,
-    /// The gateway process, when the benchmark started it.
+    /// The gateway process, when the benchmark started it. With several replicas: their CPU
+    /// summed, and the largest replica's RSS (peak and now).
     pub gateway: Option<Process>,
+    /// Each replica the benchmark started, in order (`null`: no reading, it had exited).
+    /// Absent when it started none (`--target`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<Option<Process>>,
     /// The benchmark process itself (load generator and simulator).
     pub load_generator: Option<Process>,
     /// CPU used by everything else on the machine during the window (100 = one core): other
@@ -81,15 +86,34 @@ pub struct Settings {
     pub devices_per_identity: u64,
     /// Registrations the benchmark wrote (called identities' plus filler).
     pub registrations_seeded: u64,
+    /// Gateway processes the benchmark started (0 with `--target`).
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// Whether they shared a Redis delivery queue (`--redis-url`).
+    #[serde(default)]
+    pub redis: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Settings {
     /// The settings of a run of `opts` on `store` that seeded `registrations_seeded` rows.
     pub fn new(opts: &super::BenchOptions, store: &str, registrations_seeded: u64) -> Self {
         use super::Rate;
+        use super::Target;
         let (mode, rate, concurrency) = match opts.rate {
             Rate::Fixed(r) => ("open", Some(r), None),
             Rate::Max { concurrency } => ("closed", None, Some(concurrency)),
+        };
+        let (replicas, redis) = match &opts.target {
+            Target::Child {
+                replicas,
+                redis_url,
+                ..
+            } => (*replicas, redis_url.is_some()),
+            Target::Url { .. } => (0, false),
         };
         Settings {
             store: store.to_owned(),
@@ -101,6 +125,8 @@ impl Settings {
             identities: opts.identities,
             devices_per_identity: opts.devices,
             registrations_seeded,
+            replicas,
+            redis,
         }
     }
 }
@@ -134,6 +160,30 @@ pub struct Process {
     pub rss_mib: f64,
 }
 
+impl Process {
+    /// Several replicas as one: CPU summed, RSS (peak and now) of the largest replica.
+    pub fn combined<'a>(replicas: impl IntoIterator<Item = &'a Process>) -> Option<Process> {
+        replicas.into_iter().fold(None, |acc, p| {
+            Some(match acc {
+                None => p.clone(),
+                Some(a) => Process {
+                    cpu_seconds: a.cpu_seconds + p.cpu_seconds,
+                    cpu_percent: a.cpu_percent + p.cpu_percent,
+                    peak_rss_mib: a.peak_rss_mib.max(p.peak_rss_mib),
+                    rss_mib: a.rss_mib.max(p.rss_mib),
+                },
+            })
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:.1} s CPU ({:.0}%), peak RSS {:.1} MiB (now {:.1})",
+            self.cpu_seconds, self.cpu_percent, self.peak_rss_mib, self.rss_mib
+        )
+    }
+}
+
 fn row(out: &mut String, name: &str, value: String) {
     let _ = writeln!(out, "  {name:<28} {value}");
 }
@@ -155,11 +205,17 @@ impl Report {
             (None, Some(c)) => format!("closed loop, {c} in flight"),
             _ => "?".into(),
         };
+        let mut store = format!("{} store", s.store);
+        if s.replicas > 1 {
+            let _ = write!(store, ", {} replicas", s.replicas);
+        }
+        if s.redis {
+            store.push_str(" + Redis queue");
+        }
         let _ = writeln!(
             out,
-            "pushgate bench — {} store, {load}, {} s (+{} s warm-up), {} identities × {} devices, \
+            "pushgate bench — {store}, {load}, {} s (+{} s warm-up), {} identities × {} devices, \
              {} registrations seeded; {} × {}",
-            s.store,
             s.duration_s,
             s.warmup_s,
             s.identities,
@@ -216,20 +272,29 @@ impl Report {
             list.join(", ")
         };
         row(&mut out, "errors", errors);
-        for (name, proc) in [
-            ("gateway", &self.gateway),
-            ("bench process", &self.load_generator),
-        ] {
-            if let Some(g) = proc {
+        if let Some(g) = &self.gateway {
+            if self.replicas.len() > 1 {
                 row(
                     &mut out,
-                    &format!("{name} CPU / RSS"),
+                    "gateway CPU / RSS",
                     format!(
-                        "{:.1} s CPU ({:.0}%), peak RSS {:.1} MiB (now {:.1})",
-                        g.cpu_seconds, g.cpu_percent, g.peak_rss_mib, g.rss_mib
+                        "{}  ({} replicas: CPU summed, RSS of the largest)",
+                        g.describe(),
+                        self.replicas.len()
                     ),
                 );
+                for (i, r) in self.replicas.iter().enumerate() {
+                    let text = r
+                        .as_ref()
+                        .map_or_else(|| "no reading (exited)".to_owned(), Process::describe);
+                    row(&mut out, &format!("  replica {}", i + 1), text);
+                }
+            } else {
+                row(&mut out, "gateway CPU / RSS", g.describe());
             }
+        }
+        if let Some(b) = &self.load_generator {
+            row(&mut out, "bench process CPU / RSS", b.describe());
         }
         if let Some(other) = self.other_cpu_percent {
             let warning = if other > 10.0 {

@@ -39,16 +39,21 @@ pub struct BenchArgs {
     /// `postgres://…` (a throwaway database: the bench adds rows to it).
     #[arg(long)]
     database_url: Option<String>,
-    /// Redis URL for the gateway's queue (reserved: pushgate has no Redis backend yet).
-    #[arg(long)]
+    /// Redis URL of the gateways' shared delivery queue (PUSHGATE_REDIS_URL, with a fresh
+    /// key prefix per run); needs a PostgreSQL --database-url.
+    #[arg(long, conflicts_with = "target")]
     redis_url: Option<String>,
+    /// `pushgate serve` replicas to start on the same store (round robin load); more than 1
+    /// needs --redis-url and a PostgreSQL --database-url.
+    #[arg(long, default_value_t = 1, conflicts_with = "target")]
+    replicas: usize,
     /// PUSHGATE_LOG of the gateway the bench starts.
     #[arg(long, default_value = "warn")]
     gateway_log: String,
     /// PUSHGATE_APNS_CONNECTIONS of the gateway the bench starts (and of the ceiling run).
     #[arg(long)]
     apns_connections: Option<u32>,
-    /// Pin the gateway the bench starts to these CPUs (a `taskset -c` list, e.g. 1; pin the
+    /// Pin the gateway(s) the bench starts to these CPUs (a `taskset -c` list, e.g. 1; pin the
     /// bench itself with `taskset -c 0 pushgate bench …`).
     #[arg(long)]
     gateway_cpus: Option<String>,
@@ -120,6 +125,7 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             exe: std::env::current_exe().context("locating the pushgate executable")?,
             database_url: args.database_url,
             redis_url: args.redis_url,
+            replicas: args.replicas,
             log: args.gateway_log,
             apns_connections: args.apns_connections,
             cpus: args.gateway_cpus,

@@ -1,12 +1,13 @@
 //! `pushgate bench` end to end: a short, slow run against a gateway it starts as a child
-//! process, on each store; the JSON report has every field and the pushes arrived.
+//! process, on each store, and with two replicas on PostgreSQL + Redis; the JSON report has
+//! every field and the pushes arrived.
 //! (Behaviour only: no performance threshold is asserted here.)
 
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, fresh_database, store_tests};
+use crate::helpers::{Backend, fresh_database, redis_url, store_tests};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
 
@@ -95,3 +96,109 @@ async fn short_run_reports_pushes(b: Backend) {
 }
 
 store_tests!(short_run_reports_pushes);
+
+/// Two `pushgate serve` replicas on one PostgreSQL database sharing a Redis queue: every push
+/// arrives (each sent once: received = expected), and the report lists both replicas.
+#[tokio::test]
+async fn two_replicas_on_postgres_and_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let work = dir.path().join("work");
+    let database = fresh_database(Backend::Postgres, dir.path()).await;
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--rate",
+            "40",
+        ])
+        .args([
+            "--identities",
+            "5",
+            "--devices",
+            "2",
+            "--ceiling-duration",
+            "0",
+        ])
+        .args(["--replicas", "2", "--redis-url", &redis_url()])
+        .args(["--database-url", &database])
+        .arg("--json")
+        .arg(&json)
+        .arg("--work-dir")
+        .arg(&work)
+        .env("PUSHGATE_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 replicas + Redis queue"), "{stdout}");
+    assert!(stdout.contains("replica 2"), "{stdout}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["settings"]["store"], "postgres", "{report}");
+    assert_eq!(report["settings"]["replicas"], 2, "{report}");
+    assert_eq!(report["settings"]["redis"], true, "{report}");
+    let n = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("number expected: {v}"));
+    assert!(n(&report["invites"]["accepted"]) > 0.0, "{report}");
+    assert!(n(&report["pushes"]["in_window"]) > 0.0, "{report}");
+    assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    assert_eq!(
+        report["pushes"]["received_total"], report["pushes"]["expected_total"],
+        "every push arrived, none twice: {report}"
+    );
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    let replicas = report["replicas"].as_array().expect("replicas array");
+    assert_eq!(replicas.len(), 2, "{report}");
+    let mut cpu = 0.0;
+    let mut largest: f64 = 0.0;
+    for r in replicas {
+        assert!(n(&r["cpu_seconds"]) > 0.0, "each replica served: {report}");
+        assert!(n(&r["peak_rss_mib"]) > 0.0, "{report}");
+        cpu += n(&r["cpu_seconds"]);
+        largest = largest.max(n(&r["peak_rss_mib"]));
+    }
+    assert!(
+        (n(&report["gateway"]["cpu_seconds"]) - cpu).abs() < 1e-9,
+        "{report}"
+    );
+    assert_eq!(n(&report["gateway"]["peak_rss_mib"]), largest, "{report}");
+    for i in 1..=2 {
+        assert!(work.join(format!("gateway-{i}.log")).exists());
+    }
+}
+
+/// Refused before anything starts: Redis with SQLite, several replicas without Redis.
+#[test]
+fn replicas_need_postgres_and_redis() {
+    for (args, message) in [
+        (
+            &["--redis-url", "redis://127.0.0.1:6379"][..],
+            "--redis-url needs a PostgreSQL store",
+        ),
+        (&["--replicas", "2"][..], "--replicas 2 needs --redis-url"),
+        (
+            &[
+                "--replicas",
+                "2",
+                "--database-url",
+                "postgres://postgres@127.0.0.1:5432/unused",
+            ][..],
+            "--replicas 2 needs --redis-url",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["bench", "--duration", "1", "--ceiling-duration", "0"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
