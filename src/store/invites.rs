@@ -229,13 +229,18 @@ impl InviteRow {
     }
 }
 
+/// Rows per INSERT on the SQLite writer thread.
+const SQLITE_CHUNK: usize = 1;
+
 /// [`Store::write_invites`] on the SQLite writer thread, inside its transaction.
 fn write_invites_sqlite(
     tx: &rusqlite::Connection,
     batch: &[(InviteRecord, Vec<DeliveryRecord>)],
 ) -> rusqlite::Result<Vec<CreateInvite>> {
     let mut inserted = HashSet::new();
-    for chunk in batch.chunks(INVITE_CHUNK) {
+    // One cached single-row statement per row: no round trips to save on this thread, and
+    // multi-row statements of each new size would be parsed again.
+    for chunk in batch.chunks(SQLITE_CHUNK) {
         let mut args = Vec::with_capacity(chunk.len() * 12);
         for (invite, _) in chunk {
             args.extend([
@@ -266,7 +271,7 @@ fn write_invites_sqlite(
         .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
         .flat_map(|(_, deliveries)| deliveries.iter())
         .collect();
-    for chunk in deliveries.chunks(INSERT_CHUNK) {
+    for chunk in deliveries.chunks(SQLITE_CHUNK) {
         let mut args = Vec::with_capacity(chunk.len() * 9);
         for d in chunk {
             args.extend([
