@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError};
+use rusqlite::ToSql;
+
+use super::{Store, StoreError, sqlite};
 use crate::domain::{AccountSid, CallSid, Identity, InviteSid};
 
 /// An invite as stored.
@@ -173,6 +175,140 @@ fn placeholders(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
+/// Inserts `rows` invites (12 values each; `date_updated` = `date_created`), skipping call
+/// SIDs the account already has, and returns the SIDs written. Run by both backends: `$n`
+/// placeholders work on both (sqlx's builder would emit `?` for Any).
+fn insert_invites_sql(rows: usize) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+            // date_updated = date_created
+            format!("({}, ${})", cols.join(", "), r * 12 + 12)
+        })
+        .collect();
+    format!(
+        "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
+         status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
+         date_updated) VALUES {} \
+         ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
+        rows.join(", ")
+    )
+}
+
+/// Inserts `rows` deliveries (9 values each). Run by both backends.
+fn insert_deliveries_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, \
+         device_token, environment, status, attempts, date_updated) VALUES {}",
+        placeholders(rows, 9)
+    )
+}
+
+/// Looks up an invite by account and call SID. Run by both backends.
+const INVITE_BY_CALL: &str = select_invite!("WHERE account_sid = $1 AND call_sid = $2");
+
+impl InviteRow {
+    /// A row of [`select_invite!`] read by rusqlite (columns in its order).
+    fn from_rusqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            sid: r.get(0)?,
+            account_sid: r.get(1)?,
+            call_sid: r.get(2)?,
+            to_identity: r.get(3)?,
+            caller: r.get(4)?,
+            params: r.get(5)?,
+            status: r.get(6)?,
+            status_callback: r.get(7)?,
+            api_key_sid: r.get(8)?,
+            answered_by: r.get(9)?,
+            cancel_push: r.get(10)?,
+            expires_at: r.get(11)?,
+            date_created: r.get(12)?,
+            date_updated: r.get(13)?,
+        })
+    }
+}
+
+/// Rows per INSERT on the SQLite writer thread.
+const SQLITE_CHUNK: usize = 1;
+
+/// [`Store::write_invites`] on the SQLite writer thread, inside its transaction.
+fn write_invites_sqlite(
+    tx: &rusqlite::Connection,
+    batch: &[(InviteRecord, Vec<DeliveryRecord>)],
+) -> rusqlite::Result<Vec<CreateInvite>> {
+    let mut inserted = HashSet::new();
+    // One cached single-row statement per row: no round trips to save on this thread, and
+    // multi-row statements of each new size would be parsed again.
+    for chunk in batch.chunks(SQLITE_CHUNK) {
+        let mut args = Vec::with_capacity(chunk.len() * 12);
+        for (invite, _) in chunk {
+            args.extend([
+                invite.sid.as_str().to_sql()?,
+                invite.account_sid.as_str().to_sql()?,
+                invite.call_sid.as_str().to_sql()?,
+                invite.to_identity.as_str().to_sql()?,
+                invite.caller.to_sql()?,
+                invite.params.to_sql()?,
+                invite.status.to_sql()?,
+                invite.status_callback.to_sql()?,
+                invite.api_key_sid.to_sql()?,
+                invite.cancel_push.to_sql()?,
+                invite.expires_at.to_sql()?,
+                invite.date_created.to_sql()?,
+            ]);
+        }
+        let args: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+        inserted.extend(sqlite::query(
+            tx,
+            &insert_invites_sql(chunk.len()),
+            &args,
+            |r| r.get::<_, String>(0),
+        )?);
+    }
+    let deliveries: Vec<&DeliveryRecord> = batch
+        .iter()
+        .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
+        .flat_map(|(_, deliveries)| deliveries.iter())
+        .collect();
+    for chunk in deliveries.chunks(SQLITE_CHUNK) {
+        let mut args = Vec::with_capacity(chunk.len() * 9);
+        for d in chunk {
+            args.extend([
+                d.id.to_sql()?,
+                d.invite_sid.to_sql()?,
+                d.registration_sid.to_sql()?,
+                d.credential_sid.to_sql()?,
+                d.device_token.to_sql()?,
+                d.environment.to_sql()?,
+                d.status.to_sql()?,
+                d.attempts.to_sql()?,
+                d.date_updated.to_sql()?,
+            ]);
+        }
+        let args: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+        sqlite::execute(tx, &insert_deliveries_sql(chunk.len()), &args)?;
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for (invite, _) in batch {
+        if inserted.contains(invite.sid.as_str()) {
+            results.push(CreateInvite::Created);
+            continue;
+        }
+        let existing = sqlite::query(
+            tx,
+            INVITE_BY_CALL,
+            &[&invite.account_sid.as_str(), &invite.call_sid.as_str()],
+            InviteRow::from_rusqlite,
+        )?
+        .into_iter()
+        .next()
+        .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        results.push(CreateInvite::Existing(Box::new(existing.into())));
+    }
+    Ok(results)
+}
+
 /// Most invites written in one group commit.
 const GROUP_MAX: usize = 256;
 
@@ -268,23 +404,22 @@ impl Store {
         &self,
         batch: &[(&InviteRecord, &[DeliveryRecord])],
     ) -> Result<Vec<CreateInvite>, StoreError> {
+        if let Some(fast) = &self.fast {
+            let gate = self.writer.clone().lock_owned().await;
+            let batch: Vec<(InviteRecord, Vec<DeliveryRecord>)> = batch
+                .iter()
+                .map(|(invite, deliveries)| ((*invite).clone(), deliveries.to_vec()))
+                .collect();
+            return fast
+                .write(gate, move |tx| {
+                    write_invites_sqlite(tx, &batch).map_err(sqlite::map_err)
+                })
+                .await;
+        }
         let mut tx = self.begin_write().await?;
         let mut inserted = HashSet::new();
         for chunk in batch.chunks(INVITE_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
-                    // date_updated = date_created
-                    format!("({}, ${})", cols.join(", "), r * 12 + 12)
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
-                 status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
-                 date_updated) VALUES {} \
-                 ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
-                rows.join(", ")
-            );
+            let sql = insert_invites_sql(chunk.len());
             let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
             for (invite, _) in chunk {
                 query = query
@@ -315,12 +450,7 @@ impl Store {
             .flat_map(|(_, deliveries)| deliveries.iter())
             .collect();
         for chunk in deliveries.chunks(INSERT_CHUNK) {
-            // `$n` placeholders work on both backends (sqlx's builder would emit `?` for Any).
-            let sql = format!(
-                "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, \
-                 device_token, environment, status, attempts, date_updated) VALUES {}",
-                placeholders(chunk.len(), 9)
-            );
+            let sql = insert_deliveries_sql(chunk.len());
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for d in chunk {
                 query = query
@@ -358,12 +488,11 @@ impl Store {
         account: &AccountSid,
         call: &CallSid,
     ) -> Result<Option<InviteRecord>, StoreError> {
-        let row: Option<InviteRow> =
-            sqlx::query_as(select_invite!("WHERE account_sid = $1 AND call_sid = $2"))
-                .bind(account.as_str())
-                .bind(call.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<InviteRow> = sqlx::query_as(INVITE_BY_CALL)
+            .bind(account.as_str())
+            .bind(call.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(Into::into))
     }
 

@@ -12,6 +12,7 @@ mod outbox;
 mod outcomes;
 mod registrations;
 mod rekey;
+mod sqlite;
 mod stats;
 
 pub use accounts::AccountRecord;
@@ -91,6 +92,9 @@ pub struct Store {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// The invite group committer (see [`Store::create_invite`]); `None` in its own handle.
     invites: Option<invites::GroupCommit>,
+    /// SQLite's writer thread and read connections for the hot path (see `sqlite.rs`);
+    /// `None` on PostgreSQL and for an in-memory SQLite database.
+    fast: Option<Arc<sqlite::Fast>>,
 }
 
 /// A write transaction that holds the SQLite writer gate until it commits or rolls back.
@@ -149,11 +153,16 @@ impl Store {
                 .test_before_acquire(false);
         }
         let pool = options.connect(url).await?;
+        let fast = match kind {
+            StoreKind::Sqlite => sqlite::Fast::open(url)?,
+            StoreKind::Postgres => None,
+        };
         let store = Self {
             pool,
             kind,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             invites: None,
+            fast,
         };
         Ok(Self {
             invites: Some(invites::GroupCommit::spawn(store.clone())),
@@ -198,6 +207,9 @@ impl Store {
 
     /// Closes every connection (used at shutdown).
     pub async fn close(&self) {
+        if let Some(fast) = &self.fast {
+            fast.close();
+        }
         self.pool.close().await;
     }
 }

@@ -2,7 +2,7 @@
 //! credentials, and the invites' resulting status — many at once, in one transaction, so the
 //! store keeps up with the push rate.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, sqlite};
 
 /// What a delivery's outcome does to its registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,28 @@ const FINAL_CHECK: &str = "UPDATE invites SET status = CASE \
     WHERE sid IN ({}) AND status IN ('queued', 'sending') \
     RETURNING sid, status, status_callback";
 
+/// A delivery's new state; a final outcome is never overwritten (at-least-once delivery may
+/// repeat one). The statements here are run by both backends.
+const UPDATE_DELIVERY: &str = "UPDATE deliveries SET status = $1, attempts = $2, \
+    environment = $3, apns_status = COALESCE($4, apns_status), \
+    apns_reason = COALESCE($5, apns_reason), apns_id = COALESCE($6, apns_id), \
+    accepted_at = COALESCE($7, accepted_at), date_updated = $8 \
+    WHERE id = $9 AND status IN ('queued', 'retrying')";
+const SET_ENVIRONMENT: &str =
+    "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3";
+const RETIRE: &str = "DELETE FROM registrations WHERE sid = $1 AND date_updated <= $2";
+const INVALIDATE: &str =
+    "UPDATE registrations SET state = 'invalid', state_reason = $1 WHERE sid = $2";
+const REJECT_CREDENTIAL: &str = "UPDATE credentials SET rejected_reason = $1 WHERE sid = $2";
+
+/// Sets `last_used` = `$1` on the registrations bound from `$2` on.
+fn touch_sql(n: usize) -> String {
+    format!(
+        "UPDATE registrations SET last_used = $1 WHERE sid IN ({})",
+        sid_list(n)
+    )
+}
+
 /// SIDs per statement for the batched registration touches and invite status checks.
 const SID_CHUNK: usize = 500;
 
@@ -85,29 +107,34 @@ impl Store {
         rejections: &[CredentialRejection],
         now: i64,
     ) -> Result<BatchResult, StoreError> {
+        if let Some(fast) = &self.fast {
+            let gate = self.writer.clone().lock_owned().await;
+            let (updates, rejections) = (updates.to_vec(), rejections.to_vec());
+            return fast
+                .write(gate, move |tx| {
+                    record_deliveries_sqlite(tx, &updates, &rejections, now)
+                        .map_err(sqlite::map_err)
+                })
+                .await;
+        }
         let mut result = BatchResult::default();
         let mut tx = self.begin_write().await?;
         let mut touched = Vec::new();
         let mut used = Vec::new();
         for u in updates {
             // A final outcome is never overwritten (at-least-once delivery may repeat one).
-            sqlx::query(
-                "UPDATE deliveries SET status = $1, attempts = $2, environment = $3, \
-                 apns_status = COALESCE($4, apns_status), apns_reason = COALESCE($5, apns_reason), \
-                 apns_id = COALESCE($6, apns_id), accepted_at = COALESCE($7, accepted_at), \
-                 date_updated = $8 WHERE id = $9 AND status IN ('queued', 'retrying')",
-            )
-            .bind(u.status)
-            .bind(u.attempts)
-            .bind(&u.environment)
-            .bind(u.apns_status)
-            .bind(u.apns_reason.clone())
-            .bind(u.apns_id.clone())
-            .bind(u.accepted_at)
-            .bind(now)
-            .bind(&u.id)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(UPDATE_DELIVERY)
+                .bind(u.status)
+                .bind(u.attempts)
+                .bind(&u.environment)
+                .bind(u.apns_status)
+                .bind(u.apns_reason.clone())
+                .bind(u.apns_id.clone())
+                .bind(u.accepted_at)
+                .bind(now)
+                .bind(&u.id)
+                .execute(&mut *tx)
+                .await?;
             if !touched.contains(&u.invite_sid) {
                 touched.push(u.invite_sid.clone());
             }
@@ -117,25 +144,21 @@ impl Store {
                 // effects (a deleted row is simply not updated).
                 Some(RegistrationEffect::Touch) => used.push(u.registration_sid.as_str()),
                 Some(RegistrationEffect::SetEnvironment(env)) => {
-                    sqlx::query(
-                        "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3",
-                    )
-                    .bind(now)
-                    .bind(env)
-                    .bind(&u.registration_sid)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query(SET_ENVIRONMENT)
+                        .bind(now)
+                        .bind(env)
+                        .bind(&u.registration_sid)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Some(RegistrationEffect::Retire { since_ms }) => {
                     let since = since_ms.unwrap_or(i64::MAX);
-                    let gone = sqlx::query(
-                        "DELETE FROM registrations WHERE sid = $1 AND date_updated <= $2",
-                    )
-                    .bind(&u.registration_sid)
-                    .bind(since)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                    let gone = sqlx::query(RETIRE)
+                        .bind(&u.registration_sid)
+                        .bind(since)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                     let list = if gone > 0 {
                         &mut result.retired
                     } else {
@@ -144,28 +167,23 @@ impl Store {
                     list.push(u.registration_sid.clone());
                 }
                 Some(RegistrationEffect::Invalid { reason }) => {
-                    sqlx::query(
-                        "UPDATE registrations SET state = 'invalid', state_reason = $1 WHERE sid = $2",
-                    )
-                    .bind(reason)
-                    .bind(&u.registration_sid)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query(INVALIDATE)
+                        .bind(reason)
+                        .bind(&u.registration_sid)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
         }
         for r in rejections {
-            sqlx::query("UPDATE credentials SET rejected_reason = $1 WHERE sid = $2")
+            sqlx::query(REJECT_CREDENTIAL)
                 .bind(&r.reason)
                 .bind(&r.sid)
                 .execute(&mut *tx)
                 .await?;
         }
         for chunk in used.chunks(SID_CHUNK) {
-            let sql = format!(
-                "UPDATE registrations SET last_used = $1 WHERE sid IN ({})",
-                sid_list(chunk.len())
-            );
+            let sql = touch_sql(chunk.len());
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
             for sid in chunk {
                 query = query.bind(*sid);
@@ -195,4 +213,74 @@ impl Store {
             .rows_affected();
         Ok(gone)
     }
+}
+
+/// [`Store::record_deliveries`] on the SQLite writer thread, inside its transaction: the
+/// same statements in the same order.
+fn record_deliveries_sqlite(
+    tx: &rusqlite::Connection,
+    updates: &[DeliveryUpdate],
+    rejections: &[CredentialRejection],
+    now: i64,
+) -> rusqlite::Result<BatchResult> {
+    let mut result = BatchResult::default();
+    let mut touched: Vec<&str> = Vec::new();
+    let mut used = Vec::new();
+    for u in updates {
+        sqlite::execute(
+            tx,
+            UPDATE_DELIVERY,
+            &[
+                &u.status,
+                &u.attempts,
+                &u.environment,
+                &u.apns_status,
+                &u.apns_reason,
+                &u.apns_id,
+                &u.accepted_at,
+                &now,
+                &u.id,
+            ],
+        )?;
+        if !touched.contains(&u.invite_sid.as_str()) {
+            touched.push(&u.invite_sid);
+        }
+        match &u.effect {
+            None => {}
+            Some(RegistrationEffect::Touch) => used.push(u.registration_sid.as_str()),
+            Some(RegistrationEffect::SetEnvironment(env)) => {
+                sqlite::execute(tx, SET_ENVIRONMENT, &[&now, env, &u.registration_sid])?;
+            }
+            Some(RegistrationEffect::Retire { since_ms }) => {
+                let since = since_ms.unwrap_or(i64::MAX);
+                let gone = sqlite::execute(tx, RETIRE, &[&u.registration_sid, &since])?;
+                let list = if gone > 0 {
+                    &mut result.retired
+                } else {
+                    &mut result.kept
+                };
+                list.push(u.registration_sid.clone());
+            }
+            Some(RegistrationEffect::Invalid { reason }) => {
+                sqlite::execute(tx, INVALIDATE, &[reason, &u.registration_sid])?;
+            }
+        }
+    }
+    for r in rejections {
+        sqlite::execute(tx, REJECT_CREDENTIAL, &[&r.reason, &r.sid])?;
+    }
+    for chunk in used.chunks(SID_CHUNK) {
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now];
+        args.extend(chunk.iter().map(|sid| sid as &dyn rusqlite::ToSql));
+        sqlite::execute(tx, &touch_sql(chunk.len()), &args)?;
+    }
+    for chunk in touched.chunks(SID_CHUNK) {
+        let sql = FINAL_CHECK.replace("{}", &sid_list(chunk.len()));
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now];
+        args.extend(chunk.iter().map(|sid| sid as &dyn rusqlite::ToSql));
+        result.invites.extend(sqlite::query(tx, &sql, &args, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?);
+    }
+    Ok(result)
 }

@@ -1,0 +1,446 @@
+//! SQLite fast path: the hot statements without sqlx's per-statement thread hops.
+//!
+//! sqlx runs each SQLite connection on a worker thread of its own, and every statement is a
+//! round trip to that thread; on a 2-vCPU VM a cross-CPU wake-up costs ~57 µs, and those
+//! wake-ups were most of the gateway's CPU (see bench/README.md). Here instead:
+//!
+//! - **Writes**: one dedicated thread owns one `rusqlite` connection and runs whole jobs (a
+//!   group of invites, a batch of delivery outcomes) as one transaction each, synchronously:
+//!   one hand-off per batch instead of one per statement. The job holds the store's writer
+//!   gate (the one sqlx writers take in [`Store::begin_write`](super::Store)) from before it
+//!   is queued until it has committed, so the two write paths never contend on SQLite's lock.
+//! - **Reads** on the hot path (`active_registrations`): a small pool of `rusqlite`
+//!   connections used synchronously on the calling task's thread — an indexed read takes
+//!   tens of microseconds, less than one wake-up.
+//!
+//! Statements use the same SQL text as the sqlx path, with `$n` parameters: SQLite treats
+//! `$n` as a *named* parameter, so [`bind`] binds each by its number, as sqlx-sqlite does.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Statement};
+use sqlx::error::{DatabaseError, ErrorKind};
+use tokio::sync::{OwnedMutexGuard, oneshot};
+
+use super::StoreError;
+
+/// Read connections kept for reuse (more are opened on demand and then dropped).
+const READERS: usize = 4;
+/// Prepared statements cached per connection (the multi-row INSERTs vary in size).
+const STATEMENT_CACHE: usize = 64;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The writer thread's queue and the read pool of one SQLite database.
+#[derive(Debug)]
+pub(super) struct Fast {
+    path: PathBuf,
+    /// `None` once closed.
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    readers: Mutex<Option<Vec<Connection>>>,
+    /// Dropped to stop the checkpointer thread.
+    checkpoints: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl Fast {
+    /// Opens the writer connection and starts its thread, for the database file `url`
+    /// names; `None` for an in-memory database (another connection would not see it).
+    pub(super) fn open(url: &str) -> Result<Option<Arc<Self>>, StoreError> {
+        let Some(path) = file_path(url) else {
+            return Ok(None);
+        };
+        let conn = connect(&path).map_err(map_err)?;
+        // Checkpoints (and their fsync) run on a thread of their own, not inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(map_err)?;
+        let checkpointer = connect(&path).map_err(map_err)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))
+        };
+        spawned("sqlite-writer", Box::new(move || writer(conn, rx)))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        spawned(
+            "sqlite-checkpoint",
+            Box::new(move || checkpoint(checkpointer, stopped)),
+        )?;
+        Ok(Some(Arc::new(Self {
+            path,
+            jobs: Mutex::new(Some(tx)),
+            readers: Mutex::new(Some(Vec::new())),
+            checkpoints: Mutex::new(Some(stop)),
+        })))
+    }
+
+    /// Runs `job` as one transaction on the writer thread, holding `gate` (the store's
+    /// writer gate, already taken) until it has committed or rolled back.
+    pub(super) async fn write<T, F>(
+        &self,
+        gate: OwnedMutexGuard<()>,
+        job: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (done, wait) = oneshot::channel();
+        let run: Job = Box::new(move |conn| {
+            let result = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(map_err)
+                .and_then(|tx| {
+                    let value = job(&tx)?;
+                    tx.commit().map_err(map_err)?;
+                    Ok(value)
+                });
+            // Released only now, even if the caller stopped waiting.
+            drop(gate);
+            let _ = done.send(result);
+        });
+        let sent = match &*self.jobs.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(jobs) => jobs.send(run).is_ok(),
+            None => return Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
+        };
+        if !sent {
+            return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+        }
+        wait.await
+            .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))?
+    }
+
+    /// Runs `read` on a pooled read connection, on this thread.
+    pub(super) fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let pooled = match &mut *self.readers.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(pool) => pool.pop(),
+            None => return Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
+        };
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = connect(&self.path).map_err(map_err)?;
+                conn.pragma_update(None, "query_only", true)
+                    .map_err(map_err)?;
+                conn
+            }
+        };
+        let result = read(&conn).map_err(map_err);
+        if let Some(pool) = &mut *self.readers.lock().unwrap_or_else(|e| e.into_inner())
+            && pool.len() < READERS
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// Closes the read connections and ends the writer thread once its queue is done.
+    pub(super) fn close(&self) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
+
+fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        // A panicking job drops its reply (the caller sees WorkerCrashed) and rolls back
+        // (its Transaction is dropped while unwinding); the thread goes on.
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until `stop` is dropped. PASSIVE: it
+/// never waits for (or blocks) the writer or readers, so commits stay short; SQLite's own
+/// automatic checkpoint would run inside the committing writer, fsync included (the
+/// writer thread turns it off; sqlx's connections keep it, as a fallback).
+fn checkpoint(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
+    }
+}
+
+/// The database file of a `sqlite:` URL, or `None` for an in-memory database.
+fn file_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory =
+        path.is_empty() || path == ":memory:" || query.split('&').any(|kv| kv == "mode=memory");
+    (!memory).then(|| PathBuf::from(path))
+}
+
+/// A connection with the pragmas of `sqlite_pragmas` in `super`.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Binds `args` to `stmt`'s `$n` parameters by number (`$1` is `args[0]`), wherever and
+/// however often each appears; an unnamed `?` takes the next argument.
+///
+/// SQLite numbers named parameters in order of first appearance, so in the usual SQL text
+/// (`$1`, `$2`, … first seen in that order) parameter `i` is `$i`. Checking that costs
+/// O(n²) (SQLite looks each name up in a list: 7 % of the writer's samples with
+/// 2,400-parameter INSERTs), so it is done once per SQL text and remembered.
+pub(super) fn bind(
+    stmt: &mut Statement<'_>,
+    sql: &str,
+    args: &[&dyn ToSql],
+) -> rusqlite::Result<()> {
+    thread_local! {
+        static IN_ORDER: std::cell::RefCell<std::collections::HashMap<String, bool>> =
+            Default::default();
+    }
+    let count = stmt.parameter_count();
+    let in_order = IN_ORDER.with_borrow_mut(|known| {
+        if let Some(&in_order) = known.get(sql) {
+            return in_order;
+        }
+        let in_order = (1..=count).all(|i| {
+            stmt.parameter_name(i)
+                .and_then(|name| name.strip_prefix('$'))
+                .is_some_and(|n| n.parse() == Ok(i))
+        });
+        if known.len() >= 1024 {
+            known.clear();
+        }
+        known.insert(sql.to_owned(), in_order);
+        in_order
+    });
+    if in_order {
+        if count != args.len() {
+            return Err(rusqlite::Error::InvalidParameterCount(args.len(), count));
+        }
+        for (i, arg) in args.iter().enumerate() {
+            stmt.raw_bind_parameter(i + 1, arg)?;
+        }
+        return Ok(());
+    }
+    for i in 1..=count {
+        let n = match stmt.parameter_name(i) {
+            Some(name) => name
+                .strip_prefix('$')
+                .or_else(|| name.strip_prefix('?'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?,
+            None => i,
+        };
+        let arg = args
+            .get(n.wrapping_sub(1))
+            .ok_or(rusqlite::Error::InvalidParameterCount(n, args.len()))?;
+        stmt.raw_bind_parameter(i, arg)?;
+    }
+    Ok(())
+}
+
+/// Runs a cached statement that returns no rows; returns the rows it changed.
+pub(super) fn execute(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn ToSql],
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, sql, args)?;
+    stmt.raw_execute()
+}
+
+/// Runs a cached query and maps every row.
+pub(super) fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn ToSql],
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, sql, args)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+/// Maps a rusqlite error as sqlx's would be: "busy", "locked", I/O, "can't open" and "disk
+/// full" are [`StoreError::Unavailable`] (retry later), anything else
+/// [`StoreError::Database`].
+pub(super) fn map_err(e: rusqlite::Error) -> StoreError {
+    let unavailable = matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::DiskFull
+                | ErrorCode::FileLockingProtocolFailed
+        )
+    );
+    let e = sqlx::Error::Database(Box::new(SqliteError::from(e)));
+    if unavailable {
+        StoreError::Unavailable(e)
+    } else {
+        StoreError::Database(e)
+    }
+}
+
+/// A rusqlite error as a sqlx database error (extended result code as its `code`, like
+/// sqlx-sqlite's).
+#[derive(Debug)]
+pub(super) struct SqliteError {
+    message: String,
+    code: Option<i32>,
+    source: rusqlite::Error,
+}
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(source: rusqlite::Error) -> Self {
+        let code = match &source {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+            _ => None,
+        };
+        Self {
+            message: source.to_string(),
+            code,
+            source,
+        }
+    }
+}
+
+impl std::fmt::Display for SqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SqliteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl DatabaseError for SqliteError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.code.map(|c| c.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        use rusqlite::ffi;
+        match self.code {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                ErrorKind::UniqueViolation
+            }
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_files_or_memory() {
+        assert_eq!(
+            file_path("sqlite:///tmp/x/pushgate.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x/pushgate.db"))
+        );
+        assert_eq!(file_path("sqlite:data.db"), Some(PathBuf::from("data.db")));
+        assert_eq!(file_path("sqlite::memory:"), None);
+        assert_eq!(file_path("sqlite://x.db?mode=memory"), None);
+        assert_eq!(file_path("postgres://localhost/x"), None);
+    }
+
+    #[test]
+    fn dollar_parameters_bind_by_number() {
+        let conn = Connection::open_in_memory().unwrap();
+        let got: Vec<(i64, String, i64)> = query(
+            &conn,
+            "SELECT $2, $1, $2 + $3",
+            &[&"a", &7_i64, &1_i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+        assert_eq!(got, vec![(7, "a".to_owned(), 8)]);
+        for _ in 0..2 {
+            // In order: bound by position (the second time from the remembered check).
+            let got: Vec<(i64, i64, i64)> =
+                query(&conn, "SELECT $1, $2, $1 * 10", &[&1_i64, &2_i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .unwrap();
+            assert_eq!(got, vec![(1, 2, 10)]);
+        }
+        assert!(query(&conn, "SELECT $1", &[&1_i64, &2_i64], |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn busy_is_unavailable_and_constraints_are_database_errors() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(map_err(busy), StoreError::Unavailable(_)));
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (a TEXT PRIMARY KEY); INSERT INTO t VALUES ('x')")
+            .unwrap();
+        let dup = execute(&conn, "INSERT INTO t VALUES ($1)", &[&"x"]).unwrap_err();
+        match map_err(dup) {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                assert!(db.is_unique_violation());
+                assert_eq!(db.code().as_deref(), Some("1555"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
