@@ -5,7 +5,8 @@
 //! Redis keys (prefix configurable, default `pushgate:`; with Redis Cluster use a hash tag
 //! such as `{pushgate}:` so the keys share a slot):
 //! - `<prefix>deliveries` — Stream of jobs (field `job`: JSON with everything the push needs).
-//!   Consumer group `pushgate`; each replica reads as consumer `<host>-<pid>-<random>`. An entry
+//!   Consumer group `pushgate`; each replica reads as consumer `<host>-<pid>-<random>`
+//!   (consumers idle for an hour with nothing pending are removed from the group). An entry
 //!   is acknowledged and deleted (XACK + XDEL) only after its outcome is recorded in the store.
 //!   Entries idle longer than `queue_claim_idle_ms` in a replica's pending list (it died) are
 //!   taken over by another (XAUTOCLAIM); before sending a claimed entry again the store is
@@ -176,6 +177,7 @@ impl RedisQueue {
                 acks_rx,
             )),
             tokio::spawn(tasks::heartbeat(queue.clone(), stopped.clone())),
+            tokio::spawn(tasks::forget_gone_consumers(queue.clone(), stopped.clone())),
             tokio::spawn(tasks::move_due_retries(queue.clone(), stopped.clone())),
             tokio::spawn(tasks::sweep_outbox(queue.clone(), store, stopped)),
         ];

@@ -250,6 +250,46 @@ pub(super) async fn heartbeat(queue: Arc<RedisQueue>, mut stopped: watch::Receiv
     }
 }
 
+/// Consumers (replicas) gone this long with nothing pending are removed from the group.
+const CONSUMER_GONE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Every few minutes, removes consumers of replicas that are gone (idle for an hour with
+/// nothing pending: their work was claimed), so restarts don't pile up consumers.
+pub(super) async fn forget_gone_consumers(
+    queue: Arc<RedisQueue>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    use redis::AsyncCommands;
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    let mut conn = queue.conn.clone();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let info: redis::RedisResult<redis::streams::StreamInfoConsumersReply> =
+            conn.xinfo_consumers(&queue.keys.stream, GROUP).await;
+        let Ok(info) = info else { continue };
+        for c in info.consumers {
+            if c.pending == 0
+                && c.idle as u128 > CONSUMER_GONE_AFTER.as_millis()
+                && c.name != queue.consumer
+            {
+                let removed = redis::cmd("XGROUP")
+                    .arg("DELCONSUMER")
+                    .arg(&queue.keys.stream)
+                    .arg(GROUP)
+                    .arg(&c.name)
+                    .query_async::<i64>(&mut conn)
+                    .await;
+                if removed.is_ok() {
+                    tracing::info!(consumer = %c.name, "removed a gone replica from the queue's consumer group");
+                }
+            }
+        }
+    }
+}
+
 pub(super) async fn move_due_retries(queue: Arc<RedisQueue>, mut stopped: watch::Receiver<bool>) {
     let script = redis::Script::new(MOVE_DUE);
     let mut conn = queue.conn.clone();
