@@ -92,7 +92,12 @@ pub async fn start_services(
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
         calls.spawn_overdue_sweeper();
     }
-    calls::callbacks::start(store.clone(), master_key.clone(), callback_queue);
+    calls::callbacks::start(
+        store.clone(),
+        master_key.clone(),
+        callback_queue,
+        engine.events().clone(),
+    );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),
         master_key.clone(),

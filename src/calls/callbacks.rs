@@ -2,7 +2,10 @@
 //! `canceled`, `expired`, `failed`) POSTed as JSON to the invite's `status_callback`, signed
 //! with HMAC-SHA256 over the body using the secret of the API key that created the invite
 //! (`X-Pushgate-Signature: sha256=<hex>`). One ordered queue per invite, retried with backoff,
-//! entirely off the push path.
+//! entirely off the push path. Once an invite's final callback is delivered (or given up on)
+//! that is recorded on the invite; a final callback still unrecorded a minute after the
+//! invite ended was lost with a stopped replica, and is sent again by whichever replica's
+//! sweep takes it (so a receiver may, rarely, see a final event twice).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -99,15 +102,50 @@ struct Outgoing {
     key: Option<String>,
     body: Vec<u8>,
     event: String,
+    invite_sid: String,
+    status: String,
 }
 
-/// Starts the dispatcher that turns invite changes into callbacks.
+/// How often lost final callbacks are looked for, and how long after the invite ended.
+const RECOVER_EVERY: Duration = Duration::from_secs(60);
+const RECOVER_AFTER_MS: i64 = 60_000;
+/// Invites that ended longer ago than this are not called back any more.
+const RECOVER_WITHIN_MS: i64 = 24 * 3600 * 1000;
+
+/// Starts the dispatcher that turns invite changes into callbacks, and the sweep that
+/// replays final callbacks lost with a stopped replica (through `events`).
 pub fn start(
     store: Store,
     master: Arc<MasterKey>,
     changes: mpsc::UnboundedReceiver<InviteChange>,
+    events: crate::events::Events,
 ) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(recover(store.clone(), events));
     tokio::spawn(dispatch(store, master, changes))
+}
+
+async fn recover(store: Store, events: crate::events::Events) {
+    let mut tick = tokio::time::interval(RECOVER_EVERY);
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        let lost = store
+            .take_unreported_callbacks(now - RECOVER_WITHIN_MS, now - RECOVER_AFTER_MS, 500)
+            .await;
+        match lost {
+            Ok(lost) => {
+                for (invite_sid, status, url) in lost {
+                    tracing::info!(invite = %invite_sid, %status, "replaying a lost status callback");
+                    events.replay_callback(InviteChange {
+                        invite_sid,
+                        status: Some(status),
+                        callback: Some(url),
+                    });
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "status callback recovery: store unavailable"),
+        }
+    }
 }
 
 async fn dispatch(
@@ -164,6 +202,8 @@ async fn dispatch(
             key: invite.api_key_sid.clone(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
             event: event_name(&status).to_owned(),
+            invite_sid: change.invite_sid.clone(),
+            status: status.clone(),
         });
         if is_final(&status) {
             queues.remove(&change.invite_sid);
@@ -178,50 +218,59 @@ async fn send_in_order(
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
 ) {
     while let Some(out) = queue.recv().await {
-        let secret = match out.key.as_deref().map(ApiKeySid::parse) {
-            Some(Ok(key)) => active_key_secret(&store, &master, &key)
+        send_one(&client, &store, &master, &out).await;
+        if is_final(&out.status)
+            && let Err(e) = store
+                .mark_callback_reported(&out.invite_sid, &out.status)
                 .await
-                .ok()
-                .flatten(),
-            _ => None,
-        };
-        let Some((_, secret)) = secret else {
-            tracing::warn!(url = %out.url, event = %out.event,
-                "status callback not sent: the invite's API key is gone, nothing to sign with");
-            continue;
-        };
-        let signature = sign(secret.expose_secret().as_bytes(), &out.body);
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=ATTEMPTS {
-            let result = client
-                .post(&out.url)
-                .header("Content-Type", "application/json")
-                .header(SIGNATURE_HEADER, &signature)
-                .body(out.body.clone())
-                .send()
-                .await;
-            match result {
-                Ok(res) if res.status().is_success() => {
-                    METRICS.callbacks.with_label_values(&["sent"]).inc();
+        {
+            tracing::warn!(error = %e, invite = %out.invite_sid, "recording a sent status callback failed");
+        }
+    }
+}
+
+/// Signs and POSTs one callback, retrying with backoff.
+async fn send_one(client: &reqwest::Client, store: &Store, master: &MasterKey, out: &Outgoing) {
+    let secret = match out.key.as_deref().map(ApiKeySid::parse) {
+        Some(Ok(key)) => active_key_secret(store, master, &key).await.ok().flatten(),
+        _ => None,
+    };
+    let Some((_, secret)) = secret else {
+        tracing::warn!(url = %out.url, event = %out.event,
+            "status callback not sent: the invite's API key is gone, nothing to sign with");
+        return;
+    };
+    let signature = sign(secret.expose_secret().as_bytes(), &out.body);
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1..=ATTEMPTS {
+        let result = client
+            .post(&out.url)
+            .header("Content-Type", "application/json")
+            .header(SIGNATURE_HEADER, &signature)
+            .body(out.body.clone())
+            .send()
+            .await;
+        match result {
+            Ok(res) if res.status().is_success() => {
+                METRICS.callbacks.with_label_values(&["sent"]).inc();
+                break;
+            }
+            other => {
+                let why = match other {
+                    Ok(res) => res.status().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                if attempt == ATTEMPTS {
+                    METRICS.callbacks.with_label_values(&["failed"]).inc();
+                    tracing::error!(url = %out.url, event = %out.event, %why,
+                        "status callback failed; giving up");
                     break;
                 }
-                other => {
-                    let why = match other {
-                        Ok(res) => res.status().to_string(),
-                        Err(e) => e.to_string(),
-                    };
-                    if attempt == ATTEMPTS {
-                        METRICS.callbacks.with_label_values(&["failed"]).inc();
-                        tracing::error!(url = %out.url, event = %out.event, %why,
-                            "status callback failed; giving up");
-                        break;
-                    }
-                    METRICS.callbacks.with_label_values(&["retried"]).inc();
-                    tracing::warn!(url = %out.url, event = %out.event, %why, attempt,
-                        "status callback failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(8));
-                }
+                METRICS.callbacks.with_label_values(&["retried"]).inc();
+                tracing::warn!(url = %out.url, event = %out.event, %why, attempt,
+                    "status callback failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(8));
             }
         }
     }

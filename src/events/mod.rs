@@ -61,6 +61,12 @@ impl Events {
 }
 
 impl Events {
+    /// Queues a status callback for a change published before (one whose callback was lost
+    /// with a stopped replica), without announcing the change again.
+    pub fn replay_callback(&self, change: InviteChange) {
+        let _ = self.callbacks.send(change);
+    }
+
     /// Changes published here also reach the other replicas through Redis, and theirs reach
     /// this replica's listeners (not its status callbacks: the publisher sends those).
     pub fn relay_through_redis(&mut self, relay: relay::Relay) {

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod api_keys;
+mod callbacks;
 mod credentials;
 mod invites;
 mod outbox;

@@ -399,7 +399,100 @@ async fn open_event_streams_end_when_the_server_drains(b: Backend) {
     assert!(stream.next().await.is_none(), "the stream ended");
 }
 
+/// Waits (bounded) until `receiver` holds `n` callbacks; their events.
+async fn callbacks(receiver: &Receiver, n: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let notified = receiver.notify.notified();
+        let received = receiver.received.lock().unwrap().clone();
+        if received.len() >= n {
+            return received
+                .iter()
+                .map(|(body, _)| {
+                    let body: Value = serde_json::from_str(body).unwrap();
+                    body["event"].as_str().unwrap().to_owned()
+                })
+                .collect();
+        }
+        tokio::time::timeout_at(deadline, notified)
+            .await
+            .expect("callbacks");
+    }
+}
+
+/// The invite's `callback_reported`, read straight from the store.
+async fn callback_reported(app: &TestApp, sid: &str) -> Option<String> {
+    use sqlx::Connection;
+    let url = app.config.database_url.clone().unwrap();
+    let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let (reported,): (Option<String>,) =
+        sqlx::query_as("SELECT callback_reported FROM invites WHERE sid = $1 OR call_sid = $1")
+            .bind(sid)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    reported
+}
+
+/// A final callback lost with a stopped replica (ended, never reported) is sent by the next
+/// replica that starts, and recorded as reported.
+async fn lost_final_callbacks_are_replayed(b: Backend) {
+    let (app, apns) = spawn_app_with_apns(b, |c| {
+        c.status_callback_allowed_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let (receiver, url) = receiver().await;
+    let (call, bridges) = ring(&app, &apns, 1, json!({"status_callback": url})).await;
+    post(
+        &app,
+        &format!("/v1/invites/{call}/accept"),
+        Some(&bridges[0]),
+    )
+    .await;
+    assert_eq!(callbacks(&receiver, 2).await, ["ringing", "answered"]);
+    let mut reported = None;
+    for _ in 0..100 {
+        reported = callback_reported(&app, &call).await;
+        if reported.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reported.as_deref(), Some("answered"));
+
+    // As if the process had stopped before sending it: ended two minutes ago, not reported.
+    {
+        use sqlx::Connection;
+        let url = app.config.database_url.clone().unwrap();
+        let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "UPDATE invites SET callback_reported = NULL, date_updated = $1 WHERE sid = $2 OR call_sid = $2",
+        )
+        .bind(pushgate::clock::now_ms() - 120_000)
+        .bind(&call)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    let replica = app.spawn_replica().await;
+    assert_eq!(
+        callbacks(&receiver, 3).await,
+        ["ringing", "answered", "answered"]
+    );
+    let mut reported = None;
+    for _ in 0..100 {
+        reported = callback_reported(&app, &call).await;
+        if reported.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reported.as_deref(), Some("answered"));
+    replica.stop().await.unwrap();
+}
+
 store_tests!(
+    lost_final_callbacks_are_replayed,
     open_event_streams_end_when_the_server_drains,
     the_first_accept_wins_and_the_others_hear_it,
     cancel_reaches_every_stream_even_late_ones,
