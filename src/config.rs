@@ -59,6 +59,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Database connection pool size.
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before answering 503 (store
+    /// unavailable), in milliseconds.
+    pub database_acquire_timeout_ms: u64,
     /// Days before a certificate's expiry from which it is reported as `expiring`.
     pub credential_expiry_warning_days: u32,
     /// APNs production endpoint (any `https://host[:port]`, e.g. the simulator).
@@ -127,6 +130,7 @@ impl Default for Config {
             token_leeway_seconds: 30,
             max_body_bytes: 256 * 1024,
             database_max_connections: 8,
+            database_acquire_timeout_ms: 1_500,
             credential_expiry_warning_days: 30,
             apns_production_url: crate::apns::PRODUCTION_URL.into(),
             apns_sandbox_url: crate::apns::SANDBOX_URL.into(),
@@ -207,6 +211,9 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes must be at least 1024");
+        }
+        if !(100..=60_000).contains(&self.database_acquire_timeout_ms) {
+            return invalid("database_acquire_timeout_ms must be between 100 and 60000");
         }
         if self.database_max_connections == 0 {
             return invalid("database_max_connections must be at least 1");

@@ -78,11 +78,12 @@ fn unavailable_sqlstate(code: &str) -> bool {
 }
 
 /// How long a query waits for a pooled connection (connecting included) before the request
-/// fails with "store unavailable" (503). While PostgreSQL refuses connections the pool keeps
-/// retrying until this deadline, so it is how long a request hangs in an outage: short, so
-/// clients and load balancers hear about it quickly, yet long enough to ride out a blip and
-/// to stay under sqlx's 2 s slow-acquire warning.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// fails with "store unavailable" (503), unless configured (`database_acquire_timeout_ms`).
+/// While PostgreSQL refuses connections the pool keeps retrying until this deadline, so it is
+/// how long a request hangs in an outage: short, so clients and load balancers hear about it
+/// quickly, yet long enough to ride out a blip and to stay under sqlx's 2 s slow-acquire
+/// warning.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -132,11 +133,25 @@ impl Store {
             std::fs::create_dir_all(&config.data_dir)
                 .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
         }
-        Self::connect(&config.database_url(), config.database_max_connections).await
+        Self::connect_with(
+            &config.database_url(),
+            config.database_max_connections,
+            Duration::from_millis(config.database_acquire_timeout_ms),
+        )
+        .await
     }
 
     /// Connects to `url` (`sqlite:` or `postgres://`) with a pool of `max_connections`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`connect`](Self::connect), waiting at most `acquire_timeout` for a pooled connection.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let kind = if url.starts_with("sqlite:") {
             StoreKind::Sqlite
@@ -145,7 +160,7 @@ impl Store {
         };
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT);
+            .acquire_timeout(acquire_timeout);
         if kind == StoreKind::Sqlite {
             // A SQLite "connection" is a local file handle: pinging it before every use (sqlx's
             // default) only doubles the round trips to its worker thread.
