@@ -19,8 +19,6 @@ pub struct InviteInfo {
     /// Epoch milliseconds.
     pub expires_at: i64,
     pub date_created: i64,
-    /// Set by the first delivery APNs accepts (for the first-push latency metric).
-    pub first_push: std::sync::atomic::AtomicBool,
 }
 
 impl From<&InviteRecord> for InviteInfo {
@@ -34,7 +32,6 @@ impl From<&InviteRecord> for InviteInfo {
             params: r.params.clone(),
             expires_at: r.expires_at,
             date_created: r.date_created,
-            first_push: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -19,7 +19,7 @@ const MAX_BATCH: usize = 512;
 const WRITE_ATTEMPTS: u32 = 36;
 
 enum Record {
-    Delivery(DeliveryUpdate, Option<OnWritten>),
+    Delivery(Box<DeliveryUpdate>, Option<OnWritten>),
     Rejection(CredentialRejection),
     Flush(oneshot::Sender<()>),
 }
@@ -40,7 +40,7 @@ impl Recorder {
 
     /// Queues a delivery outcome for writing; `then` runs once it is written.
     pub fn delivery(&self, update: DeliveryUpdate, then: Option<OnWritten>) {
-        let _ = self.tx.send(Record::Delivery(update, then));
+        let _ = self.tx.send(Record::Delivery(Box::new(update), then));
     }
 
     /// Queues a credential rejection for writing.
@@ -65,7 +65,7 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, chang
         while let Some(record) = next.take() {
             match record {
                 Record::Delivery(u, then) => {
-                    updates.push(u);
+                    updates.push(*u);
                     written.extend(then);
                 }
                 Record::Rejection(r) => rejections.push(r),
@@ -144,9 +144,21 @@ async fn write(
 /// Counts what a recorded batch did to invites and registrations.
 fn count(updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
     let m = &crate::metrics::METRICS;
-    for (_, status, _) in &result.invites {
+    for (sid, status, _) in &result.invites {
         if status == "failed" || status == "expired" {
             m.invites_finished.with_label_values(&[status]).inc();
+        }
+        // The store moved the invite to `delivered` in this batch: its first accepted push is
+        // among these outcomes. Observed once per invite, whichever replica recorded it.
+        if status == "delivered"
+            && let Some((first, created)) = updates
+                .iter()
+                .filter(|u| u.invite_sid == *sid)
+                .filter_map(|u| u.accepted_at.map(|at| (at, u.invite_created)))
+                .min()
+        {
+            m.invite_first_push
+                .observe((first - created).max(0) as f64 / 1000.0);
         }
     }
     let changes = &m.registration_changes;

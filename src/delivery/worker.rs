@@ -270,14 +270,15 @@ impl Worker {
                 apns_id: apns_id.map(|u| u.to_string()),
                 accepted_at,
                 effect,
+                invite_created: job.invite.date_created,
             },
             then,
         );
     }
 }
 
-/// Counts and times one APNs exchange; the first accepted push of an invite also times the
-/// invite's first push.
+/// Counts and times one APNs exchange. (The invite's first push is timed by the recorder, when
+/// the store moves the invite to `delivered` — exactly once, whichever replica sent it.)
 fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Duration) {
     let env = job.environment.as_str();
     let (status, reason) = match outcome.response() {
@@ -300,15 +301,4 @@ fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Durati
         .apns_duration
         .with_label_values(&[env])
         .observe(elapsed.as_secs_f64());
-    if outcome.is_accepted()
-        && !job
-            .invite
-            .first_push
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-    {
-        let since_invite = (crate::clock::now_ms() - job.invite.date_created).max(0);
-        METRICS
-            .invite_first_push
-            .observe(since_invite as f64 / 1000.0);
-    }
 }

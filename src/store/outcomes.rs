@@ -33,6 +33,8 @@ pub struct DeliveryUpdate {
     pub apns_id: Option<String>,
     pub accepted_at: Option<i64>,
     pub effect: Option<RegistrationEffect>,
+    /// When the invite was created (epoch ms; for the first-push metric, not stored).
+    pub invite_created: i64,
 }
 
 /// A credential APNs refused.

@@ -112,7 +112,27 @@ async fn replicas_share_one_queue_and_relay_events() {
     let sent = accepted_per_id(&apns);
     assert_eq!(sent.len(), 30 * usize::from(DEVICES));
     assert!(sent.values().all(|n| *n == 1), "a push was sent twice");
+    // The first-push latency is observed once per invite, whichever replicas sent its pushes
+    // (the replicas share this test process's metrics).
+    let metrics = scrape(&app).await;
+    let first_pushes: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pushgate_invite_first_push_seconds_count "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert_eq!(first_pushes, 30.0);
     stop(app, replicas).await;
+}
+
+async fn scrape(app: &TestApp) -> String {
+    app.client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -147,15 +167,7 @@ async fn transient_apns_failures_are_retried_through_redis() {
     let sent = accepted_per_id(&apns);
     assert_eq!(sent.len(), 20 * usize::from(DEVICES));
     assert!(sent.values().all(|n| *n == 1), "a push was accepted twice");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape(&app).await;
     let retries: f64 = metrics
         .lines()
         .filter(|l| l.starts_with("pushgate_apns_retries_total{"))

@@ -77,7 +77,6 @@ pub fn decode(
                 params: w.invite.params,
                 expires_at: w.invite.expires_at,
                 date_created: w.invite.created,
-                first_push: std::sync::atomic::AtomicBool::new(false),
             })
         })
         .clone();
