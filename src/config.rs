@@ -101,8 +101,10 @@ pub struct Config {
     /// Redis queue: a delivery handed out this many times without an outcome goes to the
     /// dead-letter stream.
     pub queue_max_deliveries: u32,
-    /// Redis queue: outbox rows not in Redis this many milliseconds after they were written
-    /// (Redis was down, or the replica died between commit and enqueue) are enqueued again.
+    /// Outbox rows not queued this many milliseconds after they were written are enqueued
+    /// again: with Redis, rows that never reached it (Redis was down, or the replica died
+    /// between commit and enqueue); embedded, rows this process never queued (written although
+    /// the commit reported an error).
     pub queue_sweep_after_ms: u64,
 }
 

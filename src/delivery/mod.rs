@@ -121,7 +121,7 @@ impl Engine {
                     stopped.clone(),
                 ))
             }
-            (None, Queue::Embedded(_)) => unreachable!("an embedded queue has its receiver"),
+            (None, Queue::Embedded(..)) => unreachable!("an embedded queue has its receiver"),
         };
         let ttl = Duration::from_secs(u64::from(config.registration_ttl_days) * 86_400);
         let sweeper = tokio::spawn(sweep(store.clone(), ttl, stopped));
@@ -137,6 +137,18 @@ impl Engine {
         });
         if redis.is_none() {
             engine.resume(&store).await?;
+            let after = Duration::from_millis(config.queue_sweep_after_ms);
+            let task = tokio::spawn(adopt_orphans(
+                store.clone(),
+                engine.queue.clone(),
+                after,
+                engine.stop.subscribe(),
+            ));
+            engine
+                .tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(task);
         }
         Ok(engine)
     }
@@ -218,6 +230,48 @@ async fn dispatch(
         }
     }
     while running.join_next().await.is_some() {}
+}
+
+/// Embedded: every half `after`, takes up open deliveries written more than `after` ago that
+/// this process's queue does not hold — an invite whose commit reported an error although
+/// PostgreSQL had written it (the connection broke during COMMIT), which would otherwise wait
+/// for the next start.
+async fn adopt_orphans(
+    store: Store,
+    queue: Queue,
+    after: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval((after / 2).max(Duration::from_millis(500)));
+    tick.tick().await; // `resume` just ran
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let Ok(open) = store.open_deliveries().await else {
+            continue;
+        };
+        let before = now_ms() - after.as_millis() as i64;
+        let orphans: Vec<_> = open
+            .into_iter()
+            .filter(|d| d.date_updated < before)
+            .filter(|d| uuid::Uuid::parse_str(&d.id).is_ok_and(|id| !queue.holds(id)))
+            .collect();
+        if orphans.is_empty() {
+            continue;
+        }
+        match job::jobs_from_store(&store, &orphans).await {
+            Ok(jobs) => {
+                tracing::warn!(
+                    deliveries = jobs.len(),
+                    "open deliveries this process never queued (written despite an error?): sending them"
+                );
+                queue.enqueue(jobs);
+            }
+            Err(e) => tracing::debug!(error = %e, "adopting open deliveries failed"),
+        }
+    }
 }
 
 async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>) {

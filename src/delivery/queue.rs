@@ -3,13 +3,18 @@
 //! the store's outbox, so a restart resumes it. The Redis queue ([`super::streams`]) shares
 //! one stream between replicas.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::job::DeliveryJob;
 use super::streams::RedisQueue;
+
+/// Deliveries the embedded queue holds (queued, in flight or waiting for a retry).
+pub type Held = Arc<Mutex<HashSet<Uuid>>>;
 
 /// Run once a delivery's outcome is in the store.
 pub type OnWritten = Box<dyn FnOnce() + Send>;
@@ -17,8 +22,9 @@ pub type OnWritten = Box<dyn FnOnce() + Send>;
 /// The queue backends.
 #[derive(Clone)]
 pub enum Queue {
-    /// In-process: one channel, drained by this process's workers.
-    Embedded(mpsc::UnboundedSender<DeliveryJob>),
+    /// In-process: one channel, drained by this process's workers, and the deliveries handed
+    /// to it that have no final outcome yet.
+    Embedded(mpsc::UnboundedSender<DeliveryJob>, Held),
     /// A Redis Stream shared by every replica.
     Redis(Arc<RedisQueue>),
 }
@@ -27,14 +33,16 @@ impl Queue {
     /// An embedded queue and the receiving end its workers read.
     pub fn embedded() -> (Self, mpsc::UnboundedReceiver<DeliveryJob>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Queue::Embedded(tx), rx)
+        (Queue::Embedded(tx, Held::default()), rx)
     }
 
     /// Hands deliveries to the workers now.
     pub fn enqueue(&self, jobs: Vec<DeliveryJob>) {
         match self {
-            Queue::Embedded(tx) => {
+            Queue::Embedded(tx, held) => {
+                let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
                 for job in jobs {
+                    held.insert(job.delivery_id);
                     // A closed channel means shutdown: the job stays open in the outbox.
                     let _ = tx.send(job);
                 }
@@ -45,21 +53,42 @@ impl Queue {
 
     /// What to do once `job`'s outcome is recorded: nothing more, or another attempt after
     /// `retry`. The embedded queue arms its retry timer at once (a crash loses only the timer:
-    /// the delivery is still open in the outbox); the Redis queue schedules the retry and
-    /// acknowledges the stream entry only after the outcome is in the store.
+    /// the delivery is still open in the outbox) and lets go of a finished delivery once its
+    /// outcome is written; the Redis queue schedules the retry and acknowledges the stream
+    /// entry only after the outcome is in the store.
     pub fn after_recorded(&self, job: &DeliveryJob, retry: Option<Duration>) -> Option<OnWritten> {
         match self {
-            Queue::Embedded(tx) => {
-                if let Some(delay) = retry {
-                    let (tx, job) = (tx.clone(), job.clone());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ = tx.send(job);
-                    });
+            Queue::Embedded(tx, held) => {
+                match retry {
+                    Some(delay) => {
+                        let (tx, job) = (tx.clone(), job.clone());
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = tx.send(job);
+                        });
+                        None
+                    }
+                    // Let go of it only once its final outcome is in the store.
+                    None => {
+                        let (held, id) = (held.clone(), job.delivery_id);
+                        Some(Box::new(move || {
+                            held.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                        }))
+                    }
                 }
-                None
             }
             Queue::Redis(q) => Some(q.after_recorded(job, retry)),
+        }
+    }
+
+    /// Embedded: whether this process's queue holds delivery `id` (always true for Redis,
+    /// whose sweeper works from the outbox instead).
+    pub fn holds(&self, id: Uuid) -> bool {
+        match self {
+            Queue::Embedded(_, held) => {
+                held.lock().unwrap_or_else(|p| p.into_inner()).contains(&id)
+            }
+            Queue::Redis(_) => true,
         }
     }
 

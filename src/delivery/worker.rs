@@ -224,7 +224,7 @@ impl Worker {
             "delivery dead-lettered");
         let then = match &self.queue {
             super::queue::Queue::Redis(q) => Some(q.dead_letter(job, reason.clone())),
-            super::queue::Queue::Embedded(_) => None,
+            super::queue::Queue::Embedded(..) => None,
         };
         self.write(job, "failed", None, (None, Some(reason), None), then);
     }

@@ -376,7 +376,25 @@ async fn bad_invites_are_refused(b: Backend) {
     assert_eq!(count["registrations"].as_array().unwrap().len(), 1);
 }
 
+/// An invite written although its commit reported an error (so never queued) is found among
+/// the open deliveries and sent, without waiting for a restart.
+async fn open_deliveries_never_queued_are_adopted(b: Backend) {
+    let (app, apns) = spawn_app_with_apns(b, |c| c.queue_sweep_after_ms = 1_000).await;
+    apns.register(&device_token(8), "production");
+    app.register_device("alice", &device_token(8)).await;
+    let (_, first) = app
+        .invite(json!({"to": "alice", "from": "client:bob"}))
+        .await;
+    let first = first["sid"].as_str().unwrap().to_owned();
+    app.settled(&first).await;
+    let orphan = crate::helpers::copy_invite_unqueued(&app, &first, 3_000).await;
+    let settled = app.settled(&orphan).await;
+    assert_eq!(settled["status"], "delivered", "{settled}");
+    assert_eq!(apns.pushes("production").len(), 2);
+}
+
 store_tests!(
+    open_deliveries_never_queued_are_adopted,
     three_devices_ring_at_once,
     dead_tokens_retire_only_if_not_refreshed_since,
     a_sandbox_token_is_found_and_remembered,

@@ -185,42 +185,7 @@ async fn outbox_rows_that_missed_redis_are_swept() {
     let sid = invite_via(&app, &app.url("")).await;
     settled_via(&app, &app.url(""), &sid).await;
     // Simulate the crash: a second invite written straight to the store, never enqueued.
-    let url = app.config.database_url.clone().unwrap();
-    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    let now = pushgate::clock::now_ms();
-    let copy = "pushgate-swept-invite";
-    sqlx::query(
-        "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, status, \
-         expires_at, date_created, date_updated) \
-         SELECT 'IV' || substr(sid, 3, 30) || 'ff', account_sid, $1, to_identity, caller, \
-         'queued', $2, $3, $3 FROM invites WHERE sid = $4",
-    )
-    .bind(copy)
-    .bind(now + 60_000)
-    .bind(now)
-    .bind(&sid)
-    .execute(&mut db)
-    .await
-    .unwrap();
-    let (new_sid,): (String,) = sqlx::query_as("SELECT sid FROM invites WHERE call_sid = $1")
-        .bind(copy)
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, device_token, \
-         environment, status, attempts, date_updated) \
-         SELECT substr(id, 1, 30) || 'ffffff', $1, registration_sid, credential_sid, \
-         device_token, environment, 'queued', 0, $2 FROM deliveries WHERE invite_sid = $3",
-    )
-    .bind(&new_sid)
-    .bind(now)
-    .bind(&sid)
-    .execute(&mut db)
-    .await
-    .unwrap();
+    let new_sid = crate::helpers::copy_invite_unqueued(&app, &sid, 0).await;
     let invite = settled_via(&app, &base(&app, &replicas, 1), &new_sid).await;
     let deliveries = invite["deliveries"].as_array().unwrap();
     assert!(
