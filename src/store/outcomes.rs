@@ -55,6 +55,19 @@ pub struct BatchResult {
     pub kept: Vec<String>,
 }
 
+impl BatchResult {
+    /// Notes a 410's effect on `registration`: retired if its row was deleted (`gone`), else
+    /// kept (it was refreshed after the 410's timestamp).
+    fn retire(&mut self, registration: &str, gone: u64) {
+        let list = if gone > 0 {
+            &mut self.retired
+        } else {
+            &mut self.kept
+        };
+        list.push(registration.to_owned());
+    }
+}
+
 /// Recomputes the status of the invites whose SIDs are bound from `$2` on (`{}` is their
 /// placeholder list), if still open.
 const FINAL_CHECK: &str = "UPDATE invites SET status = CASE \
@@ -161,12 +174,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    let list = if gone > 0 {
-                        &mut result.retired
-                    } else {
-                        &mut result.kept
-                    };
-                    list.push(u.registration_sid.clone());
+                    result.retire(&u.registration_sid, gone as u64);
                 }
                 Some(RegistrationEffect::Invalid { reason }) => {
                     sqlx::query(INVALIDATE)
@@ -256,12 +264,7 @@ fn record_deliveries_sqlite(
             Some(RegistrationEffect::Retire { since_ms }) => {
                 let since = since_ms.unwrap_or(i64::MAX);
                 let gone = sqlite::execute(tx, RETIRE, &[&u.registration_sid, &since])?;
-                let list = if gone > 0 {
-                    &mut result.retired
-                } else {
-                    &mut result.kept
-                };
-                list.push(u.registration_sid.clone());
+                result.retire(&u.registration_sid, gone as u64);
             }
             Some(RegistrationEffect::Invalid { reason }) => {
                 sqlite::execute(tx, INVALIDATE, &[reason, &u.registration_sid])?;

@@ -116,18 +116,12 @@ enum Ack {
 type Working =
     Arc<std::sync::Mutex<std::collections::HashMap<String, (uuid::Uuid, std::time::Instant)>>>;
 
-/// Keeps a worker slot until the acknowledgement runs (or is dropped).
-trait Holding {
-    fn holding(self, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten;
-}
-
-impl Holding for OnWritten {
-    fn holding(self, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten {
-        Box::new(move || {
-            self();
-            drop(slot);
-        })
-    }
+/// `then`, keeping a worker slot until it runs (or is dropped).
+fn holding(then: OnWritten, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten {
+    Box::new(move || {
+        then();
+        drop(slot);
+    })
 }
 
 /// The Redis queue of this replica.
@@ -199,8 +193,10 @@ impl RedisQueue {
             },
             None => Then::Done,
         };
-        self.ack_later(job.entry.clone(), Some(job.delivery_id), then)
-            .holding(job.slot.clone())
+        holding(
+            self.ack_later(job.entry.clone(), Some(job.delivery_id), then),
+            job.slot.clone(),
+        )
     }
 
     /// Moves `job`'s entry to the dead-letter stream once run.
@@ -213,8 +209,10 @@ impl RedisQueue {
             job: wire::encode(job),
             reason,
         };
-        self.ack_later(job.entry.clone(), Some(job.delivery_id), then)
-            .holding(job.slot.clone())
+        holding(
+            self.ack_later(job.entry.clone(), Some(job.delivery_id), then),
+            job.slot.clone(),
+        )
     }
 
     fn ack_later(
