@@ -11,9 +11,9 @@ use crate::helpers::{Backend, fresh_database, redis_url, store_tests};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
 
-async fn short_run_reports_pushes(b: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
+/// `pushgate bench` for 2 s (+0.5 s warm-up) at 40 invites/s, 5 identities × 2 devices,
+/// writing its report to `json` and keeping its work directory in `work`.
+fn short_run(json: &std::path::Path, work: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args([
         "bench",
@@ -24,23 +24,20 @@ async fn short_run_reports_pushes(b: Backend) {
         "--rate",
         "40",
     ])
-    .args([
-        "--identities",
-        "5",
-        "--devices",
-        "2",
-        "--registrations",
-        "100",
-    ])
-    .args([
-        "--ceiling-duration",
-        "0.5",
-        "--json",
-        json.to_str().unwrap(),
-    ])
+    .args(["--identities", "5", "--devices", "2"])
+    .arg("--json")
+    .arg(json)
     .arg("--work-dir")
-    .arg(dir.path().join("work"))
+    .arg(work)
     .env("PUSHGATE_LOG", "warn");
+    cmd
+}
+
+async fn short_run_reports_pushes(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut cmd = short_run(&json, &dir.path().join("work"));
+    cmd.args(["--registrations", "100", "--ceiling-duration", "0.5"]);
     if b == Backend::Postgres {
         cmd.args(["--database-url", &fresh_database(b, dir.path()).await]);
     }
@@ -105,31 +102,10 @@ async fn two_replicas_on_postgres_and_redis() {
     let json = dir.path().join("report.json");
     let work = dir.path().join("work");
     let database = fresh_database(Backend::Postgres, dir.path()).await;
-    let out = Command::new(BIN)
-        .args([
-            "bench",
-            "--duration",
-            "2",
-            "--warmup",
-            "0.5",
-            "--rate",
-            "40",
-        ])
-        .args([
-            "--identities",
-            "5",
-            "--devices",
-            "2",
-            "--ceiling-duration",
-            "0",
-        ])
+    let out = short_run(&json, &work)
+        .args(["--ceiling-duration", "0"])
         .args(["--replicas", "2", "--redis-url", &redis_url()])
         .args(["--database-url", &database])
-        .arg("--json")
-        .arg(&json)
-        .arg("--work-dir")
-        .arg(&work)
-        .env("PUSHGATE_LOG", "warn")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -261,28 +261,8 @@ async fn receiver() -> (Arc<Receiver>, String) {
 
 async fn status_callbacks_arrive_in_order_signed_and_retried(b: Backend) {
     use secrecy::ExposeSecret;
-    let (app, apns) = spawn_app_with_apns(b, |c| {
-        c.status_callback_allowed_hosts = vec!["127.0.0.1".into()];
-    })
-    .await;
-    let (receiver, url) = receiver().await;
-    let (call, bridges) = ring(&app, &apns, 2, json!({"status_callback": url})).await;
-    post(
-        &app,
-        &format!("/v1/invites/{call}/accept"),
-        Some(&bridges[1]),
-    )
-    .await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let notified = receiver.notify.notified();
-        if receiver.received.lock().unwrap().len() >= 2 {
-            break;
-        }
-        tokio::time::timeout_at(deadline, notified)
-            .await
-            .expect("two callbacks");
-    }
+    let (app, _apns, receiver, url, call) = answered_with_callback(b, 2).await;
+    callbacks(&receiver, 2).await;
     let raw = receiver.received.lock().unwrap().clone();
     let received: Vec<(Value, &str)> = raw
         .iter()
@@ -434,31 +414,47 @@ async fn callback_reported(app: &TestApp, sid: &str) -> Option<String> {
     reported
 }
 
-/// A final callback lost with a stopped replica (ended, never reported) is sent by the next
-/// replica that starts, and recorded as reported.
-async fn lost_final_callbacks_are_replayed(b: Backend) {
+/// `callback_reported` once set (waiting up to 2 s).
+async fn reported_eventually(app: &TestApp, call: &str) -> Option<String> {
+    for _ in 0..100 {
+        if let Some(reported) = callback_reported(app, call).await {
+            return Some(reported);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// A gateway that may call back 127.0.0.1, a callback receiver (its URL), and a call to `n`
+/// devices with that status callback, answered on the last device.
+async fn answered_with_callback(
+    b: Backend,
+    n: u8,
+) -> (TestApp, Apns, Arc<Receiver>, String, String) {
     let (app, apns) = spawn_app_with_apns(b, |c| {
         c.status_callback_allowed_hosts = vec!["127.0.0.1".into()];
     })
     .await;
     let (receiver, url) = receiver().await;
-    let (call, bridges) = ring(&app, &apns, 1, json!({"status_callback": url})).await;
+    let (call, bridges) = ring(&app, &apns, n, json!({"status_callback": url})).await;
     post(
         &app,
         &format!("/v1/invites/{call}/accept"),
-        Some(&bridges[0]),
+        Some(&bridges[usize::from(n) - 1]),
     )
     .await;
+    (app, apns, receiver, url, call)
+}
+
+/// A final callback lost with a stopped replica (ended, never reported) is sent by the next
+/// replica that starts, and recorded as reported.
+async fn lost_final_callbacks_are_replayed(b: Backend) {
+    let (app, _apns, receiver, _, call) = answered_with_callback(b, 1).await;
     assert_eq!(callbacks(&receiver, 2).await, ["ringing", "answered"]);
-    let mut reported = None;
-    for _ in 0..100 {
-        reported = callback_reported(&app, &call).await;
-        if reported.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(reported.as_deref(), Some("answered"));
+    assert_eq!(
+        reported_eventually(&app, &call).await.as_deref(),
+        Some("answered")
+    );
 
     // As if the process had stopped before sending it: ended two minutes ago, not reported.
     {
@@ -479,15 +475,10 @@ async fn lost_final_callbacks_are_replayed(b: Backend) {
         callbacks(&receiver, 3).await,
         ["ringing", "answered", "answered"]
     );
-    let mut reported = None;
-    for _ in 0..100 {
-        reported = callback_reported(&app, &call).await;
-        if reported.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(reported.as_deref(), Some("answered"));
+    assert_eq!(
+        reported_eventually(&app, &call).await.as_deref(),
+        Some("answered")
+    );
     replica.stop().await.unwrap();
 }
 

@@ -166,17 +166,11 @@ async fn unknown_revoked_or_foreign_keys_are_20103(b: Backend) {
     expect_code(&app, &signed(&app, &claims), 20103).await;
 
     // A revoked key's tokens stop working.
-    let other = pushgate::auth::api_keys::create_key(&app.store, &app.master, &app.account, "b")
-        .await
-        .unwrap();
-    let mut claims = node_claims(&app);
-    claims["iss"] = json!(other.record.sid.as_str());
-    let token = sign(&claims, Algorithm::HS256, other.secret.expose_secret());
-    assert_eq!(app.register(&token, &device_token(1)).await.status(), 201);
+    let (other, token) = second_key_token(&app).await;
     // Revoked through the API: this process forgets the cached key at once.
     let revoked = app
         .client
-        .delete(app.url(&format!("/v1/keys/{}", other.record.sid)))
+        .delete(app.url(&format!("/v1/keys/{other}")))
         .header("Authorization", app.basic())
         .send()
         .await
@@ -269,19 +263,25 @@ async fn bad_signatures_are_20107(b: Backend) {
     expect_code(&app, &tampered, 20107).await;
 }
 
+/// A second API key of the app's account, and a token it signed that registers a device.
+async fn second_key_token(app: &TestApp) -> (pushgate::domain::ApiKeySid, String) {
+    let other = pushgate::auth::api_keys::create_key(&app.store, &app.master, &app.account, "b")
+        .await
+        .unwrap();
+    let mut claims = node_claims(app);
+    claims["iss"] = json!(other.record.sid.as_str());
+    let token = sign(&claims, Algorithm::HS256, other.secret.expose_secret());
+    assert_eq!(app.register(&token, &device_token(1)).await.status(), 201);
+    (other.record.sid, token)
+}
+
 /// A key revoked elsewhere (another replica, the CLI) stops working once the cache forgets it;
 /// with the cache off, at once.
 async fn keys_revoked_elsewhere_stop_working_when_uncached(b: Backend) {
     let app = crate::helpers::spawn_app_with(b, |c| c.api_key_cache_seconds = 0).await;
-    let other = pushgate::auth::api_keys::create_key(&app.store, &app.master, &app.account, "b")
-        .await
-        .unwrap();
-    let mut claims = node_claims(&app);
-    claims["iss"] = json!(other.record.sid.as_str());
-    let token = sign(&claims, Algorithm::HS256, other.secret.expose_secret());
-    assert_eq!(app.register(&token, &device_token(1)).await.status(), 201);
+    let (other, token) = second_key_token(&app).await;
     app.store
-        .revoke_api_key(&app.account, &other.record.sid, 1)
+        .revoke_api_key(&app.account, &other, 1)
         .await
         .unwrap();
     let res = app.register(&token, &device_token(2)).await;

@@ -1,7 +1,7 @@
 //! Set-up shared by the Redis-queue fault tests: a private Redis, a fresh PostgreSQL database,
 //! N replicas on both, and devices registered for a few identities.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::harness::{ApnsSim, PrivateRedis, ReplicaConfig, Replicas, Sent, accepted, settle_all};
 use crate::helpers::{Backend, fresh_database};
@@ -92,12 +92,10 @@ impl Cluster {
                 ),
             };
         assert_eq!(apns_ids.len(), sids.len() * devices);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut missing = self.sim.missing(apns_ids.iter().map(String::as_str));
-        while !missing.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            missing = self.sim.missing(apns_ids.iter().map(String::as_str));
-        }
+        let missing = self
+            .sim
+            .missing_after(&apns_ids, Duration::from_secs(10))
+            .await;
         assert!(
             missing.is_empty(),
             "{} deliveries recorded as accepted never reached APNs",

@@ -197,12 +197,7 @@ async fn restarted_mid_run(with_redis: bool) {
         accepted.len() * usize::from(DEVICES_PER_IDENTITY),
         "deliveries of the accepted invites"
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut missing = sim.missing(apns_ids.iter().map(String::as_str));
-    while !missing.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        missing = sim.missing(apns_ids.iter().map(String::as_str));
-    }
+    let missing = sim.missing_after(&apns_ids, Duration::from_secs(5)).await;
     assert!(
         missing.is_empty(),
         "{} deliveries recorded as accepted never reached APNs, e.g. {:?}",

@@ -73,6 +73,19 @@ impl ApnsSim {
         dups
     }
 
+    /// Those of `ids` that have not reached the simulator with a 200 within `limit` (pushes
+    /// recorded as accepted may still be on their way in the log).
+    pub async fn missing_after(&self, ids: &[String], limit: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let missing = self.missing(ids.iter().map(String::as_str));
+            if missing.is_empty() || std::time::Instant::now() >= deadline {
+                return missing;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Those of `ids` that never reached the simulator with a 200.
     pub fn missing<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let counts = self.counts(true);
