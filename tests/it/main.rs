@@ -8,6 +8,7 @@ mod bench;
 mod calls;
 mod cli;
 mod credentials;
+mod hardening;
 mod invites;
 mod keys;
 mod metrics;
