@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::secrets::MasterKey;
 
+mod describe;
+mod lists;
+#[cfg(test)]
+mod load_tests;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,6 +85,7 @@ pub struct Config {
     pub registration_ttl_days: u32,
     /// Hosts status callbacks may target (`example.com`, `*.example.com`). Empty: any host
     /// except loopback, private and link-local addresses.
+    #[serde(deserialize_with = "lists::comma_separated")]
     pub status_callback_allowed_hosts: Vec<String>,
     /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
     pub quickstart: bool,
@@ -158,8 +164,9 @@ impl Default for Config {
 /// A configuration problem, reported before anything starts.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A value that could not be read, named as the operator wrote it.
     #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(String),
     #[error("configuration: {0}")]
     Invalid(String),
     #[error("configuration: {0}")]
@@ -184,7 +191,10 @@ impl Config {
             let key = key.as_str().to_ascii_lowercase();
             key != "config" && !key.starts_with("test_")
         });
-        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(describe::describe(e)))?;
         config.validate()?;
         Ok(config)
     }
