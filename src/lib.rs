@@ -146,6 +146,8 @@ pub async fn run(
         }
         None => None,
     };
+    // Store-derived gauges hold real values from the first scrape.
+    observe::refresh(&state).await;
     let refresher = observe::spawn_refresher(state.clone(), stopped.clone());
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(until_stopped(stopped))

@@ -1,6 +1,9 @@
 //! Every Prometheus metric family pushgate exports, defined in this one place. Label values are
 //! bounded: routes are templates, APNs reasons come from Apple's list, credentials are SIDs —
-//! never a device token or an identity.
+//! never a device token or an identity. Every family is exported from the first scrape
+//! (`known.rs`).
+
+mod known;
 
 use std::sync::LazyLock;
 
@@ -32,6 +35,8 @@ pub struct Metrics {
     pub registration_changes: IntCounterVec,
     pub credential_not_after: GaugeVec,
     pub credential_health: IntGaugeVec,
+    /// Credentials per health state (every state exported, zero included).
+    pub credentials: IntGaugeVec,
     pub token_rejections: IntCounterVec,
     pub queue_depth: IntGauge,
     pub queue_oldest_age: Gauge,
@@ -122,7 +127,20 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(credential_not_after.clone()))
             .expect("unique metric");
-        Self {
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "pushgate_build_info",
+                "Always 1; the version label names the running build.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(build_info.clone()))
+            .expect("unique metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let metrics = Self {
             http_requests: counter(
                 &r,
                 "pushgate_http_requests_total",
@@ -187,6 +205,12 @@ impl Metrics {
                 "1 for each credential's current health state.",
                 &["credential", "bundle_id", "state"],
             ),
+            credentials: int_gauge(
+                &r,
+                "pushgate_credentials",
+                "Push credentials by health state.",
+                &["state"],
+            ),
             token_rejections: counter(
                 &r,
                 "pushgate_access_token_rejections_total",
@@ -208,14 +232,18 @@ impl Metrics {
                 &["result"],
             ),
             registry: r,
-        }
+        };
+        metrics.prime();
+        metrics
     }
 
     /// The text exposition format of every family.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        let mut text = String::from_utf8(out).unwrap_or_default();
+        self.describe_empty(&mut text);
+        text
     }
 }
 

@@ -12,11 +12,12 @@ use crate::credentials::manage::health;
 use crate::http::AppState;
 use crate::metrics::METRICS;
 
-/// Refreshes the gauges now and then every `metrics_refresh_seconds` until `stopped`.
+/// Refreshes the gauges every `metrics_refresh_seconds` until `stopped`.
 pub fn spawn_refresher(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
     let every = Duration::from_secs(state.config.metrics_refresh_seconds);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        // `run` refreshed once before accepting: the first tick is one period away.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 _ = stopped.changed() => return,
@@ -31,7 +32,7 @@ pub async fn refresh(state: &AppState) {
     let m = &*METRICS;
     match state.store.gauges().await {
         Ok(g) => {
-            m.registrations.reset();
+            m.zero_registrations();
             for (environment, st, count) in &g.registrations {
                 m.registrations
                     .with_label_values(&[environment, st])
@@ -44,6 +45,7 @@ pub async fn refresh(state: &AppState) {
             m.queue_oldest_age.set(age);
             m.credential_not_after.reset();
             m.credential_health.reset();
+            m.zero_credential_counts();
             let window = state.config.expiry_warning_secs();
             for c in &g.credentials {
                 let labels = [c.sid.as_str(), c.bundle_id.as_str()];
@@ -53,6 +55,7 @@ pub async fn refresh(state: &AppState) {
                         .set(not_after as f64);
                 }
                 let current = health(c, now_secs(), window).as_str();
+                m.credentials.with_label_values(&[current]).inc();
                 m.credential_health
                     .with_label_values(&[labels[0], labels[1], current])
                     .set(1);

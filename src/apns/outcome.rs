@@ -59,6 +59,23 @@ pub enum RetryCause {
 }
 
 impl RetryCause {
+    /// Every cause, for metrics that export each label from the start.
+    pub const ALL: [RetryCause; 13] = [
+        RetryCause::TooManyRequests,
+        RetryCause::TooManyProviderTokenUpdates,
+        RetryCause::ExpiredProviderToken,
+        RetryCause::ServerError,
+        RetryCause::ServiceUnavailable,
+        RetryCause::Shutdown,
+        RetryCause::IdleTimeout,
+        RetryCause::RefusedStream,
+        RetryCause::GoAway,
+        RetryCause::ConnectionLost,
+        RetryCause::Connect,
+        RetryCause::Timeout,
+        RetryCause::ProviderTokenUnavailable,
+    ];
+
     /// A stable short label for metrics.
     pub fn label(self) -> &'static str {
         match self {

@@ -224,7 +224,51 @@ async fn registration_counts_follow_every_change(b: Backend) {
     app.stop().await.unwrap();
 }
 
+/// A fresh gateway's first scrape already lists every family `src/metrics.rs` defines, with
+/// zero series for the closed label sets and the build's version.
+async fn every_family_is_exported_from_the_first_scrape(b: Backend) {
+    let (app, _apns) = spawn_app_with_apns(b, |_| {}).await;
+    let text = scrape(&app, "/metrics").await;
+    promtool(&text);
+    let source = include_str!("../../src/metrics.rs");
+    let defined: Vec<&str> = source
+        .split('"')
+        .filter(|s| s.starts_with("pushgate_") && !s.contains(' '))
+        .collect();
+    assert!(defined.len() >= 20, "{defined:?}");
+    for family in defined {
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} missing from the first scrape:\n{text}"
+        );
+    }
+    let version = format!(
+        "pushgate_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&version), "{text}");
+    for state in ["ok", "expiring", "expired", "rejected"] {
+        assert!(
+            text.contains(&format!("pushgate_credentials{{state=\"{state}\"}}")),
+            "{state}"
+        );
+    }
+    // The seeded credential is counted before the first request was served.
+    assert_eq!(value(&text, "pushgate_credentials", &["state=\"ok\""]), 1.0);
+    for series in [
+        "pushgate_registrations{environment=\"production\",state=\"active\"} 0",
+        "pushgate_invites_finished_total{status=\"answered\"} 0",
+        "pushgate_apns_retries_total{cause=\"server_error\"} 0",
+        "pushgate_access_token_rejections_total{code=\"20104\"} 0",
+        "pushgate_status_callbacks_total{result=\"failed\"} 0",
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    app.stop().await.unwrap();
+}
+
 store_tests!(
+    every_family_is_exported_from_the_first_scrape,
     metrics_pass_promtool_and_move_with_pushes,
     metrics_can_live_on_a_private_listener,
     registration_counts_follow_every_change,
