@@ -53,6 +53,9 @@ pub struct Config {
     /// Seconds a verified API key is remembered (0: check the store on every request). A key
     /// revoked through another replica or the CLI keeps working here for at most this long.
     pub api_key_cache_seconds: u64,
+    /// Failed authentications (API key or access token) one client address may make per
+    /// minute before further failures answer 429 (0: no limit). Successes are never limited.
+    pub auth_failures_per_minute: u32,
     /// Clock leeway, in seconds, when checking access token `exp`/`nbf`.
     pub token_leeway_seconds: u64,
     /// Largest request body accepted, in bytes.
@@ -78,9 +81,14 @@ pub struct Config {
     pub delivery_concurrency: u32,
     /// Registrations neither refreshed nor pushed to for this many days are removed.
     pub registration_ttl_days: u32,
-    /// Hosts status callbacks may target (`example.com`, `*.example.com`). Empty: any host
-    /// except loopback, private and link-local addresses.
+    /// Hosts status callbacks may target (`example.com`, `*.example.com`, an IP address); a
+    /// listed host is trusted whatever it resolves to. Empty: any host whose addresses are all
+    /// public unicast (checked when the name is resolved, at send time).
     pub status_callback_allowed_hosts: Vec<String>,
+    /// Not a setting: how status callback hosts are resolved (the system resolver unless a
+    /// test or an embedding program injects another).
+    #[serde(skip)]
+    pub callback_lookup: crate::calls::callback_dns::CallbackLookup,
     /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.
@@ -129,6 +137,7 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             max_registrations_per_identity: 20,
             api_key_cache_seconds: 5,
+            auth_failures_per_minute: 30,
             token_leeway_seconds: 30,
             max_body_bytes: 256 * 1024,
             database_max_connections: 8,
@@ -142,6 +151,7 @@ impl Default for Config {
             delivery_concurrency: 1024,
             registration_ttl_days: 365,
             status_callback_allowed_hosts: Vec::new(),
+            callback_lookup: Default::default(),
             quickstart: false,
             quickstart_allow_remote: false,
             metrics_listen: None,
