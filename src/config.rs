@@ -58,6 +58,8 @@ pub struct Config {
     /// Seconds a verified API key is remembered (0: check the store on every request). A key
     /// revoked through another replica or the CLI keeps working here for at most this long.
     pub api_key_cache_seconds: u64,
+    /// Failed authentications per client address and minute before 429 (0: no limit).
+    pub auth_failures_per_minute: u32,
     /// Clock leeway, in seconds, when checking access token `exp`/`nbf`.
     pub token_leeway_seconds: u64,
     /// Largest request body accepted, in bytes.
@@ -83,10 +85,14 @@ pub struct Config {
     pub delivery_concurrency: u32,
     /// Registrations neither refreshed nor pushed to for this many days are removed.
     pub registration_ttl_days: u32,
-    /// Hosts status callbacks may target (`example.com`, `*.example.com`). Empty: any host
-    /// except loopback, private and link-local addresses.
+    /// Hosts status callbacks may target (`example.com`, `*.example.com`, an IP address); a
+    /// listed host is trusted whatever it resolves to. Empty: any host whose addresses are all
+    /// public unicast (checked when the name is resolved, at send time).
     #[serde(deserialize_with = "lists::comma_separated")]
     pub status_callback_allowed_hosts: Vec<String>,
+    /// Not a setting: resolves status callback hosts (the system resolver unless injected).
+    #[serde(skip)]
+    pub callback_lookup: crate::calls::callback_dns::CallbackLookup,
     /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.
@@ -135,6 +141,7 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             max_registrations_per_identity: 20,
             api_key_cache_seconds: 5,
+            auth_failures_per_minute: 30,
             token_leeway_seconds: 30,
             max_body_bytes: 256 * 1024,
             database_max_connections: 8,
@@ -148,6 +155,7 @@ impl Default for Config {
             delivery_concurrency: 1024,
             registration_ttl_days: 365,
             status_callback_allowed_hosts: Vec::new(),
+            callback_lookup: Default::default(),
             quickstart: false,
             quickstart_allow_remote: false,
             metrics_listen: None,
@@ -354,52 +362,5 @@ fn store_kind(url: &str) -> Option<StoreKind> {
 }
 
 #[cfg(test)]
-#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_then_file_then_env() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("p.toml", "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n")?;
-            jail.set_env("PUSHGATE_LOG", "warn");
-            jail.set_env("PUSHGATE_TEST_POSTGRES_URL", "postgres://ignored");
-            let c = Config::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(c.listen.port(), 9000);
-            assert_eq!(c.log, "warn");
-            assert_eq!(c.max_registrations_per_identity, 20);
-            assert_eq!(c.store_kind(), StoreKind::Sqlite);
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn rejects_bad_values_with_clear_messages() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("PUSHGATE_DATABASE_URL", "mysql://x");
-            let e = Config::load(None).unwrap_err().to_string();
-            assert!(e.contains("database_url"), "{e}");
-            jail.set_env("PUSHGATE_DATABASE_URL", "sqlite::memory:");
-            jail.set_env("PUSHGATE_MASTER_KEY", "dG9vc2hvcnQ=");
-            let e = Config::load(None).unwrap_err().to_string();
-            assert!(e.contains("32 bytes"), "{e}");
-            jail.create_file("bad.toml", "lisen = \"x\"\n")?;
-            let e = Config::load(Some(Path::new("bad.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("lisen"), "{e}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn debug_does_not_print_the_master_key() {
-        let c = Config {
-            master_key: Some(SecretString::from(
-                "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
-            )),
-            ..Config::default()
-        };
-        assert!(!format!("{c:?}").contains("c2VjcmV0"));
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

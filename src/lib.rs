@@ -97,14 +97,19 @@ pub async fn start_services(
         master_key.clone(),
         callback_queue,
         engine.events().clone(),
+        &config,
     );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),
         master_key.clone(),
         std::time::Duration::from_secs(config.api_key_cache_seconds),
     ));
+    let auth_failures = Arc::new(auth::failures::FailureLimiter::new(
+        config.auth_failures_per_minute,
+    ));
     Ok(AppState {
         keys,
+        auth_failures,
         store,
         master_key,
         config: Arc::new(config),
@@ -149,7 +154,8 @@ pub async fn run(
     // Store-derived gauges hold real values from the first scrape.
     observe::refresh(&state).await;
     let refresher = observe::spawn_refresher(state.clone(), stopped.clone());
-    axum::serve(listener, http::router(state))
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(until_stopped(stopped))
         .await?;
     if let Some(server) = metrics_server {

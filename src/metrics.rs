@@ -43,7 +43,14 @@ pub struct Metrics {
     /// Redis queue events: `claimed` (taken over from an idle replica), `dead_lettered`,
     /// `swept` (enqueued from the outbox after missing Redis), `enqueue_failed`.
     pub queue_events: IntCounterVec,
+    /// Status callbacks by result: `sent`, `retried`, `failed`, `refused` (target address
+    /// not allowed).
     pub callbacks: IntCounterVec,
+    /// API key store reads by the key cache: `found` or `absent`.
+    pub api_key_lookups: IntCounterVec,
+    /// Failed authentications (API key or access token) by outcome: `refused` (401) or
+    /// `limited` (429, the client address is over `auth_failures_per_minute`).
+    pub auth_failures: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -230,6 +237,18 @@ impl Metrics {
                 "pushgate_status_callbacks_total",
                 "Status callback deliveries by result.",
                 &["result"],
+            ),
+            api_key_lookups: counter(
+                &r,
+                "pushgate_api_key_lookups_total",
+                "API keys read from the store (cache misses), by whether the key was found active.",
+                &["result"],
+            ),
+            auth_failures: counter(
+                &r,
+                "pushgate_auth_failures_total",
+                "Failed authentications, by outcome (refused, or limited per client address).",
+                &["outcome"],
             ),
             registry: r,
         };

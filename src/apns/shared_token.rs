@@ -3,10 +3,15 @@
 //! answer `TooManyProviderTokenUpdates`.
 //!
 //! Redis keys (prefix configurable, default `pushgate:`):
-//! - `<prefix>apns-token:<team>:<key id>` — the current token, JSON `{"jwt", "iat"}`, expiring
-//!   after an hour (APNs's own limit).
-//! - `<prefix>apns-token:<team>:<key id>:lock` — held (SET NX PX, 5 s) by the replica replacing
-//!   the token; released only by its holder.
+//! - `<prefix>apns-token:<account SID>:<key fingerprint>` — the current token, JSON
+//!   `{"jwt", "iat"}`, expiring after an hour (APNs's own limit). The fingerprint is the hex
+//!   SHA-256 of the `.p8` key's public key (SPKI DER): team id and key id are typed by an
+//!   operator, so two accounts (or two keys) never share a token by naming the same ids.
+//! - `<prefix>apns-token:<account SID>:<key fingerprint>:lock` — held (SET NX PX, 5 s) by the
+//!   replica replacing the token; released only by its holder.
+//!
+//! A token read from Redis is used only if it verifies against the local key (ES256 signature,
+//! `kid`, `iss`, `iat`); anything else there is ignored (logged) and replaced.
 //!
 //! Each replica keeps what it read for a few seconds, so pushes don't each cost a round trip.
 //! If Redis can't be reached, the source falls back to minting locally (and logs it): pushes
@@ -17,6 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
+
+use crate::domain::AccountSid;
 
 use super::token::{
     Clock, InMemoryTokenSource, MAX_TOKEN_REFRESH_AFTER, MIN_TOKEN_AGE_FOR_REFRESH, ProviderToken,
@@ -59,19 +66,16 @@ impl std::fmt::Debug for RedisTokenSource {
 }
 
 impl RedisTokenSource {
-    /// A source for `signer`'s key, sharing tokens under `prefix` in `redis`.
+    /// A source for `account`'s key `signer`, sharing tokens under `prefix` in `redis`.
     pub fn new(
         redis: ConnectionManager,
         prefix: &str,
+        account: &AccountSid,
         signer: ProviderTokenSigner,
         clock: Arc<dyn Clock>,
         refresh_after: Duration,
     ) -> Self {
-        let key = format!(
-            "{prefix}apns-token:{}:{}",
-            signer.team_id(),
-            signer.key_id()
-        );
+        let key = format!("{prefix}apns-token:{account}:{}", signer.fingerprint());
         let fallback = InMemoryTokenSource::new(signer.clone(), clock.clone(), refresh_after);
         Self {
             redis,
@@ -83,6 +87,11 @@ impl RedisTokenSource {
             cached: Mutex::new(None),
             fallback,
         }
+    }
+
+    /// The Redis key the token is shared under.
+    pub fn redis_key(&self) -> &str {
+        &self.key
     }
 
     fn cached(&self) -> Option<ProviderToken> {
@@ -106,11 +115,20 @@ impl RedisTokenSource {
             .arg(&self.key)
             .query_async(&mut redis)
             .await?;
-        Ok(raw
-            .and_then(|raw| serde_json::from_str::<Stored>(&raw).ok())
-            .map(|s| {
-                ProviderToken::new(s.jwt, SystemTime::UNIX_EPOCH + Duration::from_secs(s.iat))
-            }))
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        match serde_json::from_str::<Stored>(&raw) {
+            Ok(s) if self.signer.verify(&s.jwt, s.iat) => Ok(Some(ProviderToken::new(
+                s.jwt,
+                SystemTime::UNIX_EPOCH + Duration::from_secs(s.iat),
+            ))),
+            _ => {
+                tracing::warn!(key_id = %self.signer.key_id(),
+                    "the shared APNs provider token in Redis was not signed by this key; replacing it");
+                Ok(None)
+            }
+        }
     }
 
     /// Replaces the shared token if `stale(current)` still holds once we hold the lock.

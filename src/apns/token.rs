@@ -17,9 +17,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::ApnsError;
 
@@ -90,10 +90,18 @@ struct Claims<'a> {
     iat: u64,
 }
 
+#[derive(Deserialize)]
+struct ReadClaims {
+    iss: String,
+    iat: u64,
+}
+
 /// Signs provider tokens with a `.p8` key. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct ProviderTokenSigner {
     key: EncodingKey,
+    public: DecodingKey,
+    fingerprint: String,
     key_id: String,
     team_id: String,
 }
@@ -111,11 +119,15 @@ impl fmt::Debug for ProviderTokenSigner {
 impl ProviderTokenSigner {
     /// Parses the `.p8` PEM and checks that it can sign.
     pub fn new(p8_pem: &SecretString, key_id: &str, team_id: &str) -> Result<Self, ApnsError> {
-        let key = EncodingKey::from_ec_pem(p8_pem.expose_secret().as_bytes()).map_err(|_| {
-            ApnsError::Credential("p8 key is not a PEM PKCS#8 EC P-256 private key".into())
-        })?;
+        let not_p8 =
+            || ApnsError::Credential("p8 key is not a PEM PKCS#8 EC P-256 private key".into());
+        let key =
+            EncodingKey::from_ec_pem(p8_pem.expose_secret().as_bytes()).map_err(|_| not_p8())?;
+        let (public, fingerprint) = public_key(p8_pem).ok_or_else(not_p8)?;
         let signer = Self {
             key,
+            public,
+            fingerprint,
             key_id: key_id.to_owned(),
             team_id: team_id.to_owned(),
         };
@@ -133,6 +145,29 @@ impl ProviderTokenSigner {
     /// The team id (`iss`) tokens are issued for.
     pub fn team_id(&self) -> &str {
         &self.team_id
+    }
+
+    /// Hex SHA-256 of the key's public key (SubjectPublicKeyInfo DER): names the key itself,
+    /// whatever key id and team id an operator typed.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Whether `jwt` is a provider token this key signed for this key id and team, issued at
+    /// `iat` (seconds): ES256 signature, `kid`, `iss` and `iat` all checked.
+    pub fn verify(&self, jwt: &str, iat: u64) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(jwt) else {
+            return false;
+        };
+        if header.alg != Algorithm::ES256 || header.kid.as_deref() != Some(self.key_id.as_str()) {
+            return false;
+        }
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<ReadClaims>(jwt, &self.public, &validation)
+            .is_ok_and(|data| data.claims.iss == self.team_id && data.claims.iat == iat)
     }
 
     /// Signs a token with `iat` = `issued_at` (truncated to whole seconds).
@@ -156,6 +191,17 @@ impl ProviderTokenSigner {
             SystemTime::UNIX_EPOCH + Duration::from_secs(iat),
         ))
     }
+}
+
+/// The verifying key and fingerprint of a PKCS#8 EC private key.
+fn public_key(p8_pem: &SecretString) -> Option<(DecodingKey, String)> {
+    let private =
+        openssl::pkey::PKey::private_key_from_pem(p8_pem.expose_secret().as_bytes()).ok()?;
+    let spki_der = private.public_key_to_der().ok()?;
+    let spki_pem = private.public_key_to_pem().ok()?;
+    let digest = openssl::sha::sha256(&spki_der);
+    let public = DecodingKey::from_ec_pem(&spki_pem).ok()?;
+    Some((public, hex::encode(digest)))
 }
 
 /// Boxed future returned by [`ProviderTokenSource`] methods.

@@ -39,6 +39,8 @@ pub enum TokenError {
     BadSignature,
     #[error("access token lifetime exceeds the maximum of 24 hours")]
     TtlTooLong,
+    #[error("access token times are invalid: {0}")]
+    BadTimes(&'static str),
 }
 
 impl TokenError {
@@ -53,6 +55,7 @@ impl TokenError {
             TokenError::BadGrants(_) => 20106,
             TokenError::BadSignature => 20107,
             TokenError::TtlTooLong => 20157,
+            TokenError::BadTimes(_) => 20158,
         }
     }
 }
@@ -188,17 +191,7 @@ impl Unverified<'_> {
             return Err(TokenError::BadSignature);
         }
         let claims = self.claims;
-        let exp = claims.exp.ok_or(TokenError::Expired)?;
-        if exp + leeway < now {
-            return Err(TokenError::Expired);
-        }
-        if claims.nbf.is_some_and(|nbf| nbf > now + leeway) {
-            return Err(TokenError::NotYetValid);
-        }
-        let start = claims.nbf.or(claims.iat).unwrap_or(now).min(now);
-        if exp - start > MAX_TTL_SECS + leeway {
-            return Err(TokenError::TtlTooLong);
-        }
+        check_times(&claims, now, leeway)?;
         let identity = claims
             .grants
             .identity
@@ -227,6 +220,39 @@ impl Unverified<'_> {
             push_credential,
         })
     }
+}
+
+/// Checks `exp`, `nbf` and `iat` at `now` with `leeway`, in checked arithmetic: times are
+/// attacker-chosen integers, and `exp - i64::MIN` must not wrap into a short lifetime.
+fn check_times(claims: &Claims, now: i64, leeway: i64) -> Result<(), TokenError> {
+    let exp = claims.exp.ok_or(TokenError::Expired)?;
+    if exp.saturating_add(leeway) < now {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf < 0) {
+        return Err(TokenError::BadTimes("nbf is negative"));
+    }
+    if claims.iat.is_some_and(|iat| iat < 0) {
+        return Err(TokenError::BadTimes("iat is negative"));
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims
+        .iat
+        .is_some_and(|iat| iat > now.saturating_add(leeway))
+    {
+        return Err(TokenError::BadTimes("iat is in the future"));
+    }
+    let start = claims.nbf.or(claims.iat).unwrap_or(now).min(now);
+    let lifetime = exp.checked_sub(start).ok_or(TokenError::TtlTooLong)?;
+    if lifetime > MAX_TTL_SECS.saturating_add(leeway) {
+        return Err(TokenError::TtlTooLong);
+    }
+    Ok(())
 }
 
 /// What to put in a token minted by pushgate itself (CLI `token`, quickstart endpoint).
@@ -268,4 +294,55 @@ pub fn mint(req: MintRequest<'_>) -> Result<String, TokenError> {
     };
     let key = EncodingKey::from_secret(req.secret.expose_secret().as_bytes());
     jsonwebtoken::encode(&header, &claims, &key).map_err(|_| TokenError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: Option<i64>, nbf: Option<i64>, iat: Option<i64>) -> Claims {
+        Claims {
+            jti: None,
+            iss: String::new(),
+            sub: String::new(),
+            exp,
+            nbf,
+            iat,
+            grants: Grants::default(),
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn extreme_times_are_refused_without_overflow() {
+        let ten_years = Some(NOW + 10 * 365 * 86_400);
+        for (nbf, iat) in [
+            (Some(i64::MIN), None),
+            (None, Some(i64::MIN)),
+            (Some(-1), None),
+            (None, Some(-1)),
+        ] {
+            let c = claims(ten_years, nbf, iat);
+            assert!(check_times(&c, NOW, 30).is_err(), "{nbf:?} {iat:?}");
+        }
+        assert_eq!(
+            check_times(&claims(Some(i64::MAX), None, Some(NOW)), NOW, 30),
+            Err(TokenError::TtlTooLong)
+        );
+        assert_eq!(
+            check_times(&claims(Some(i64::MIN), None, Some(NOW)), NOW, 300),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn iat_in_the_future_beyond_the_leeway_is_refused() {
+        let c = claims(Some(NOW + 3600), None, Some(NOW + 31));
+        assert_eq!(check_times(&c, NOW, 30).map_err(|e| e.code()), Err(20158));
+        let c = claims(Some(NOW + 3600), None, Some(NOW + 30));
+        assert_eq!(check_times(&c, NOW, 30), Ok(()));
+        let c = claims(Some(NOW + 3600), Some(NOW - 10), None);
+        assert_eq!(check_times(&c, NOW, 0), Ok(()));
+    }
 }

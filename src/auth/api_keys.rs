@@ -49,7 +49,7 @@ impl std::fmt::Debug for CreatedKey {
 }
 
 /// A new random secret of 32 alphanumeric characters (about 190 bits).
-fn generate_secret() -> SecretString {
+pub(crate) fn generate_secret() -> SecretString {
     let mut out = String::with_capacity(SECRET_LEN);
     while out.len() < SECRET_LEN {
         for b in random_bytes::<64>() {

@@ -4,6 +4,7 @@
 pub mod access_token;
 pub mod api_keys;
 pub mod bridge_token;
+pub mod failures;
 pub mod key_cache;
 
 pub use access_token::{TokenError, VerifiedToken};

@@ -1,14 +1,19 @@
 //! Status callbacks: each state change of an invite (`ringing`, `answered`, `rejected`,
 //! `canceled`, `expired`, `failed`) POSTed as JSON to the invite's `status_callback`, signed
-//! with HMAC-SHA256 over the body using the secret of the API key that created the invite
-//! (`X-Pushgate-Signature: sha256=<hex>`). One ordered queue per invite, retried with backoff,
-//! entirely off the push path. Once an invite's final callback is delivered (or given up on)
-//! that is recorded on the invite; a final callback still unrecorded a minute after the
-//! invite ended was lost with a stopped replica, and is sent again by whichever replica's
-//! sweep takes it (so a receiver may, rarely, see a final event twice).
+//! with the account's webhook signing secret ([`super::webhook_secret`]) over
+//! `timestamp + "." + body` (`X-Pushgate-Timestamp: <unix seconds>`,
+//! `X-Pushgate-Signature: v1=<hex HMAC-SHA256>`), so a receiver can refuse replays. One ordered
+//! queue per invite, retried with backoff, entirely off the push path. Once an invite's final
+//! callback is delivered (or given up on) that is recorded on the invite; a final callback
+//! still unrecorded a minute after the invite ended was lost with a stopped replica, and is
+//! sent again by whichever replica's sweep takes it (so a receiver may, rarely, see a final
+//! event twice).
+//!
+//! Where callbacks may go: [`super::callback_url`] checks the URL when the invite is created
+//! and again before each send; names are resolved once, checked, and connected to by the
+//! client's [`GuardedResolver`]. Redirects are not followed and no proxy is used.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,88 +23,69 @@ use openssl::sign::Signer;
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
-use super::{event_name, is_final};
-use crate::auth::api_keys::active_key_secret;
-use crate::clock::{now_ms, rfc3339};
-use crate::domain::ApiKeySid;
+use super::callback_dns::{GuardedResolver, refused};
+use super::callback_url::{AllowList, CallbackUrl};
+use super::{event_name, is_final, webhook_secret};
+use crate::clock::{now_ms, now_secs, rfc3339};
+use crate::config::Config;
+use crate::domain::AccountSid;
 use crate::events::InviteChange;
 use crate::metrics::METRICS;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
-/// The signature header.
+/// The signature header: `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
 pub const SIGNATURE_HEADER: &str = "X-Pushgate-Signature";
+/// The timestamp header: the Unix time (seconds) the signature was made at.
+pub const TIMESTAMP_HEADER: &str = "X-Pushgate-Timestamp";
 /// Attempts per callback before it is dropped (with an error log).
 const ATTEMPTS: u32 = 6;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
-/// `sha256=<hex HMAC-SHA256(secret, body)>`.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
+/// `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let mac = PKey::hmac(secret)
         .and_then(|key| {
             let mut signer = Signer::new(MessageDigest::sha256(), &key)?;
+            signer.update(timestamp.to_string().as_bytes())?;
+            signer.update(b".")?;
             signer.update(body)?;
             signer.sign_to_vec()
         })
         .expect("HMAC-SHA256 cannot fail");
-    format!("sha256={}", hex::encode(mac))
+    format!("v1={}", hex::encode(mac))
 }
 
-/// Checks a callback URL: http(s), a host, and — since callbacks are requests the gateway
-/// makes on a customer's behalf — either a host on `allowed` (`example.com` or
-/// `*.example.com`) or, when `allowed` is empty, not a loopback, private or link-local
-/// address literal nor `localhost`.
-pub fn check_url(raw: &str, allowed: &[String]) -> Result<(), String> {
-    let url = reqwest::Url::parse(raw).map_err(|_| "status_callback is not a URL".to_owned())?;
-    if !matches!(url.scheme(), "http" | "https") || raw.len() > 2048 {
-        return Err("status_callback must be an http:// or https:// URL".into());
+/// Checks a callback URL at invite creation: see [`CallbackUrl::check`].
+pub fn check_url(raw: &str, allowed: &[String]) -> Result<CallbackUrl, String> {
+    CallbackUrl::check(raw, &AllowList::new(allowed))
+}
+
+/// Where callbacks may go and how names are resolved: built once from the configuration.
+#[derive(Clone)]
+struct Sender {
+    client: reqwest::Client,
+    allowed: AllowList,
+}
+
+impl Sender {
+    fn new(config: &Config) -> Self {
+        let allowed = AllowList::new(&config.status_callback_allowed_hosts);
+        let resolver = GuardedResolver::new(config.callback_lookup.get(), allowed.clone());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
+            .build()
+            .expect("HTTP client");
+        Self { client, allowed }
     }
-    let host = url
-        .host_str()
-        .ok_or_else(|| "status_callback has no host".to_owned())?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase();
-    if !allowed.is_empty() {
-        let ok = allowed
-            .iter()
-            .any(|pattern| match pattern.strip_prefix("*.") {
-                Some(domain) => host.ends_with(&format!(".{domain}")),
-                None => host == pattern.to_ascii_lowercase(),
-            });
-        return if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "status_callback host {host} is not on status_callback_allowed_hosts"
-            ))
-        };
-    }
-    let internal = host == "localhost"
-        || host.ends_with(".localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| match ip {
-            IpAddr::V4(v4) => {
-                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-            }
-            IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-            }
-        });
-    if internal {
-        return Err(format!(
-            "status_callback host {host} is an internal address; list it in \
-             status_callback_allowed_hosts to allow it"
-        ));
-    }
-    Ok(())
 }
 
 struct Outgoing {
     url: String,
-    key: Option<String>,
+    account: AccountSid,
     body: Vec<u8>,
     event: String,
     invite_sid: String,
@@ -119,9 +105,10 @@ pub fn start(
     master: Arc<MasterKey>,
     changes: mpsc::UnboundedReceiver<InviteChange>,
     events: crate::events::Events,
+    config: &Config,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(recover(store.clone(), events));
-    tokio::spawn(dispatch(store, master, changes))
+    tokio::spawn(dispatch(store, master, changes, Sender::new(config)))
 }
 
 async fn recover(store: Store, events: crate::events::Events) {
@@ -152,12 +139,8 @@ async fn dispatch(
     store: Store,
     master: Arc<MasterKey>,
     mut changes: mpsc::UnboundedReceiver<InviteChange>,
+    sender: Sender,
 ) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("HTTP client");
     let mut queues: HashMap<String, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
     while let Some(change) = changes.recv().await {
         let (Some(status), Some(url)) = (change.status, change.callback) else {
@@ -177,7 +160,7 @@ async fn dispatch(
         let (queue, sequence) = queues.entry(change.invite_sid.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(send_in_order(
-                client.clone(),
+                sender.clone(),
                 store.clone(),
                 master.clone(),
                 rx,
@@ -199,7 +182,7 @@ async fn dispatch(
         });
         let _ = queue.send(Outgoing {
             url,
-            key: invite.api_key_sid.clone(),
+            account: invite.account_sid.clone(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
             event: event_name(&status).to_owned(),
             invite_sid: change.invite_sid.clone(),
@@ -212,13 +195,13 @@ async fn dispatch(
 }
 
 async fn send_in_order(
-    client: reqwest::Client,
+    sender: Sender,
     store: Store,
     master: Arc<MasterKey>,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
 ) {
     while let Some(out) = queue.recv().await {
-        send_one(&client, &store, &master, &out).await;
+        send_one(&sender, &store, &master, &out).await;
         if is_final(&out.status)
             && let Err(e) = store
                 .mark_callback_reported(&out.invite_sid, &out.status)
@@ -229,50 +212,68 @@ async fn send_in_order(
     }
 }
 
-/// Signs and POSTs one callback, retrying with backoff.
-async fn send_one(client: &reqwest::Client, store: &Store, master: &MasterKey, out: &Outgoing) {
-    let secret = match out.key.as_deref().map(ApiKeySid::parse) {
-        Some(Ok(key)) => active_key_secret(store, master, &key).await.ok().flatten(),
-        _ => None,
+/// Signs and POSTs one callback, retrying with backoff; a target the address policy refuses
+/// is given up on at once.
+async fn send_one(sender: &Sender, store: &Store, master: &MasterKey, out: &Outgoing) {
+    let url = match CallbackUrl::stored(&out.url, &sender.allowed) {
+        Ok(url) => url,
+        Err(why) => {
+            METRICS.callbacks.with_label_values(&["refused"]).inc();
+            tracing::warn!(invite = %out.invite_sid, event = %out.event, %why,
+                "status callback not sent: its URL is not allowed");
+            return;
+        }
     };
-    let Some((_, secret)) = secret else {
-        tracing::warn!(url = %out.url, event = %out.event,
-            "status callback not sent: the invite's API key is gone, nothing to sign with");
-        return;
-    };
-    let signature = sign(secret.expose_secret().as_bytes(), &out.body);
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
-        let result = client
-            .post(&out.url)
-            .header("Content-Type", "application/json")
-            .header(SIGNATURE_HEADER, &signature)
-            .body(out.body.clone())
-            .send()
-            .await;
-        match result {
+        let result = match webhook_secret::current(store, master, &out.account).await {
+            Ok(secret) => {
+                let timestamp = now_secs();
+                let signature = sign(secret.expose_secret().as_bytes(), timestamp, &out.body);
+                sender
+                    .client
+                    .post(url.url().clone())
+                    .header("Content-Type", "application/json")
+                    .header(TIMESTAMP_HEADER, timestamp)
+                    .header(SIGNATURE_HEADER, signature)
+                    .body(out.body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        if let Some(refused) = refused(&e) {
+                            Err(refused.to_string())
+                        } else {
+                            Ok(e.to_string())
+                        }
+                    })
+            }
+            Err(e) => Err(Ok(format!("no signing secret: {e}"))),
+        };
+        let why = match result {
             Ok(res) if res.status().is_success() => {
                 METRICS.callbacks.with_label_values(&["sent"]).inc();
-                break;
+                return;
             }
-            other => {
-                let why = match other {
-                    Ok(res) => res.status().to_string(),
-                    Err(e) => e.to_string(),
-                };
-                if attempt == ATTEMPTS {
-                    METRICS.callbacks.with_label_values(&["failed"]).inc();
-                    tracing::error!(url = %out.url, event = %out.event, %why,
-                        "status callback failed; giving up");
-                    break;
-                }
-                METRICS.callbacks.with_label_values(&["retried"]).inc();
-                tracing::warn!(url = %out.url, event = %out.event, %why, attempt,
-                    "status callback failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(8));
+            Ok(res) => res.status().to_string(),
+            Err(Err(refusal)) => {
+                METRICS.callbacks.with_label_values(&["refused"]).inc();
+                tracing::warn!(url = %url, event = %out.event, why = %refusal,
+                    "status callback refused: its host is not a public address");
+                return;
             }
+            Err(Ok(why)) => why,
+        };
+        if attempt == ATTEMPTS {
+            METRICS.callbacks.with_label_values(&["failed"]).inc();
+            tracing::error!(url = %url, event = %out.event, %why,
+                "status callback failed; giving up");
+            return;
         }
+        METRICS.callbacks.with_label_values(&["retried"]).inc();
+        tracing::warn!(url = %url, event = %out.event, %why, attempt,
+            "status callback failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(8));
     }
 }
 
@@ -281,32 +282,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_checked_against_the_allow_list_or_internal_ranges() {
-        assert!(check_url("https://example.com/cb", &[]).is_ok());
-        assert!(check_url("ftp://example.com/cb", &[]).is_err());
-        for internal in [
-            "http://127.0.0.1/x",
-            "http://localhost:8080/x",
-            "http://10.1.2.3/",
-            "http://192.168.0.1/",
-            "http://169.254.169.254/latest",
-            "http://[::1]/x",
-        ] {
-            assert!(check_url(internal, &[]).is_err(), "{internal}");
-        }
-        let allowed = vec!["127.0.0.1".to_owned(), "*.corp.example".to_owned()];
-        assert!(check_url("http://127.0.0.1:9000/cb", &allowed).is_ok());
-        assert!(check_url("https://hooks.corp.example/cb", &allowed).is_ok());
-        assert!(check_url("https://example.com/cb", &allowed).is_err());
-    }
-
-    #[test]
-    fn signatures_are_hex_hmac_sha256() {
-        // RFC 4231 test case 2.
-        let sig = sign(b"Jefe", b"what do ya want for nothing?");
+    fn signatures_cover_the_timestamp_and_the_body() {
+        let sig = sign(b"whsec_test", 1_700_000_000, br#"{"event":"ringing"}"#);
+        // python3 -c 'import hmac,hashlib; print(hmac.new(b"whsec_test",
+        //   b'1700000000.{"event":"ringing"}', hashlib.sha256).hexdigest())'
         assert_eq!(
             sig,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            "v1=d7d437540996f82b519d4ca8c34cf186e83e6c92430dfd417dfa9d9ca30b38dd"
+        );
+        assert_ne!(
+            sig,
+            sign(b"whsec_test", 1_700_000_001, br#"{"event":"ringing"}"#)
         );
     }
 }

@@ -3,8 +3,12 @@
 //! exactly one wins whatever the races; it is then published (event streams, status
 //! callbacks) and, for apps on the older pattern, followed by legacy cancel pushes.
 
+pub mod address_policy;
+pub mod callback_dns;
+pub mod callback_url;
 pub mod callbacks;
 mod cancel;
+pub mod webhook_secret;
 
 use std::sync::Arc;
 

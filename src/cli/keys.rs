@@ -62,6 +62,12 @@ pub(super) async fn keys_command(
             println!("API_KEY_SECRET={}", key.secret.expose_secret());
             println!("The secret is shown only once: store it now.");
         }
+        KeysCommand::WebhookSecret { account } => {
+            let account = resolve_account(store, account).await?;
+            let secret = crate::calls::webhook_secret::rotate(store, master, &account.sid).await?;
+            println!("WEBHOOK_SECRET={}", secret.expose_secret());
+            println!("Status callbacks are signed with it from now on; it is shown only once.");
+        }
         KeysCommand::List { account } => {
             let account = resolve_account(store, account).await?;
             println!("{:<34}  {:<24}  {:<24}  NAME", "SID", "CREATED", "REVOKED");

@@ -128,6 +128,12 @@ enum KeysCommand {
         #[arg(long)]
         account: Option<String>,
     },
+    /// Replace the account's status callback signing secret; the new one is printed once and
+    /// signs callbacks from now on.
+    WebhookSecret {
+        #[arg(long)]
+        account: Option<String>,
+    },
 }
 
 /// Entry point used by the binary.

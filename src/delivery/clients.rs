@@ -127,7 +127,7 @@ impl Clients {
         let auth =
             apns_auth(&self.master, &record).map_err(|e| ClientError::Unusable(e.to_string()))?;
         let client = self
-            .build_client(auth)
+            .build_client(&record.account_sid, auth)
             .map_err(|e| ClientError::Unusable(e.to_string()))?;
         tracing::info!(credential = %record.sid, "APNs client built");
         let entry = Arc::new(Entry {
@@ -139,7 +139,11 @@ impl Clients {
         usable(entry)
     }
 
-    fn build_client(&self, auth: ApnsAuth) -> Result<ApnsClient, crate::apns::ApnsError> {
+    fn build_client(
+        &self,
+        account: &AccountSid,
+        auth: ApnsAuth,
+    ) -> Result<ApnsClient, crate::apns::ApnsError> {
         let mut builder = ApnsClient::builder(auth.clone()).config(self.config.clone());
         if let (
             Some((redis, prefix)),
@@ -154,6 +158,7 @@ impl Clients {
             builder = builder.token_source(Arc::new(RedisTokenSource::new(
                 redis.clone(),
                 prefix,
+                account,
                 signer,
                 Arc::new(crate::clock::SystemClock),
                 self.config.token_refresh_after,

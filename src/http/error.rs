@@ -15,6 +15,7 @@ pub mod code {
     pub const INVALID_PARAMETER: u32 = 20001;
     pub const AUTH_REQUIRED: u32 = 20003;
     pub const AUTH_FAILED: u32 = 20151;
+    pub const AUTH_RATE_LIMITED: u32 = 20429;
     pub const NOT_FOUND: u32 = 20404;
     pub const METHOD_NOT_ALLOWED: u32 = 20405;
     pub const MALFORMED_JSON: u32 = 21001;
@@ -49,6 +50,9 @@ pub struct ApiError {
     #[serde(skip)]
     #[schema(ignore)]
     www_authenticate: bool,
+    #[serde(skip)]
+    #[schema(ignore)]
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -60,6 +64,19 @@ impl ApiError {
             status: status.as_u16(),
             more_info: format!("README.md#error-codes ({code})"),
             www_authenticate: false,
+            retry_after: None,
+        }
+    }
+
+    /// 429: too many failed authentications from the client's address; retry after `secs`.
+    pub fn auth_rate_limited(secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code::AUTH_RATE_LIMITED,
+                format!("too many failed authentications from this address; retry in {secs} s"),
+            )
         }
     }
 
@@ -97,7 +114,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let challenge = self.www_authenticate;
+        let retry_after = self.retry_after;
         let mut response = (status, axum::Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -2,14 +2,16 @@
 //! Basic) and phones (access tokens).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::{ApiError, code};
-use crate::auth::{ApiKeyPrincipal, TokenError, VerifiedToken, access_token, api_keys};
+use crate::auth::{ApiKeyPrincipal, AuthError, TokenError, VerifiedToken, access_token, api_keys};
 use crate::clock::now_secs;
 
 /// `axum::Json` with our error body on every rejection.
@@ -68,8 +70,11 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
-        let principal = api_keys::authenticate_basic(&state.keys, header).await?;
-        Ok(ApiKeyAuth(principal))
+        match api_keys::authenticate_basic(&state.keys, header).await {
+            Ok(principal) => Ok(ApiKeyAuth(principal)),
+            Err(e @ AuthError::Failed) => Err(failed(state, parts, e.into())),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -81,7 +86,7 @@ impl FromRequestParts<AppState> for PhoneAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = phone_token(parts).ok_or(TokenError::Missing)?;
-        Ok(PhoneAuth(verify_token(state, token).await?))
+        Ok(PhoneAuth(verify_token(state, parts, token).await?))
     }
 }
 
@@ -96,7 +101,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(token) = phone_token(parts) {
-            return Ok(Caller::Phone(verify_token(state, token).await?));
+            return Ok(Caller::Phone(verify_token(state, parts, token).await?));
         }
         let ApiKeyAuth(principal) = ApiKeyAuth::from_request_parts(parts, state).await?;
         Ok(Caller::ApiKey(principal))
@@ -117,11 +122,57 @@ fn phone_token(parts: &Parts) -> Option<&str> {
         })
 }
 
-async fn verify_token(state: &AppState, token: &str) -> Result<VerifiedToken, ApiError> {
-    let unverified = access_token::parse(token)?;
-    let Some((record, secret)) = state.keys.active(unverified.key()).await? else {
-        return Err(TokenError::BadIssuer("unknown or revoked API key").into());
+async fn verify_token(
+    state: &AppState,
+    parts: &Parts,
+    token: &str,
+) -> Result<VerifiedToken, ApiError> {
+    match check_token(state, token).await {
+        Ok(verified) => Ok(verified),
+        Err(TokenCheck::Token(e)) => Err(failed(state, parts, e.into())),
+        Err(TokenCheck::Auth(e)) => Err(e.into()),
+    }
+}
+
+enum TokenCheck {
+    Token(TokenError),
+    Auth(AuthError),
+}
+
+async fn check_token(state: &AppState, token: &str) -> Result<VerifiedToken, TokenCheck> {
+    let unverified = access_token::parse(token).map_err(TokenCheck::Token)?;
+    let Some((record, secret)) = state
+        .keys
+        .active(unverified.key())
+        .await
+        .map_err(TokenCheck::Auth)?
+    else {
+        return Err(TokenCheck::Token(TokenError::BadIssuer(
+            "unknown or revoked API key",
+        )));
     };
     let leeway = state.config.token_leeway_seconds as i64;
-    Ok(unverified.verify(&secret, &record.account_sid, now_secs(), leeway)?)
+    unverified
+        .verify(&secret, &record.account_sid, now_secs(), leeway)
+        .map_err(TokenCheck::Token)
+}
+
+/// Counts a failed authentication against the client's address: the 401 `refusal`, or 429
+/// once the address is over `auth_failures_per_minute`.
+fn failed(state: &AppState, parts: &Parts, refusal: ApiError) -> ApiError {
+    match state
+        .auth_failures
+        .failed(client_ip(parts), std::time::Instant::now())
+    {
+        Ok(()) => refusal,
+        Err(limited) => ApiError::auth_rate_limited(limited.retry_after.as_secs()),
+    }
+}
+
+/// The client's address, when the server recorded the connection's peer.
+fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }

@@ -158,10 +158,13 @@ pub async fn place(
     if !(1..=MAX_TTL).contains(&ttl) {
         return Err(invalid_field("ttl must be between 1 and 300 seconds"));
     }
-    if let Some(url) = &body.status_callback {
-        crate::calls::callbacks::check_url(url, &state.config.status_callback_allowed_hosts)
-            .map_err(invalid_field)?;
-    }
+    let status_callback = match &body.status_callback {
+        Some(url) => Some(
+            crate::calls::callbacks::check_url(url, &state.config.status_callback_allowed_hosts)
+                .map_err(invalid_field)?,
+        ),
+        None => None,
+    };
     let cancel_push = match body.cancel_push.as_deref() {
         None | Some("none") => None,
         Some("voip") => Some("voip".to_owned()),
@@ -195,7 +198,7 @@ pub async fn place(
         caller: body.from,
         params: body.params.as_ref().and_then(params_query),
         status: "queued".into(),
-        status_callback: body.status_callback,
+        status_callback: status_callback.map(|url| url.as_str().to_owned()),
         api_key_sid: Some(caller.key.to_string()),
         answered_by: None,
         cancel_push,

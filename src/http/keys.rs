@@ -82,6 +82,7 @@ pub async fn create(
     }
     let created =
         api_keys::create_key(&state.store, &state.master_key, &caller.account, &name).await?;
+    state.keys.created(&created.record.sid);
     tracing::info!(key = %created.record.sid, by = %caller.key, "API key created");
     let view = CreatedKeyView {
         key: KeyView::from(&created.record),

@@ -12,6 +12,7 @@ mod keys;
 mod openapi;
 mod quickstart;
 mod registrations;
+mod webhook_secret;
 
 pub use error::{ApiError, code};
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub calls: Arc<crate::calls::Calls>,
     /// Recently verified API keys.
     pub keys: Arc<crate::auth::key_cache::KeyCache>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<crate::auth::failures::FailureLimiter>,
     /// Set to `true` when the server starts draining: long-lived event streams end then.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -100,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/keys", get(keys::list).post(keys::create))
         .route("/v1/keys/{sid}", delete(keys::revoke))
+        .route(
+            "/v1/webhook-secret",
+            axum::routing::post(webhook_secret::rotate),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

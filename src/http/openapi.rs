@@ -15,6 +15,7 @@ use super::{ApiError, health, keys, registrations};
         registrations::register, registrations::list, registrations::fetch,
         registrations::unregister,
         keys::create, keys::list, keys::revoke,
+        crate::http::webhook_secret::rotate,
         crate::http::invites::create, crate::http::invites::fetch,
         crate::http::calls::events, crate::http::calls::accept, crate::http::calls::reject,
         crate::http::calls::cancel,

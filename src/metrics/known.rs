@@ -30,7 +30,9 @@ const TOKEN_CODES: &[&str] = &[
     "20101", "20102", "20103", "20104", "20105", "20106", "20107", "20157",
 ];
 const QUEUE_EVENTS: &[&str] = &["claimed", "dead_lettered", "swept", "enqueue_failed"];
-const CALLBACK_RESULTS: &[&str] = &["sent", "failed", "retried"];
+const CALLBACK_RESULTS: &[&str] = &["sent", "failed", "retried", "refused"];
+const KEY_LOOKUPS: &[&str] = &["found", "absent"];
+const AUTH_FAILURES: &[&str] = &["refused", "limited"];
 /// Credential health states (`credentials::manage::Health`).
 pub(super) const HEALTH: &[&str] = &["ok", "expiring", "expired", "rejected"];
 
@@ -59,6 +61,12 @@ impl Metrics {
         }
         for result in CALLBACK_RESULTS {
             self.callbacks.with_label_values(&[result]);
+        }
+        for result in KEY_LOOKUPS {
+            self.api_key_lookups.with_label_values(&[result]);
+        }
+        for outcome in AUTH_FAILURES {
+            self.auth_failures.with_label_values(&[outcome]);
         }
         self.zero_credential_counts();
     }

@@ -22,7 +22,8 @@ pub struct InviteRecord {
     pub params: Option<String>,
     pub status: String,
     pub status_callback: Option<String>,
-    /// The API key that created the invite; its secret signs status callbacks.
+    /// The API key that created the invite (callbacks are signed with the account's webhook
+    /// secret, not with this key).
     pub api_key_sid: Option<String>,
     /// The registration that answered, once one did.
     pub answered_by: Option<String>,

@@ -15,6 +15,7 @@ mod registrations;
 mod rekey;
 mod sqlite;
 mod stats;
+mod webhook_secrets;
 
 pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};

@@ -19,7 +19,7 @@ impl From<sqlx::Error> for ResealError {
 }
 
 /// The tables holding sealed secrets, each keyed by the SID used as associated data.
-const TABLES: [&str; 2] = ["api_keys", "credentials"];
+const TABLES: [&str; 3] = ["api_keys", "credentials", "webhook_secrets"];
 
 impl Store {
     /// Re-seals every stored secret with `reseal(sid, sealed) -> new sealed`, all or nothing.

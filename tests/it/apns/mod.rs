@@ -1,7 +1,7 @@
 //! The APNs client against the simulator over real HTTP/2 + TLS: every credential kind,
 //! every classified outcome, faults, provider tokens, pings and load.
 
-mod support;
+pub(crate) mod support;
 
 mod auth;
 mod devices;

@@ -200,6 +200,7 @@ async fn three_replicas_share_one_token_through_redis() {
     else {
         panic!("token auth")
     };
+    let account = pushgate::domain::AccountSid::generate();
     // Each replica has its own clock, a few seconds apart, as real machines do.
     let clocks: Vec<Arc<ManualClock>> = (0..3)
         .map(|i| Arc::new(ManualClock::new(epoch() + Duration::from_secs(i * 3))))
@@ -212,6 +213,7 @@ async fn three_replicas_share_one_token_through_redis() {
                 Arc::new(pushgate::apns::RedisTokenSource::new(
                     redis.clone(),
                     &prefix,
+                    &account,
                     signer,
                     clock.clone(),
                     DEFAULT_TOKEN_REFRESH_AFTER,

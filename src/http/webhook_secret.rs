@@ -1,0 +1,44 @@
+//! `/v1/webhook-secret`: the caller's account's status callback signing secret, replaced and
+//! shown once per request.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::ApiKeyAuth;
+use super::{ApiError, AppState};
+use crate::calls::webhook_secret::{self, WebhookSecretError};
+
+/// A webhook signing secret just made: the only response that includes it.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookSecretView {
+    pub account_sid: String,
+    /// Shown once; store it now. Status callbacks are signed with it from now on.
+    pub secret: String,
+}
+
+/// Replaces the account's webhook signing secret; callbacks sent from now on are signed with
+/// the new one (the old one stops at once).
+#[utoipa::path(post, path = "/v1/webhook-secret", tag = "keys", security(("api_key" = [])),
+    responses((status = 201, body = WebhookSecretView), (status = 401, body = ApiError),
+              (status = 429, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    let secret = webhook_secret::rotate(&state.store, &state.master_key, &caller.account)
+        .await
+        .map_err(|e| match e {
+            WebhookSecretError::Store(store) => ApiError::from(store),
+            other => ApiError::internal(&other),
+        })?;
+    tracing::info!(account = %caller.account, by = %caller.key, "webhook signing secret replaced");
+    let view = WebhookSecretView {
+        account_sid: caller.account.to_string(),
+        secret: secret.expose_secret().to_owned(),
+    };
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
