@@ -49,6 +49,10 @@ pub struct ApiError {
     #[serde(skip)]
     #[schema(ignore)]
     www_authenticate: bool,
+    /// Seconds for a `Retry-After` header.
+    #[serde(skip)]
+    #[schema(ignore)]
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -60,7 +64,14 @@ impl ApiError {
             status: status.as_u16(),
             more_info: format!("README.md#error-codes ({code})"),
             www_authenticate: false,
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client to retry after `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 400 invalid parameter.
@@ -97,7 +108,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let challenge = self.www_authenticate;
+        let retry_after = self.retry_after;
         let mut response = (status, axum::Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
