@@ -213,3 +213,72 @@ async fn rolling_rotation_with_two_servers_fails_no_request() {
         server.handle.await.unwrap().unwrap();
     }
 }
+
+/// The embedded key file: a rotation with no key given generates one, keeps the old key in
+/// `master.key.previous` (0600), leaves no staged or temporary file, and everything still opens;
+/// a second rotation keeps both earlier keys.
+#[tokio::test]
+async fn key_file_rotation_keeps_previous_keys_privately() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .env("PUSHGATE_DATA_DIR", &data)
+            .env("PUSHGATE_LOG", "warn")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    run(&["init"]);
+    let read = |name: &str| std::fs::read_to_string(data.join(name)).unwrap();
+    let first = read("master.key");
+    let text = run(&["rotate-master-key"]);
+    assert!(
+        text.contains("re-encrypted 1 secret(s)") && text.contains("next:"),
+        "{text}"
+    );
+    let second = read("master.key");
+    assert_ne!(first.trim(), second.trim());
+    assert!(read("master.key.previous").contains(first.trim()));
+    assert!(!text.contains(first.trim()) && !text.contains(second.trim()));
+    run(&["rotate-master-key"]);
+    let previous = read("master.key.previous");
+    assert!(previous.contains(first.trim()) && previous.contains(second.trim()));
+    let mode = std::fs::metadata(data.join("master.key.previous"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let leftovers: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".new") || n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The API key secret is sealed under the newest key alone.
+    let newest = MasterKey::from_base64(&read("master.key")).unwrap();
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", data.join("pushgate.db").display());
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let (sid, sealed): (String, Vec<u8>) =
+        sqlx::query_as("SELECT sid, secret_sealed FROM api_keys")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(newest.open(&sealed, &sid).is_ok());
+    assert!(
+        MasterKey::from_base64(&first)
+            .unwrap()
+            .open(&sealed, &sid)
+            .is_err()
+    );
+}
