@@ -62,6 +62,10 @@ pub async fn start_services(
     master_key: secrets::MasterKey,
 ) -> Result<AppState, RunError> {
     let master_key = Arc::new(master_key);
+    credentials::limit::configure(
+        config.max_concurrent_credential_validations,
+        std::time::Duration::from_millis(config.credential_validation_wait_ms),
+    );
     let (mut events, callback_queue) = events::Events::new();
     let redis = match &config.redis_url {
         Some(url) => {

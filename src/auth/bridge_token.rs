@@ -1,7 +1,8 @@
 //! Bridge tokens: the `twi_bridge_token` in each call push. Bound to one invite and one
 //! registration, valid until shortly after the invite expires, they let the phone act on
 //! that call (follow its events, accept, reject) without an access token. HS256 JWTs under a
-//! key derived from the master key.
+//! key derived from the master key; tokens signed under a previous master key of the ring
+//! still verify, so calls ringing during a key rotation can still be answered.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -31,16 +32,21 @@ pub struct BridgeClaims {
 #[derive(Clone)]
 pub struct BridgeTokens {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Current key first, then the previous keys'.
+    decoding: Vec<DecodingKey>,
 }
 
 impl BridgeTokens {
-    /// Keys derived from the master key.
+    /// Keys derived from the master keyring: signs under the current key, verifies under
+    /// every key.
     pub fn new(master: &MasterKey) -> Self {
-        let key = master.derive(PURPOSE);
         Self {
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
+            encoding: EncodingKey::from_secret(&master.derive(PURPOSE)),
+            decoding: master
+                .derive_all(PURPOSE)
+                .iter()
+                .map(|k| DecodingKey::from_secret(k))
+                .collect(),
         }
     }
 
@@ -62,9 +68,11 @@ impl BridgeTokens {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         validation.leeway = 0;
-        jsonwebtoken::decode::<BridgeClaims>(token, &self.decoding, &validation)
-            .ok()
-            .map(|data| data.claims)
+        self.decoding.iter().find_map(|key| {
+            jsonwebtoken::decode::<BridgeClaims>(token, key, &validation)
+                .ok()
+                .map(|data| data.claims)
+        })
     }
 }
 
@@ -93,5 +101,20 @@ mod tests {
         );
         let past = (crate::clock::now_secs() - GRACE_SECS - 10) * 1000;
         assert!(tokens.verify(&tokens.sign("IV1", "BS1", past)).is_none());
+    }
+
+    #[test]
+    fn tokens_of_a_previous_master_key_still_verify() {
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let future = (crate::clock::now_secs() + 30) * 1000;
+        let before = BridgeTokens::new(&old).sign("IV1", "BS1", future);
+        let ring = BridgeTokens::new(&new.clone().with_previous([old.clone()]));
+        assert_eq!(ring.verify(&before).unwrap().inv, "IV1");
+        let after = ring.sign("IV1", "BS1", future);
+        assert!(
+            BridgeTokens::new(&new).verify(&after).is_some(),
+            "signs under the new key"
+        );
+        assert!(BridgeTokens::new(&new).verify(&before).is_none());
     }
 }

@@ -63,11 +63,13 @@ enum Command {
     /// Load-test a gateway end to end against the APNs simulator and report throughput,
     /// latency percentiles, errors, CPU and memory.
     Bench(bench::BenchArgs),
-    /// Re-encrypt every stored secret with a new master key, in one transaction.
+    /// Re-encrypt every stored secret under a new master key, in one transaction: the key in
+    /// --new-key-env, else the configured PUSHGATE_MASTER_KEY (after a roll with the old key in
+    /// PUSHGATE_MASTER_KEY_PREVIOUS), else a new generated key file.
     RotateMasterKey {
         /// Environment variable holding the new key (base64 of 32 bytes).
         #[arg(long)]
-        new_key_env: String,
+        new_key_env: Option<String>,
     },
     /// Print an access token for a phone (development), as a quickstart server would.
     Token {
@@ -165,8 +167,22 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            exit_code(&e)
         }
+    }
+}
+
+/// 2 for a configuration problem found before anything started (as for a bad config file:
+/// e.g. a master key file others can read), 1 for anything else.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let config_error = e.chain().any(|cause| {
+        cause.is::<crate::config::ConfigError>()
+            || matches!(cause.downcast_ref(), Some(crate::RunError::Config(_)))
+    });
+    if config_error {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -206,7 +222,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::keys_command(&store, &master, cmd).await,
         Command::Credentials(cmd) => credentials::run(&store, &master, &config, cmd).await,
         Command::RotateMasterKey { new_key_env } => {
-            master_key::rotate(&store, &master, &config, &new_key_env).await
+            master_key::rotate(&store, &master, &config, new_key_env.as_deref()).await
         }
         Command::Token {
             identity,

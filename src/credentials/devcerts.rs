@@ -138,11 +138,28 @@ impl DevCert {
         password: &str,
         encryption: P12Encryption,
     ) -> Result<Vec<u8>> {
+        self.to_p12_with_iterations(chain, password, encryption, 2048, 2048)
+    }
+
+    /// [`to_p12`](Self::to_p12) with explicit MAC and encryption iteration counts.
+    pub fn to_p12_with_iterations(
+        &self,
+        chain: &[&X509],
+        password: &str,
+        encryption: P12Encryption,
+        mac_iter: u32,
+        key_iter: u32,
+    ) -> Result<Vec<u8>> {
         if password.contains('\0') {
             return Err(DevCertError::InvalidOption("password contains NUL"));
         }
         let mut builder = Pkcs12::builder();
-        builder.name("pushgate").pkey(&self.key).cert(&self.cert);
+        builder
+            .name("pushgate")
+            .pkey(&self.key)
+            .cert(&self.cert)
+            .mac_iter(mac_iter)
+            .key_iter(key_iter);
         if !chain.is_empty() {
             let mut stack = Stack::new()?;
             for cert in chain {
@@ -248,4 +265,38 @@ pub fn traditional_pem(key: &PKeyRef<Private>) -> Result<SecretString> {
 pub fn generate_p8() -> Result<SecretString> {
     let key = generate_key(KeyKind::EcP256)?;
     pkcs8_pem(&key)
+}
+
+/// `der` with every INTEGER equal to `from` replaced by `to`, looking inside constructed
+/// values and inside OCTET STRINGs that hold DER (as a `.p12`'s AuthenticatedSafe and
+/// SafeContents do): a `.p12` asking for any iteration count, without spending it to build.
+pub fn patch_der_integers(der: &[u8], from: u64, to: u64) -> Vec<u8> {
+    fn int_bytes(v: u64) -> Vec<u8> {
+        let mut bytes: Vec<u8> = v
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        if bytes.first().is_none_or(|b| b & 0x80 != 0) {
+            bytes.insert(0, 0);
+        }
+        bytes
+    }
+    fn walk(data: &[u8], from: &[u8], to: &[u8], depth: usize) -> Option<Vec<u8>> {
+        let mut reader = super::der::DerReader::new(data);
+        let mut out = Vec::new();
+        while !reader.is_empty() {
+            let tlv = reader.read().ok()?;
+            let content = match tlv.tag {
+                0x02 if tlv.content == from => to.to_vec(),
+                t if depth > 0 && (t & 0x20 != 0 || t == 0x04) => {
+                    walk(tlv.content, from, to, depth - 1).unwrap_or(tlv.content.to_vec())
+                }
+                _ => tlv.content.to_vec(),
+            };
+            out.extend(super::der::encode(tlv.tag, &content));
+        }
+        Some(out)
+    }
+    walk(der, &int_bytes(from), &int_bytes(to), 16).unwrap_or_else(|| der.to_vec())
 }

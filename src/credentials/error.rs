@@ -142,6 +142,18 @@ pub enum CredentialError {
          with AES-256 encryption (e.g. `openssl pkcs12 -export`), or convert it to PEM."
     )]
     P12UnsupportedEncryption,
+    /// The `.p12` asks for more key-derivation iterations than the server spends on a file.
+    #[error(
+        "The .p12 file asks for more key-derivation iterations than this server accepts (at \
+         most {max} per derivation and {max_total} per file): export it again with standard \
+         settings (Keychain Access, or `openssl pkcs12 -export`, which uses 2048)."
+    )]
+    P12IterationsTooHigh {
+        /// Most iterations accepted for one derivation.
+        max: u64,
+        /// Most iterations accepted over all of one file's derivations.
+        max_total: u64,
+    },
     /// The `.p8` text is not a parseable PEM private key.
     #[error(
         "The .p8 key could not be parsed: upload the AuthKey_XXXXXXXXXX.p8 file from the \
@@ -203,6 +215,7 @@ impl CredentialError {
             Self::P12Malformed => 21120,
             Self::P12WrongPassword => 21121,
             Self::P12UnsupportedEncryption => 21122,
+            Self::P12IterationsTooHigh { .. } => 21123,
             Self::TokenKeyParse => 21130,
             Self::TokenKeyNotEc { .. } => 21131,
             Self::TokenKeyWrongCurve => 21132,
@@ -282,6 +295,10 @@ mod tests {
             CredentialError::P12Malformed,
             CredentialError::P12WrongPassword,
             CredentialError::P12UnsupportedEncryption,
+            CredentialError::P12IterationsTooHigh {
+                max: 1,
+                max_total: 2,
+            },
             CredentialError::TokenKeyParse,
             CredentialError::TokenKeyNotEc { found: "RSA" },
             CredentialError::TokenKeyWrongCurve,

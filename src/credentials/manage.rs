@@ -63,6 +63,9 @@ pub enum ManageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// Every validation slot stayed taken for `credential_validation_wait_ms`.
+    #[error("too many credential uploads are being validated; retry shortly")]
+    Busy,
 }
 
 /// A credential's standing, cheap to compute from the record.
@@ -279,7 +282,8 @@ fn to_input(
     })
 }
 
-/// Parsing keys and decrypting .p12 files is CPU work: keep it off the async workers.
+/// Parsing keys and decrypting .p12 files is CPU work: keep it off the async workers, and
+/// run at most `max_concurrent_credential_validations` at once ([`super::limit`]).
 async fn validate_blocking(
     input: CredentialInput,
     sandbox: bool,
@@ -289,10 +293,14 @@ async fn validate_blocking(
         expiry_warning_secs: window,
         ..ValidateOptions::new(sandbox, now_secs())
     };
-    tokio::task::spawn_blocking(move || validate_with(input, &options))
-        .await
-        .map_err(|e| bad(format!("validation task failed: {e}")))?
-        .map_err(ManageError::Invalid)
+    let permit = super::limit::acquire().await.ok_or(ManageError::Busy)?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        validate_with(input, &options)
+    })
+    .await
+    .map_err(|e| bad(format!("validation task failed: {e}")))?
+    .map_err(ManageError::Invalid)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -35,6 +35,8 @@ pub(crate) fn from_p12(
     opts: &ValidateOptions,
 ) -> Result<ValidatedCredential, CredentialError> {
     check_size(der.len())?;
+    // Before OpenSSL derives anything: a file may ask for minutes of key derivation.
+    super::p12_params::check_iterations(der)?;
     let archive = Pkcs12::from_der(der).map_err(|_| CredentialError::P12Malformed)?;
     let password = password.expose_secret();
     if password.contains('\0') {

@@ -87,6 +87,9 @@ fn view(c: &CredentialRecord, window: i64) -> CredentialView {
     }
 }
 
+/// 503: every credential validation slot is taken (`max_concurrent_credential_validations`).
+pub const VALIDATION_BUSY: u32 = 21148;
+
 impl From<ManageError> for ApiError {
     fn from(e: ManageError) -> Self {
         match e {
@@ -97,6 +100,12 @@ impl From<ManageError> for ApiError {
             ManageError::NotFound => ApiError::not_found("credential"),
             ManageError::Store(e) => e.into(),
             ManageError::Secrets(e) => ApiError::internal(&e),
+            ManageError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                VALIDATION_BUSY,
+                ManageError::Busy.to_string(),
+            )
+            .retry_after(crate::credentials::limit::RETRY_AFTER_SECS),
         }
     }
 }

@@ -50,6 +50,7 @@ pub struct ApiError {
     #[serde(skip)]
     #[schema(ignore)]
     www_authenticate: bool,
+    /// Seconds for a `Retry-After` header.
     #[serde(skip)]
     #[schema(ignore)]
     retry_after: Option<u64>,
@@ -78,6 +79,12 @@ impl ApiError {
                 format!("too many failed authentications from this address; retry in {secs} s"),
             )
         }
+    }
+
+    /// The same error, telling the client to retry after `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 400 invalid parameter.

@@ -23,7 +23,7 @@ pub use credentials::CredentialRecord;
 pub use invites::{CreateInvite, DeliveryRecord, InviteRecord};
 pub use outcomes::{BatchResult, CredentialRejection, DeliveryUpdate, RegistrationEffect};
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
-pub use rekey::ResealError;
+pub use rekey::{ResealCount, ResealError};
 pub use stats::Gauges;
 
 use std::sync::Arc;
@@ -128,11 +128,16 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Connects as `config` says, creating the SQLite data directory if needed.
+    /// Connects as `config` says, creating the SQLite data directory (0700) if needed. A
+    /// SQLite database file is created by us with mode 0600 before SQLite opens it (its
+    /// `-wal` and `-shm` files take the database file's mode), whatever the umask.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        let io = |e| StoreError::Unavailable(sqlx::Error::Io(e));
         if config.database_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+            crate::secrets::create_private_dir(&config.data_dir).map_err(io)?;
+        }
+        if let Some(path) = sqlite::file_path(&config.database_url()) {
+            crate::secrets::create_private_file(&path).map_err(io)?;
         }
         Self::connect_with(
             &config.database_url(),

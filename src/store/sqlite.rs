@@ -183,7 +183,7 @@ fn checkpoint(conn: Connection, stop: mpsc::Receiver<()>) {
 }
 
 /// The database file of a `sqlite:` URL, or `None` for an in-memory database.
-fn file_path(url: &str) -> Option<PathBuf> {
+pub(super) fn file_path(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));

@@ -9,6 +9,7 @@ mod certificates;
 mod generated;
 mod hostile;
 mod p12;
+mod p12_bomb;
 mod script;
 mod token;
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::secrets::MasterKey;
 
 mod describe;
-mod lists;
+pub(crate) mod lists;
 #[cfg(test)]
 mod load_tests;
 
@@ -47,8 +47,15 @@ pub struct Config {
     /// `sqlite://…` or `postgres://…`; defaults to `<data_dir>/pushgate.db`.
     pub database_url: Option<String>,
     /// Base64 of 32 bytes; generated into `<data_dir>/master.key` when unset on SQLite.
-    #[serde(serialize_with = "serialize_redacted")]
+    #[serde(serialize_with = "crate::secrets::redact::serialize_option")]
     pub master_key: Option<SecretString>,
+    /// Earlier master keys (base64, a list or one comma-separated string): values sealed and
+    /// bridge tokens signed under them still open/verify, new ones use `master_key`.
+    #[serde(
+        serialize_with = "crate::secrets::redact::serialize_list",
+        deserialize_with = "crate::secrets::redact::deserialize_list"
+    )]
+    pub master_key_previous: Vec<SecretString>,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax.
     pub log: String,
     /// `pretty` or `json`.
@@ -71,6 +78,12 @@ pub struct Config {
     pub database_acquire_timeout_ms: u64,
     /// Days before a certificate's expiry from which it is reported as `expiring`.
     pub credential_expiry_warning_days: u32,
+    /// Credential uploads validated at once (parsing keys, deriving `.p12` keys: CPU work on
+    /// blocking threads). Default: the number of CPUs.
+    pub max_concurrent_credential_validations: u32,
+    /// How long an upload waits for a validation slot before answering 503 (code 21148,
+    /// with `Retry-After`), in milliseconds.
+    pub credential_validation_wait_ms: u64,
     /// APNs production endpoint (any `https://host[:port]`, e.g. the simulator).
     pub apns_production_url: String,
     /// APNs development (sandbox) endpoint.
@@ -120,16 +133,6 @@ pub struct Config {
     pub queue_sweep_after_ms: u64,
 }
 
-fn serialize_redacted<S: serde::Serializer>(
-    v: &Option<SecretString>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(secret) => s.serialize_some(secret.expose_secret()),
-        None => s.serialize_none(),
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -137,6 +140,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             master_key: None,
+            master_key_previous: Vec::new(),
             log: "info".into(),
             log_format: LogFormat::Pretty,
             max_registrations_per_identity: 20,
@@ -147,6 +151,9 @@ impl Default for Config {
             database_max_connections: 8,
             database_acquire_timeout_ms: 1_500,
             credential_expiry_warning_days: 30,
+            max_concurrent_credential_validations: std::thread::available_parallelism()
+                .map_or(2, |n| n.get() as u32),
+            credential_validation_wait_ms: 5_000,
             apns_production_url: crate::apns::PRODUCTION_URL.into(),
             apns_sandbox_url: crate::apns::SANDBOX_URL.into(),
             apns_ca_file: None,
@@ -219,6 +226,15 @@ impl Config {
         }
         if let Some(key) = &self.master_key {
             MasterKey::from_base64(key.expose_secret())?;
+        }
+        if self.previous_keys().is_err() {
+            return invalid("master_key_previous: each key must be base64 of exactly 32 bytes");
+        }
+        if self.max_concurrent_credential_validations == 0 {
+            return invalid("max_concurrent_credential_validations must be at least 1");
+        }
+        if self.credential_validation_wait_ms > 60_000 {
+            return invalid("credential_validation_wait_ms must be at most 60000");
         }
         if self.max_registrations_per_identity == 0 {
             return invalid("max_registrations_per_identity must be at least 1");
@@ -333,21 +349,33 @@ impl Config {
         store_kind(&self.database_url()).unwrap_or(StoreKind::Sqlite)
     }
 
-    /// The master key: configured, or on SQLite generated once into the data dir.
+    /// The master keyring: the configured key, or on SQLite the key file generated once into
+    /// the data dir (with `master.key.previous`), plus `master_key_previous`.
     pub fn master_key(&self) -> Result<MasterKey, ConfigError> {
-        if let Some(key) = &self.master_key {
-            return Ok(MasterKey::from_base64(key.expose_secret())?);
-        }
-        match self.store_kind() {
-            StoreKind::Sqlite => Ok(MasterKey::load_or_create(
-                &self.data_dir.join("master.key"),
-            )?),
-            StoreKind::Postgres => Err(ConfigError::Invalid(
-                "PUSHGATE_MASTER_KEY is required with PostgreSQL (base64 of 32 random bytes, \
-                 e.g. `openssl rand -base64 32`); every replica must use the same key"
-                    .into(),
-            )),
-        }
+        let ring = match (&self.master_key, self.store_kind()) {
+            (Some(key), _) => MasterKey::from_base64(key.expose_secret())?,
+            (None, StoreKind::Sqlite) => MasterKey::load_file_ring(&self.master_key_file())?,
+            (None, StoreKind::Postgres) => {
+                return Err(ConfigError::Invalid(
+                    "PUSHGATE_MASTER_KEY is required with PostgreSQL (base64 of 32 random bytes, \
+                     e.g. `openssl rand -base64 32`); every replica must use the same key"
+                        .into(),
+                ));
+            }
+        };
+        Ok(ring.with_previous(self.previous_keys()?))
+    }
+
+    /// The generated key file (used when `master_key` is unset, on SQLite).
+    pub fn master_key_file(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+
+    fn previous_keys(&self) -> Result<Vec<MasterKey>, ConfigError> {
+        let keys = self.master_key_previous.iter();
+        Ok(keys
+            .map(|k| MasterKey::from_base64(k.expose_secret()))
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -362,5 +390,5 @@ fn store_kind(url: &str) -> Option<StoreKind> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests;
