@@ -106,6 +106,27 @@ pub struct Config {
     /// between commit and enqueue); embedded, rows this process never queued (written although
     /// the commit reported an error).
     pub queue_sweep_after_ms: u64,
+    /// A connection must deliver a request's complete headers within this many milliseconds
+    /// (from accept for the first request, from its first byte for later ones) or is closed.
+    pub http_header_read_timeout_ms: u64,
+    /// A keep-alive connection with no request in progress is closed after this long idle.
+    pub http_idle_timeout_ms: u64,
+    /// A non-streaming request must be answered within this long, its body read included,
+    /// or gets 408 (code 21501). Event streams and `?wait=` long polls (bounded on their own)
+    /// are exempt.
+    pub http_request_timeout_ms: u64,
+    /// Most connections open at once per listener (lowered to what the process's file
+    /// descriptor limit allows). Beyond it, new connections wait in the kernel's backlog.
+    pub http_max_connections: usize,
+    /// On shutdown, how long open event streams and in-flight requests may take to finish
+    /// before their connections are dropped.
+    pub http_shutdown_grace_ms: u64,
+    /// Most event streams open at once for one invite (per process).
+    pub max_event_streams_per_invite: usize,
+    /// Most event streams open at once for one registration (per process).
+    pub max_event_streams_per_registration: usize,
+    /// Most event streams open at once in this process.
+    pub max_event_streams: usize,
 }
 
 fn serialize_redacted<S: serde::Serializer>(
@@ -151,6 +172,14 @@ impl Default for Config {
             queue_claim_idle_ms: 30_000,
             queue_max_deliveries: 5,
             queue_sweep_after_ms: 10_000,
+            http_header_read_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
+            http_request_timeout_ms: 30_000,
+            http_max_connections: 10_000,
+            http_shutdown_grace_ms: 5_000,
+            max_event_streams_per_invite: 16,
+            max_event_streams_per_registration: 4,
+            max_event_streams: 10_000,
         }
     }
 }
@@ -254,6 +283,7 @@ impl Config {
         if self.metrics_refresh_seconds == 0 {
             return invalid("metrics_refresh_seconds must be at least 1");
         }
+        crate::http::server::validate_settings(self)?;
         if self.registration_ttl_days == 0 {
             return invalid("registration_ttl_days must be at least 1");
         }
@@ -344,52 +374,5 @@ fn store_kind(url: &str) -> Option<StoreKind> {
 }
 
 #[cfg(test)]
-#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_then_file_then_env() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("p.toml", "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n")?;
-            jail.set_env("PUSHGATE_LOG", "warn");
-            jail.set_env("PUSHGATE_TEST_POSTGRES_URL", "postgres://ignored");
-            let c = Config::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(c.listen.port(), 9000);
-            assert_eq!(c.log, "warn");
-            assert_eq!(c.max_registrations_per_identity, 20);
-            assert_eq!(c.store_kind(), StoreKind::Sqlite);
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn rejects_bad_values_with_clear_messages() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("PUSHGATE_DATABASE_URL", "mysql://x");
-            let e = Config::load(None).unwrap_err().to_string();
-            assert!(e.contains("database_url"), "{e}");
-            jail.set_env("PUSHGATE_DATABASE_URL", "sqlite::memory:");
-            jail.set_env("PUSHGATE_MASTER_KEY", "dG9vc2hvcnQ=");
-            let e = Config::load(None).unwrap_err().to_string();
-            assert!(e.contains("32 bytes"), "{e}");
-            jail.create_file("bad.toml", "lisen = \"x\"\n")?;
-            let e = Config::load(Some(Path::new("bad.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("lisen"), "{e}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn debug_does_not_print_the_master_key() {
-        let c = Config {
-            master_key: Some(SecretString::from(
-                "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
-            )),
-            ..Config::default()
-        };
-        assert!(!format!("{c:?}").contains("c2VjcmV0"));
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -32,7 +32,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -40,6 +40,9 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::store::Store;
+
+/// Connections the private metrics listener keeps open at most (Prometheus needs one or two).
+const METRICS_MAX_CONNECTIONS: usize = 64;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +106,9 @@ pub async fn start_services(
         master_key.clone(),
         std::time::Duration::from_secs(config.api_key_cache_seconds),
     ));
+    let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
     Ok(AppState {
+        event_streams,
         keys,
         store,
         master_key,
@@ -115,7 +120,7 @@ pub async fn start_services(
 }
 
 /// Opens the store (applying migrations) and serves the API on `listener` until `shutdown`
-/// resolves; then stops accepting, lets in-flight requests finish, and returns.
+/// resolves; then drains (see [`http::server`]) and returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -129,31 +134,36 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
     let stop = state.stopping.clone();
     let stopped = stop.subscribe();
-    tokio::spawn(async move {
+    let signal = tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stopped| *stopped).await;
-    };
+    let limits = http::server::Limits::from_config(&state.config);
     let metrics_server = match state.config.metrics_listen {
         Some(addr) => {
             let metrics_listener = TcpListener::bind(addr).await?;
             tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
-            let server = axum::serve(metrics_listener, http::metrics_router())
-                .with_graceful_shutdown(until_stopped(stopped.clone()));
-            Some(tokio::spawn(server.into_future()))
+            let metrics_limits = http::server::Limits {
+                max_connections: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
+                ..limits
+            };
+            Some(tokio::spawn(http::server::serve(
+                metrics_listener,
+                http::metrics_router(),
+                metrics_limits,
+                stopped.clone(),
+                "metrics",
+            )))
         }
         None => None,
     };
     let refresher = observe::spawn_refresher(state.clone(), stopped.clone());
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(until_stopped(stopped))
-        .await?;
+    http::server::serve(listener, http::router(state), limits, stopped, "api").await;
     if let Some(server) = metrics_server {
         let _ = server.await;
     }
     refresher.abort();
+    signal.abort();
     engine.shutdown().await;
     store.close().await;
     tracing::info!("pushgate stopped");
