@@ -32,7 +32,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -40,6 +40,9 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::store::Store;
+
+/// Connections the private metrics listener keeps open at most (Prometheus needs one or two).
+const METRICS_MAX_CONNECTIONS: usize = 64;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +114,9 @@ pub async fn start_services(
     let auth_failures = Arc::new(auth::failures::FailureLimiter::new(
         config.auth_failures_per_minute,
     ));
+    let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
     Ok(AppState {
+        event_streams,
         keys,
         auth_failures,
         store,
@@ -124,7 +129,7 @@ pub async fn start_services(
 }
 
 /// Opens the store (applying migrations) and serves the API on `listener` until `shutdown`
-/// resolves; then stops accepting, lets in-flight requests finish, and returns.
+/// resolves; then drains (see [`http::server`]) and returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -138,34 +143,38 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, store = ?store.kind(), "pushgate listening");
     let stop = state.stopping.clone();
     let stopped = stop.subscribe();
-    tokio::spawn(async move {
+    let signal = tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stopped| *stopped).await;
-    };
+    let limits = http::server::Limits::from_config(&state.config);
     let metrics_server = match state.config.metrics_listen {
         Some(addr) => {
             let metrics_listener = TcpListener::bind(addr).await?;
             tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
-            let server = axum::serve(metrics_listener, http::metrics_router())
-                .with_graceful_shutdown(until_stopped(stopped.clone()));
-            Some(tokio::spawn(server.into_future()))
+            let metrics_limits = http::server::Limits {
+                max_connections: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
+                ..limits
+            };
+            Some(tokio::spawn(http::server::serve(
+                metrics_listener,
+                http::metrics_router(),
+                metrics_limits,
+                stopped.clone(),
+                "metrics",
+            )))
         }
         None => None,
     };
     // Store-derived gauges hold real values from the first scrape.
     observe::refresh(&state).await;
     let refresher = observe::spawn_refresher(state.clone(), stopped.clone());
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(until_stopped(stopped))
-        .await?;
+    http::server::serve(listener, http::router(state), limits, stopped, "api").await;
     if let Some(server) = metrics_server {
         let _ = server.await;
     }
     refresher.abort();
+    signal.abort();
     engine.shutdown().await;
     store.close().await;
     tracing::info!("pushgate stopped");

@@ -203,7 +203,7 @@ An account, an API key ({env}) and three phones registered for alice are ready.
      G=http://{gateway}; AUTH="{auth}"
      bridge() {{ curl -s "http://{control}/pushes?since=0" | python3 -c "import json,sys; print([p for p in json.load(sys.stdin)['pushes'] if p['device_token'].startswith('d$1')][-1]['payload']['twi_bridge_token'])"; }}
 1. Place a call to alice, as the quickstart server's /placeCall does (it prints the call SID):
-     CALL=$(curl -s "$G/placeCall?to=alice"); echo $CALL
+     CALL=$(curl -s -X POST "$G/placeCall?to=alice"); echo $CALL
 2. See the VoIP pushes that reached alice's three phones:
      curl -s "http://{control}/pushes?since=0" | python3 -m json.tool | grep -E '"(device_token|twi_call_sid|twi_message_type)"'
 3. Follow the call on phones 2 and 3 (one terminal each, after step 0 there too, with the same CALL):
@@ -213,7 +213,7 @@ An account, an API key ({env}) and three phones registered for alice are ready.
    Phone 2 answering too gets 409, code 21310 (answered on another device):
      curl -s -X POST "$G/v1/invites/$CALL/accept" -H "Authorization: Bearer $(bridge 2)"
 5. Place another call and hang up from the backend before anyone answers: the streams end with "canceled".
-     CALL=$(curl -s "$G/placeCall?to=alice")
+     CALL=$(curl -s -X POST "$G/placeCall?to=alice")
      curl -s -u "$AUTH" -X POST "$G/v1/invites/$CALL/cancel"
 6. What happened to each push:
      curl -s -u "$AUTH" "$G/v1/invites/$CALL"

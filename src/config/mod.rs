@@ -131,6 +131,27 @@ pub struct Config {
     /// between commit and enqueue); embedded, rows this process never queued (written although
     /// the commit reported an error).
     pub queue_sweep_after_ms: u64,
+    /// A connection must deliver a request's complete headers within this many milliseconds
+    /// (from accept for the first request, from its first byte for later ones) or is closed.
+    pub http_header_read_timeout_ms: u64,
+    /// A keep-alive connection with no request in progress is closed after this long idle.
+    pub http_idle_timeout_ms: u64,
+    /// A non-streaming request must be answered within this long, its body read included,
+    /// or gets 408 (code 21501). Event streams and `?wait=` long polls (bounded on their own)
+    /// are exempt.
+    pub http_request_timeout_ms: u64,
+    /// Most connections open at once per listener (lowered to what the process's file
+    /// descriptor limit allows). Beyond it, new connections wait in the kernel's backlog.
+    pub http_max_connections: usize,
+    /// On shutdown, how long open event streams and in-flight requests may take to finish
+    /// before their connections are dropped.
+    pub http_shutdown_grace_ms: u64,
+    /// Most event streams open at once for one invite (per process).
+    pub max_event_streams_per_invite: usize,
+    /// Most event streams open at once for one registration (per process).
+    pub max_event_streams_per_registration: usize,
+    /// Most event streams open at once in this process.
+    pub max_event_streams: usize,
 }
 
 impl Default for Config {
@@ -172,6 +193,14 @@ impl Default for Config {
             queue_claim_idle_ms: 30_000,
             queue_max_deliveries: 5,
             queue_sweep_after_ms: 10_000,
+            http_header_read_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
+            http_request_timeout_ms: 30_000,
+            http_max_connections: 10_000,
+            http_shutdown_grace_ms: 5_000,
+            max_event_streams_per_invite: 16,
+            max_event_streams_per_registration: 4,
+            max_event_streams: 10_000,
         }
     }
 }
@@ -288,6 +317,7 @@ impl Config {
         if self.metrics_refresh_seconds == 0 {
             return invalid("metrics_refresh_seconds must be at least 1");
         }
+        crate::http::server::validate_settings(self)?;
         if self.registration_ttl_days == 0 {
             return invalid("registration_ttl_days must be at least 1");
         }

@@ -277,6 +277,24 @@ impl Worker {
     }
 }
 
+/// APNs's documented statuses as a metric label; anything else (a misbehaving endpoint) is
+/// `other`, so the label stays a closed set.
+fn apns_status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        400 => "400",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        410 => "410",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    }
+}
+
 /// Counts and times one APNs exchange. (The invite's first push is timed by the recorder, when
 /// the store moves the invite to `delivered` — exactly once, whichever replica sent it.)
 fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Duration) {
@@ -284,7 +302,7 @@ fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Durati
     let (status, reason) = match outcome.response() {
         _ if outcome.is_accepted() => ("200".to_owned(), ""),
         Some(r) => (
-            r.status.to_string(),
+            apns_status_label(r.status).to_owned(),
             match &r.reason {
                 Some(reason) if reason.is_unknown() => "other",
                 Some(reason) => reason.as_str(),

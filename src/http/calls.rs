@@ -10,12 +10,14 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::error::code;
 use super::extract::ApiKeyAuth;
+use super::stream_caps::StreamSlot;
 use super::{ApiError, AppState};
 use crate::auth::bridge_token::BridgeClaims;
 use crate::calls::{Conflict, event_name, is_final};
@@ -176,16 +178,25 @@ pub async fn cancel(
     params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
     security(("bridge_token" = [])),
     responses((status = 200, description = "text/event-stream of call states"),
-              (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+              (status = 401, body = ApiError), (status = 403, body = ApiError),
+              (status = 429, description = "too many event streams open for this call, this \
+                device or this server (code 21502); see Retry-After", body = ApiError)))]
 pub async fn events(
     State(state): State<AppState>,
     BridgeAuth(claims): BridgeAuth,
     Path(sid): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     // Subscribe before the first read so no change slips between them.
     let changes = state.engine.subscribe();
-    let invite = bridged_invite(&state, &claims, &sid).await?;
+    let invite = bridged_invite(&state, &claims, &sid)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let slot = state
+        .event_streams
+        .open(invite.sid.as_str(), &claims.reg)
+        .map_err(IntoResponse::into_response)?;
     let follow = Follow {
+        _slot: slot,
         stopping: state.stopping.subscribe(),
         invite_sid: invite.sid.to_string(),
         first: Some(invite),
@@ -203,6 +214,8 @@ pub async fn events(
 
 /// One phone following one call.
 struct Follow {
+    /// This stream's place under the caps, given back when the stream is dropped.
+    _slot: StreamSlot,
     state: AppState,
     stopping: tokio::sync::watch::Receiver<bool>,
     changes: broadcast::Receiver<InviteChange>,

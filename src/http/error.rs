@@ -32,6 +32,9 @@ pub mod code {
     pub const ANSWERED_ELSEWHERE: u32 = 21310;
     pub const CALL_ENDED: u32 = 21311;
     pub const QUICKSTART_UNCONFIGURED: u32 = 21401;
+    pub const QUICKSTART_HOST: u32 = 21402;
+    pub const REQUEST_TIMEOUT: u32 = 21501;
+    pub const EVENT_STREAMS_LIMIT: u32 = 21502;
     pub const INTERNAL: u32 = 20500;
     pub const STORE_UNAVAILABLE: u32 = 20503;
 }

@@ -25,6 +25,8 @@ use crate::store::{CreateInvite, DeliveryRecord, InviteRecord};
 const DEFAULT_TTL: u32 = 30;
 const MAX_TTL: u32 = 300;
 const MAX_WAIT_MS: u64 = 10_000;
+/// The longest `?wait=` a request may hold.
+pub const MAX_WAIT: Duration = Duration::from_millis(MAX_WAIT_MS);
 
 /// Body of `POST /v1/invites`.
 #[derive(Debug, Deserialize, ToSchema)]

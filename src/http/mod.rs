@@ -12,6 +12,10 @@ mod keys;
 mod openapi;
 mod quickstart;
 mod registrations;
+pub mod server;
+pub mod stream_caps;
+mod timeout;
+mod track;
 mod webhook_secret;
 
 pub use error::{ApiError, code};
@@ -44,6 +48,19 @@ pub struct AppState {
     pub auth_failures: Arc<crate::auth::failures::FailureLimiter>,
     /// Set to `true` when the server starts draining: long-lived event streams end then.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Open event streams, under their caps.
+    pub event_streams: Arc<stream_caps::EventStreams>,
+}
+
+impl AppState {
+    /// The event stream caps the configuration sets.
+    pub fn event_stream_caps(config: &Config) -> stream_caps::StreamCaps {
+        stream_caps::StreamCaps {
+            per_invite: config.max_event_streams_per_invite,
+            per_registration: config.max_event_streams_per_registration,
+            global: config.max_event_streams,
+        }
+    }
 }
 
 /// The full router of the public API.
@@ -59,10 +76,7 @@ pub fn router(state: AppState) -> Router {
                 "/accessToken",
                 get(quickstart::access_token).post(quickstart::access_token),
             )
-            .route(
-                "/placeCall",
-                get(quickstart::place_call).post(quickstart::place_call),
-            );
+            .route("/placeCall", axum::routing::post(quickstart::place_call));
     }
     router
         .route("/healthz", get(health::healthz))
@@ -110,7 +124,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(track))
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_millis(state.config.http_request_timeout_ms),
+            timeout::request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(track::track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -121,7 +139,7 @@ pub fn router(state: AppState) -> Router {
                         .unwrap_or("unmatched");
                     tracing::info_span!(
                         "request",
-                        method = %req.method(),
+                        method = track::method_label(req.method()),
                         route,
                         status = field::Empty,
                     )
@@ -132,30 +150,8 @@ pub fn router(state: AppState) -> Router {
                     tracing::info!(latency_ms = latency.as_secs_f64() * 1e3, "response");
                 }),
         )
+        .layer(axum::middleware::from_fn(track::refuse_unknown_methods))
         .with_state(state)
-}
-
-/// Counts and times every request by route template, method and status.
-async fn track(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(req).await;
-    let m = &crate::metrics::METRICS;
-    m.http_requests
-        .with_label_values(&[&route, method.as_str(), response.status().as_str()])
-        .inc();
-    m.http_duration
-        .with_label_values(&[&route])
-        .observe(started.elapsed().as_secs_f64());
-    response
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use crate::helpers::{Apns, Backend, TestApp, device_token, spawn_app_with_apns, store_tests};
 
 /// One phone's Server-Sent Events stream.
-struct Events {
+pub(crate) struct Events {
     res: reqwest::Response,
     buf: String,
 }
 
 impl Events {
-    async fn open(app: &TestApp, call: &str, bridge: &str) -> Self {
+    pub(crate) async fn open(app: &TestApp, call: &str, bridge: &str) -> Self {
         let res = app
             .client
             .get(app.url(&format!("/v1/invites/{call}/events")))
@@ -32,7 +32,7 @@ impl Events {
     }
 
     /// The next event's name and data, or `None` when the stream ended.
-    async fn next(&mut self) -> Option<(String, Value)> {
+    pub(crate) async fn next(&mut self) -> Option<(String, Value)> {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
@@ -61,7 +61,7 @@ impl Events {
 
 /// Registers `n` phones for alice, rings them, and returns the call SID and each phone's
 /// bridge token (from the push it received).
-async fn ring(app: &TestApp, apns: &Apns, n: u8, extra: Value) -> (String, Vec<String>) {
+pub(crate) async fn ring(app: &TestApp, apns: &Apns, n: u8, extra: Value) -> (String, Vec<String>) {
     let mut tokens = Vec::new();
     for seed in 1..=n {
         apns.register(&device_token(seed), "production");
@@ -354,7 +354,7 @@ async fn quickstart_endpoints_work_like_the_quickstart_servers(b: Backend) {
     assert_eq!(invite["status"], "delivered");
     let res = app
         .client
-        .get(app.url("/placeCall?to=nobody"))
+        .post(app.url("/placeCall?to=nobody"))
         .send()
         .await
         .unwrap();

@@ -394,7 +394,7 @@ async fn demo_rings_a_call_through_the_simulator() {
     let client = reqwest::Client::new();
     // As the printed steps do: place a call, read the pushes, answer on phone 1.
     let call = client
-        .get(format!("{gateway}/placeCall?to=alice"))
+        .post(format!("{gateway}/placeCall?to=alice"))
         .send()
         .await
         .unwrap()
