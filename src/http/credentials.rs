@@ -112,7 +112,7 @@ fn parse_sid(sid: &str) -> Result<CredentialSid, ApiError> {
         content(("application/json"), ("multipart/form-data"),
                 ("application/x-www-form-urlencoded"))),
     security(("api_key" = [])),
-    responses((status = 201, body = CredentialView,
+    responses((status = 201, description = "created: the credential", body = CredentialView,
                headers(("Location" = String, description = "the credential's URL"))),
               (status = 400, description = "invalid body or key material (20001, 211xx)",
                body = ApiError)))]
@@ -143,7 +143,7 @@ pub async fn create(
 
 /// Lists the account's credentials.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("api_key" = [])),
-    responses((status = 200, body = CredentialList)))]
+    responses((status = 200, description = "the account's credentials", body = CredentialList)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -159,7 +159,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/credentials/{sid}", tag = "credentials",
     params(("sid" = String, Path, description = "credential SID (CR…)", pattern = "^CR[0-9a-f]{32}$")),
     security(("api_key" = [])),
-    responses((status = 200, body = CredentialView),
+    responses((status = 200, description = "the credential", body = CredentialView),
               (status = 404, description = "no such credential in the account", body = ApiError)))]
 pub async fn fetch(
     State(state): State<AppState>,
@@ -185,7 +185,7 @@ pub async fn fetch(
         content(("application/json"), ("multipart/form-data"),
                 ("application/x-www-form-urlencoded"))),
     security(("api_key" = [])),
-    responses((status = 200, body = CredentialView),
+    responses((status = 200, description = "the credential", body = CredentialView),
               (status = 400, description = "invalid body or key material (20001, 211xx)",
                body = ApiError),
               (status = 404, description = "no such credential in the account", body = ApiError)))]

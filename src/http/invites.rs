@@ -140,7 +140,7 @@ fn invalid_field(message: impl Into<String>) -> ApiError {
 /// Rings every registered device of `to`.
 #[utoipa::path(post, path = "/v1/invites", tag = "invites", request_body = CreateInviteBody,
     security(("api_key" = [])),
-    responses((status = 202, body = InviteView,
+    responses((status = 202, description = "accepted and durable: the invite", body = InviteView,
                headers(("Location" = String, description = "the invite's URL"))),
               (status = 400, description = "invalid field (20001, 20xxx), or the push would \
                   exceed APNs's VoIP payload limit (21202)", body = ApiError),
@@ -334,7 +334,7 @@ pub struct WaitQuery {
     params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)",
             pattern = "^(IV|CA)[0-9a-f]{32}$"), WaitQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = InviteView),
+    responses((status = 200, description = "the invite", body = InviteView),
               (status = 400, description = "invalid query parameter", body = ApiError),
               (status = 404, description = "no such invite in the account", body = ApiError)))]
 pub async fn fetch(

@@ -68,7 +68,7 @@ impl From<&ApiKeyRecord> for KeyView {
 /// Creates an API key for the caller's account.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
     security(("api_key" = [])),
-    responses((status = 201, body = CreatedKeyView),
+    responses((status = 201, description = "created: the key, with its secret (shown only here)", body = CreatedKeyView),
               (status = 400, description = "invalid body", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ pub async fn create(
 
 /// Lists the account's API keys (secrets are never listed).
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
-    responses((status = 200, body = KeyList)))]
+    responses((status = 200, description = "the account's keys (never secrets)", body = KeyList)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

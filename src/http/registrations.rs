@@ -180,7 +180,7 @@ fn location(sid: &RegistrationSid) -> String {
     request_body(description = "RegisterDevice (schema in openapi.rs)",
         content(("application/json"))),
     security(("access_token" = []), ("access_token_bearer" = [])),
-    responses((status = 201, body = RegistrationView,
+    responses((status = 201, description = "created: the registration", body = RegistrationView,
                headers(("Location" = String, description = "the registration's URL"))),
               (status = 400, description = "invalid body: unsupported channel type (21005), \
                   device token missing or invalid (21004)", body = ApiError),
@@ -247,7 +247,7 @@ pub async fn register(
 #[utoipa::path(get, path = "/v1/registrations/{sid}", tag = "registrations",
     params(("sid" = String, Path, description = "registration SID (BS…)", pattern = "^BS[0-9a-f]{32}$")),
     security(("access_token" = []), ("access_token_bearer" = []), ("api_key" = [])),
-    responses((status = 200, body = RegistrationView),
+    responses((status = 200, description = "the registration", body = RegistrationView),
               (status = 404, description = "no such registration, or another identity's",
                body = ApiError)))]
 pub async fn fetch(
@@ -341,7 +341,7 @@ pub struct PageMeta {
 /// Lists the account's registrations, optionally for one identity, paginated.
 #[utoipa::path(get, path = "/v1/registrations", tag = "registrations", params(ListQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = RegistrationList),
+    responses((status = 200, description = "one page of registrations", body = RegistrationList),
               (status = 400, description = "invalid query parameter", body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
