@@ -17,9 +17,11 @@ const MAX_BYTES: usize = 100;
 pub struct DeviceToken(String);
 
 impl DeviceToken {
-    /// Parses a hex token of 32–100 bytes, in either case.
+    /// Parses a hex token of 32–100 bytes, in either case, ignoring surrounding ASCII
+    /// whitespace.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let raw = raw.trim();
+        // ASCII whitespace only: the API description's pattern states exactly this.
+        let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace());
         if raw.is_empty() {
             return Err(DomainError::InvalidDeviceToken("is empty"));
         }

@@ -4,10 +4,11 @@ use std::fmt;
 
 use super::DomainError;
 
-/// Longest identity accepted, in bytes.
-const MAX_LEN: usize = 256;
+/// Longest identity accepted, in characters (counted as JSON Schema's `maxLength` counts them,
+/// so the API description can state the limit exactly).
+pub const MAX_LEN: usize = 256;
 
-/// A user identity: 1–256 bytes of printable text.
+/// A user identity: 1–256 characters of printable text (no control characters).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Identity(String);
 
@@ -17,8 +18,10 @@ impl Identity {
         if raw.is_empty() {
             return Err(DomainError::InvalidIdentity("is empty"));
         }
-        if raw.len() > MAX_LEN {
-            return Err(DomainError::InvalidIdentity("is longer than 256 bytes"));
+        if raw.chars().count() > MAX_LEN {
+            return Err(DomainError::InvalidIdentity(
+                "is longer than 256 characters",
+            ));
         }
         if raw.chars().any(char::is_control) {
             return Err(DomainError::InvalidIdentity("contains control characters"));

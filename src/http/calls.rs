@@ -103,6 +103,22 @@ fn conflict(c: Conflict) -> ApiError {
     }
 }
 
+/// A call's state, as accept/reject/cancel answer it and as each event's data.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CallState {
+    /// `pending`, `ringing`, `answered`, `rejected`, `canceled`, `expired` or `failed`.
+    event: String,
+    invite_sid: String,
+    call_sid: String,
+    /// The invite's status.
+    status: String,
+    /// The device that answered, once one did.
+    registration_sid: Option<String>,
+    /// Whether the device holding this bridge token answered.
+    this_device: bool,
+}
+
 fn state_body(invite: &InviteRecord, me: Option<&str>) -> serde_json::Value {
     json!({
         "event": event_name(&invite.status),
@@ -116,11 +132,16 @@ fn state_body(invite: &InviteRecord, me: Option<&str>) -> serde_json::Value {
 
 /// The phone answers; the first accept wins, later ones get 409.
 #[utoipa::path(post, path = "/v1/invites/{sid}/accept", tag = "calls",
-    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)",
+            pattern = "^(IV|CA)[0-9a-f]{32}$")),
     security(("bridge_token" = [])),
-    responses((status = 200, description = "answered on this device"),
-              (status = 401, body = ApiError), (status = 403, body = ApiError),
-              (status = 409, description = "answered elsewhere, or ended", body = ApiError)))]
+    responses((status = 200, description = "answered on this device", body = CallState),
+              (status = 401, description = "bridge token missing, invalid or expired (21301)",
+               body = ApiError),
+              (status = 403, description = "the token is another call's (21302)", body = ApiError),
+              (status = 404, description = "the invite no longer exists", body = ApiError),
+              (status = 409, description = "answered elsewhere (21310), or ended (21311)",
+               body = ApiError)))]
 pub async fn accept(
     State(state): State<AppState>,
     BridgeAuth(claims): BridgeAuth,
@@ -137,10 +158,16 @@ pub async fn accept(
 
 /// The phone declines; the call ends for every device.
 #[utoipa::path(post, path = "/v1/invites/{sid}/reject", tag = "calls",
-    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)",
+            pattern = "^(IV|CA)[0-9a-f]{32}$")),
     security(("bridge_token" = [])),
-    responses((status = 200, description = "rejected"), (status = 401, body = ApiError),
-              (status = 409, body = ApiError)))]
+    responses((status = 200, description = "rejected", body = CallState),
+              (status = 401, description = "bridge token missing, invalid or expired (21301)",
+               body = ApiError),
+              (status = 403, description = "the token is another call's (21302)", body = ApiError),
+              (status = 404, description = "the invite no longer exists", body = ApiError),
+              (status = 409, description = "answered elsewhere (21310), or ended (21311)",
+               body = ApiError)))]
 pub async fn reject(
     State(state): State<AppState>,
     BridgeAuth(claims): BridgeAuth,
@@ -157,10 +184,13 @@ pub async fn reject(
 
 /// The caller hung up: every device's event stream hears `canceled` at once.
 #[utoipa::path(post, path = "/v1/invites/{sid}/cancel", tag = "calls",
-    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)",
+            pattern = "^(IV|CA)[0-9a-f]{32}$")),
     security(("api_key" = [])),
-    responses((status = 200, description = "canceled"), (status = 404, body = ApiError),
-              (status = 409, description = "already ended", body = ApiError)))]
+    responses((status = 200, description = "canceled", body = CallState),
+              (status = 404, description = "no such invite in the account", body = ApiError),
+              (status = 409, description = "already answered (21310) or ended (21311)",
+               body = ApiError)))]
 pub async fn cancel(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -175,10 +205,16 @@ pub async fn cancel(
 /// at a final one (`answered` — with `this_device` —, `rejected`, `canceled`, `expired`,
 /// `failed`).
 #[utoipa::path(get, path = "/v1/invites/{sid}/events", tag = "calls",
-    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)")),
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)",
+            pattern = "^(IV|CA)[0-9a-f]{32}$")),
     security(("bridge_token" = [])),
-    responses((status = 200, description = "text/event-stream of call states"),
-              (status = 401, body = ApiError), (status = 403, body = ApiError),
+    responses((status = 200, description = "Server-Sent Events: each event is named after the \
+                  state and its data is a CallState", content_type = "text/event-stream",
+               body = String),
+              (status = 401, description = "bridge token missing, invalid or expired (21301)",
+               body = ApiError),
+              (status = 403, description = "the token is another call's (21302)", body = ApiError),
+              (status = 404, description = "the invite no longer exists", body = ApiError),
               (status = 429, description = "too many event streams open for this call, this \
                 device or this server (code 21502); see Retry-After", body = ApiError)))]
 pub async fn events(

@@ -11,7 +11,8 @@ use secrecy::SecretString;
 
 use super::error::ApiError;
 use super::extract::Json;
-use crate::credentials::manage::{CredentialPatch, Material, TYPE_TOKEN};
+use crate::credentials::manage::{CredentialPatch, MAX_FRIENDLY_NAME, Material, TYPE_TOKEN};
+use serde_json::json;
 
 const FIELDS: &[&str] = &[
     "type",
@@ -26,6 +27,89 @@ const FIELDS: &[&str] = &[
     "team_id",
     "bundle_id",
 ];
+
+/// `sandbox` as text: a yes/no word in any case, surrounding ASCII whitespace ignored.
+const BOOL_PATTERN: &str = "^[\\t\\n\\f\\r ]*([Tt][Rr][Uu][Ee]|1|[Yy][Ee][Ss]|[Oo][Nn]|[Ff][Aa][Ll][Ss][Ee]|0|[Nn][Oo]|[Oo][Ff][Ff])?[\\t\\n\\f\\r ]*$";
+/// A `.p12` as standard base64 (canonical padding), surrounding ASCII whitespace ignored.
+const BASE64_PATTERN: &str = "^[\\t\\n\\f\\r ]*([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?[\\t\\n\\f\\r ]*$";
+
+/// The body of a credential upload or rotation, in each media type it is read in.
+pub struct CredentialUpload;
+
+impl CredentialUpload {
+    /// The object schema for one media type: `json`, `multipart` or `form`.
+    fn object(media: &str) -> serde_json::Value {
+        let text = |description: &str| match media {
+            "json" => json!({"type": ["string", "null"], "description": description}),
+            _ => json!({"type": "string", "description": description}),
+        };
+        let mut properties = serde_json::Map::new();
+        let mut add = |name: &str, schema: serde_json::Value| {
+            properties.insert(name.to_owned(), schema);
+        };
+        add(
+            "type",
+            match media {
+                "json" => json!({"enum": ["apn", "apn_token", null],
+                "description": "`apn` (certificate) or `apn_token` (.p8); inferred when absent"}),
+                _ => json!({"type": "string", "enum": ["apn", "apn_token"],
+                "description": "`apn` (certificate) or `apn_token` (.p8); inferred when absent"}),
+            },
+        );
+        add("friendly_name", {
+            let mut t = text("at most 64 characters");
+            t["maxLength"] = json!(MAX_FRIENDLY_NAME);
+            t
+        });
+        add("certificate", text("the certificate (chain), PEM"));
+        add(
+            "private_key",
+            text("its private key, PEM (an apn_token's .p8 is read here too)"),
+        );
+        add(
+            "sandbox",
+            match media {
+                "json" => json!({"type": ["boolean", "string", "null"], "pattern": BOOL_PATTERN,
+                "description": "pushes default to the development environment"}),
+                _ => json!({"type": "string", "pattern": BOOL_PATTERN,
+                "description": "pushes default to the development environment"}),
+            },
+        );
+        add(
+            "p12",
+            match media {
+                "multipart" => json!({"type": "string", "format": "binary",
+                "description": "the .p12 file as exported by Keychain"}),
+                "json" => json!({"type": ["string", "null"], "pattern": BASE64_PATTERN,
+                "description": "the .p12 file, base64"}),
+                _ => json!({"type": "string", "pattern": BASE64_PATTERN,
+                "description": "the .p12 file, base64"}),
+            },
+        );
+        add("password", text("the .p12's password"));
+        add("p8", text("the .p8 signing key, PEM"));
+        add("key_id", text("the .p8's key id (10 characters)"));
+        add("team_id", text("the Apple team id (10 characters)"));
+        add("bundle_id", text("the app's bundle id (.p8 credentials)"));
+        json!({
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "description": "One kind of key material: certificate + private_key, p12 (+ password), \
+                or p8 + key_id + team_id + bundle_id. Field names are also read in Twilio's \
+                PascalCase (Type, FriendlyName, Certificate, PrivateKey, Sandbox, …).",
+        })
+    }
+
+    /// The `content` map of the request body: JSON, multipart and form-encoded.
+    pub fn content() -> serde_json::Value {
+        json!({
+            "application/json": {"schema": Self::object("json")},
+            "multipart/form-data": {"schema": Self::object("multipart")},
+            "application/x-www-form-urlencoded": {"schema": Self::object("form")},
+        })
+    }
+}
 
 /// One uploaded field: text, or the raw bytes of a file part.
 enum Value {
@@ -58,12 +142,13 @@ pub async fn read_patch(req: Request) -> Result<CredentialPatch, ApiError> {
             let text = match value {
                 serde_json::Value::Null => continue,
                 serde_json::Value::String(s) => s,
-                serde_json::Value::Bool(b) => b.to_string(),
-                _ => {
+                serde_json::Value::Bool(b) if normalize(&key) == "sandbox" => b.to_string(),
+                _ if normalize(&key) == "sandbox" => {
                     return Err(ApiError::invalid(format!(
-                        "{key} must be a string or boolean"
+                        "{key} must be a boolean or a string"
                     )));
                 }
+                _ => return Err(ApiError::invalid(format!("{key} must be a string"))),
             };
             pairs.push((key, Value::Text(text)));
         }
@@ -156,7 +241,11 @@ fn text(fields: &mut HashMap<String, Value>, key: &str) -> Result<Option<String>
 }
 
 fn parse_bool(key: &str, raw: &str) -> Result<bool, ApiError> {
-    match raw.trim().to_ascii_lowercase().as_str() {
+    match raw
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
         _ => Err(ApiError::invalid(format!("{key} must be true or false"))),
@@ -178,7 +267,7 @@ fn build(mut fields: HashMap<String, Value>) -> Result<CredentialPatch, ApiError
         Some(Value::Bytes(bytes)) => Some(bytes),
         Some(Value::Text(b64)) => Some(
             base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
+                .decode(b64.trim_matches(|c: char| c.is_ascii_whitespace()))
                 .map_err(|_| ApiError::invalid("p12 must be the file, base64-encoded"))?,
         ),
     };

@@ -116,12 +116,15 @@ fn parse_sid(sid: &str) -> Result<CredentialSid, ApiError> {
 
 /// Uploads a credential: JSON, multipart form (file parts) or Twilio form fields.
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
-    request_body(description = "JSON, multipart/form-data or x-www-form-urlencoded with fields \
-        type, friendly_name, certificate, private_key, sandbox, p12 (file; base64 in JSON/forms), \
-        password, p8, key_id, team_id, bundle_id (Twilio's PascalCase names accepted)"),
+    request_body(description = "JSON, multipart/form-data (p12 as a file part) or Twilio-style \
+        x-www-form-urlencoded fields; schemas in openapi.rs (CredentialUpload)",
+        content(("application/json"), ("multipart/form-data"),
+                ("application/x-www-form-urlencoded"))),
     security(("api_key" = [])),
-    responses((status = 201, body = CredentialView), (status = 400, body = ApiError),
-              (status = 401, body = ApiError), (status = 413, body = ApiError)))]
+    responses((status = 201, description = "created: the credential", body = CredentialView,
+               headers(("Location" = String, description = "the credential's URL"))),
+              (status = 400, description = "invalid body or key material (20001, 211xx)",
+               body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -149,7 +152,7 @@ pub async fn create(
 
 /// Lists the account's credentials.
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", security(("api_key" = [])),
-    responses((status = 200, body = CredentialList), (status = 401, body = ApiError)))]
+    responses((status = 200, description = "the account's credentials", body = CredentialList)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -163,9 +166,10 @@ pub async fn list(
 
 /// Describes one credential.
 #[utoipa::path(get, path = "/v1/credentials/{sid}", tag = "credentials",
-    params(("sid" = String, Path, description = "credential SID (CR…)")),
+    params(("sid" = String, Path, description = "credential SID (CR…)", pattern = "^CR[0-9a-f]{32}$")),
     security(("api_key" = [])),
-    responses((status = 200, body = CredentialView), (status = 404, body = ApiError)))]
+    responses((status = 200, description = "the credential", body = CredentialView),
+              (status = 404, description = "no such credential in the account", body = ApiError)))]
 pub async fn fetch(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -185,11 +189,15 @@ pub async fn fetch(
 
 /// Rotates a credential: new key material and/or flags; registrations are kept.
 #[utoipa::path(post, path = "/v1/credentials/{sid}", tag = "credentials",
-    params(("sid" = String, Path, description = "credential SID (CR…)")),
-    request_body(description = "the same fields as creation; absent fields keep their value"),
+    params(("sid" = String, Path, description = "credential SID (CR…)", pattern = "^CR[0-9a-f]{32}$")),
+    request_body(description = "the same fields as creation; absent fields keep their value",
+        content(("application/json"), ("multipart/form-data"),
+                ("application/x-www-form-urlencoded"))),
     security(("api_key" = [])),
-    responses((status = 200, body = CredentialView), (status = 400, body = ApiError),
-              (status = 404, body = ApiError)))]
+    responses((status = 200, description = "the credential", body = CredentialView),
+              (status = 400, description = "invalid body or key material (20001, 211xx)",
+               body = ApiError),
+              (status = 404, description = "no such credential in the account", body = ApiError)))]
 pub async fn rotate(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -216,9 +224,10 @@ pub async fn rotate(
 
 /// Deletes a credential and its registrations.
 #[utoipa::path(delete, path = "/v1/credentials/{sid}", tag = "credentials",
-    params(("sid" = String, Path, description = "credential SID (CR…)")),
+    params(("sid" = String, Path, description = "credential SID (CR…)", pattern = "^CR[0-9a-f]{32}$")),
     security(("api_key" = [])),
-    responses((status = 204), (status = 404, body = ApiError)))]
+    responses((status = 204, description = "deleted with its registrations"),
+              (status = 404, description = "no such credential in the account", body = ApiError)))]
 pub async fn remove(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

@@ -14,17 +14,28 @@ use super::error::{ApiError, code};
 use crate::auth::{ApiKeyPrincipal, AuthError, TokenError, VerifiedToken, access_token, api_keys};
 use crate::clock::now_secs;
 
-/// `axum::Json` with our error body on every rejection.
+/// `axum::Json` with our error body on every rejection. The body must be a JSON object, as
+/// every body of the API is described: serde would otherwise read a struct from an array too.
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        type Object = serde_json::Map<String, serde_json::Value>;
+        let object = match axum::Json::<Object>::from_request(req, state).await {
+            Ok(axum::Json(object)) => object,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        T::deserialize(serde_json::Value::Object(object))
+            .map(Json)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    code::MALFORMED_JSON,
+                    format!("body does not have the expected fields: {e}"),
+                )
+            })
     }
 }
 

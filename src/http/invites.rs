@@ -32,22 +32,42 @@ pub const MAX_WAIT: Duration = Duration::from_millis(MAX_WAIT_MS);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInviteBody {
-    /// The identity to ring (`alice`, or `client:alice`).
+    /// The identity to ring (`alice`, or `client:alice`): 1–256 characters without control
+    /// characters, after the optional `client:` prefix.
+    #[schema(pattern = r"^(client:)?[^\u0000-\u001f\u007f-\u009f]{1,256}$")]
     pub to: String,
-    /// The caller, e.g. `client:bob` or `+15551234567`.
+    /// The caller, e.g. `client:bob` or `+15551234567`: 1–256 characters without control
+    /// characters.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,256}$")]
     pub from: String,
     /// `CA` + 32 hex; generated when absent. Posting the same one again returns the existing
     /// invite and sends nothing new.
+    #[schema(pattern = "^CA[0-9a-f]{32}$")]
     pub call_sid: Option<String>,
-    /// Custom parameters, delivered as `twi_params` (a URL query string).
+    /// Custom parameters, delivered as `twi_params` (a URL query string). The whole push must
+    /// fit APNs's 5120-byte VoIP limit (else 400, code 21202).
     pub params: Option<BTreeMap<String, String>>,
     /// Seconds the call may ring (default 30, at most 300).
+    #[schema(minimum = 1, maximum = 300)]
     pub ttl: Option<u32>,
-    /// URL that receives the invite's state changes (http or https).
+    /// URL that receives the invite's state changes (http or https, at most 2048 bytes);
+    /// loopback, private and link-local address literals and `localhost` are refused unless
+    /// listed in `status_callback_allowed_hosts`.
+    #[schema(max_length = 2048)]
     pub status_callback: Option<String>,
     /// `voip` to also send legacy `twilio.voice.cancel` VoIP pushes when the call ends
     /// (for apps on the older pattern; see the README for Apple's rule). Default `none`.
+    #[schema(value_type = Option<CancelPush>)]
     pub cancel_push: Option<String>,
+}
+
+/// Values of `cancel_push` (documentation only; the field is read as text).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CancelPush {
+    Voip,
+    None,
 }
 
 /// One device's part of an invite.
@@ -122,9 +142,11 @@ fn invalid_field(message: impl Into<String>) -> ApiError {
 /// Rings every registered device of `to`.
 #[utoipa::path(post, path = "/v1/invites", tag = "invites", request_body = CreateInviteBody,
     security(("api_key" = [])),
-    responses((status = 202, body = InviteView), (status = 400, body = ApiError),
-              (status = 401, body = ApiError),
-              (status = 404, description = "no registrations for `to`", body = ApiError)))]
+    responses((status = 202, description = "accepted and durable: the invite", body = InviteView,
+               headers(("Location" = String, description = "the invite's URL"))),
+              (status = 400, description = "invalid field (20001, 20xxx), or the push would \
+                  exceed APNs's VoIP payload limit (21202)", body = ApiError),
+              (status = 404, description = "no registrations for `to` (21201)", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -146,8 +168,15 @@ pub async fn place(
     caller: &ApiKeyPrincipal,
     body: CreateInviteBody,
 ) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
-    let to = Identity::parse(body.to.strip_prefix("client:").unwrap_or(&body.to))?;
-    if body.from.is_empty() || body.from.len() > 256 || body.from.chars().any(char::is_control) {
+    // `client:` alone is the identity "client:", as the description's pattern reads it.
+    let to = body
+        .to
+        .strip_prefix("client:")
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(&body.to);
+    let to = Identity::parse(to)?;
+    let from_len = body.from.chars().count();
+    if from_len == 0 || from_len > 256 || body.from.chars().any(char::is_control) {
         return Err(invalid_field(
             "from must be 1-256 printable characters, e.g. client:bob",
         ));
@@ -297,17 +326,22 @@ fn check_payload_size(state: &AppState, jobs: &[DeliveryJob]) -> Result<(), ApiE
 
 /// Query of `GET /v1/invites/{sid}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
-    /// Hold the reply up to this many milliseconds (≤ 10000) until every device has a final
-    /// outcome.
+    /// Hold the reply up to this many milliseconds until every device has a final outcome;
+    /// values over 10000 wait 10000.
+    #[param(nullable = false, minimum = 0, maximum = 18446744073709551615_u64)]
     pub wait: Option<u64>,
 }
 
 /// The invite with each device's outcome.
 #[utoipa::path(get, path = "/v1/invites/{sid}", tag = "invites",
-    params(("sid" = String, Path, description = "invite SID (IV…)"), WaitQuery),
+    params(("sid" = String, Path, description = "invite SID (IV…) or call SID (CA…)",
+            pattern = "^(IV|CA)[0-9a-f]{32}$"), WaitQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = InviteView), (status = 404, body = ApiError)))]
+    responses((status = 200, description = "the invite", body = InviteView),
+              (status = 400, description = "invalid query parameter", body = ApiError),
+              (status = 404, description = "no such invite in the account", body = ApiError)))]
 pub async fn fetch(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

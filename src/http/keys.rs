@@ -22,8 +22,9 @@ const MAX_NAME: usize = 64;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// A name to recognise the key by (at most 64 characters).
+    /// A name to recognise the key by (at most 64 characters). `FriendlyName` is read too.
     #[serde(default, alias = "FriendlyName")]
+    #[schema(max_length = 64)]
     pub friendly_name: Option<String>,
 }
 
@@ -67,8 +68,8 @@ impl From<&ApiKeyRecord> for KeyView {
 /// Creates an API key for the caller's account.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
     security(("api_key" = [])),
-    responses((status = 201, body = CreatedKeyView), (status = 400, body = ApiError),
-              (status = 401, body = ApiError)))]
+    responses((status = 201, description = "created: the key, with its secret (shown only here)", body = CreatedKeyView),
+              (status = 400, description = "invalid body", body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -93,7 +94,7 @@ pub async fn create(
 
 /// Lists the account's API keys (secrets are never listed).
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("api_key" = [])),
-    responses((status = 200, body = KeyList), (status = 401, body = ApiError)))]
+    responses((status = 200, description = "the account's keys (never secrets)", body = KeyList)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -106,8 +107,9 @@ pub async fn list(
 
 /// Revokes an API key; tokens signed with it stop working at once.
 #[utoipa::path(delete, path = "/v1/keys/{sid}", tag = "keys", security(("api_key" = [])),
-    params(("sid" = String, Path, description = "API key SID (SK…)")),
-    responses((status = 204), (status = 404, body = ApiError),
+    params(("sid" = String, Path, description = "API key SID (SK…)", pattern = "^SK[0-9a-f]{32}$")),
+    responses((status = 204, description = "revoked"),
+              (status = 404, description = "no such active key in the account", body = ApiError),
               (status = 409, description = "the account's last active key", body = ApiError)))]
 pub async fn revoke(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::code;
@@ -20,28 +21,117 @@ const MAX_PAGE: u32 = 1000;
 
 /// Body of `POST /v1/registrations`: the mobile SDK's wire format
 /// (`channel_type` + `data.registration_id`) or the plain form (`binding_type` + `address`).
-#[derive(Debug, Deserialize, ToSchema)]
-// `message_types` and `version` are accepted for wire compatibility; pushgate relays calls only.
-#[allow(dead_code)]
+/// Read field by field (see [`RegisterDevice::read`]) so that what is accepted is exactly what
+/// the schema below describes: `null` is the same as absent, other fields are ignored.
 pub struct RegisterDevice {
-    /// `apn` (SDK form).
-    pub channel_type: Option<String>,
-    /// `apn` (plain form).
-    pub binding_type: Option<String>,
-    /// e.g. `["twilio.voice.call"]`.
-    pub message_types: Option<Vec<String>>,
-    /// `{"registration_id": "<hex device token>"}` (SDK form).
-    pub data: Option<RegistrationData>,
-    /// The hex device token (plain form).
-    pub address: Option<String>,
-    /// Wire format version sent by the SDK (e.g. `"3"`).
-    pub version: Option<String>,
+    binding_type: String,
+    device_token: DeviceToken,
 }
 
-/// `data` of the SDK wire format.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RegistrationData {
-    pub registration_id: Option<String>,
+/// A hex device token, 32–100 bytes, surrounding ASCII whitespace ignored.
+const DEVICE_TOKEN_PATTERN: &str = r"^[\t\n\f\r ]*([0-9a-fA-F]{2}){32,100}[\t\n\f\r ]*$";
+
+impl RegisterDevice {
+    /// The body's JSON Schema (utoipa's schema types cannot say `anyOf` of `required`s).
+    pub fn schema() -> serde_json::Value {
+        let token = |description: &str| {
+            json!({"type": ["string", "null"], "pattern": DEVICE_TOKEN_PATTERN,
+                   "description": description})
+        };
+        let present = |name: &str, schema: serde_json::Value| json!({"required": [name], "properties": {name: schema}});
+        json!({
+            "type": "object",
+            "description": "The SDK form `{\"channel_type\":\"apn\",\"data\":{\"registration_id\":…}}` \
+                or the plain form `{\"binding_type\":\"apn\",\"address\":…}`. `null` counts as \
+                absent; when both names of a value are given, both must be valid and the SDK's wins.",
+            "properties": {
+                "channel_type": {"description": "`apn` (SDK form)", "enum": ["apn", null]},
+                "binding_type": {"description": "`apn` (plain form)", "enum": ["apn", null]},
+                "message_types": {"type": ["array", "null"], "items": {"type": "string"},
+                                  "description": "e.g. `[\"twilio.voice.call\"]`; not used"},
+                "data": {"type": ["object", "null"],
+                         "properties": {"registration_id": token("the hex device token (SDK form)")}},
+                "address": token("the hex device token (plain form)"),
+                "version": {"type": ["string", "null"],
+                            "description": "wire format version sent by the SDK, e.g. `\"3\"`; not used"},
+            },
+            "allOf": [
+                {"anyOf": [present("channel_type", json!({"type": "string"})),
+                           present("binding_type", json!({"type": "string"}))]},
+                {"anyOf": [present("data", json!({"type": "object",
+                               "required": ["registration_id"],
+                               "properties": {"registration_id": {"type": "string"}}})),
+                           present("address", json!({"type": "string"}))]},
+            ],
+            "example": {"channel_type": "apn", "message_types": ["twilio.voice.call"],
+                        "data": {"registration_id": "ab".repeat(32)}, "version": "3"},
+        })
+    }
+}
+
+/// A field that must be a string when present; `null` is absent.
+fn opt_str<'a>(
+    map: &'a serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match map.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::MALFORMED_JSON,
+            format!("{key} must be a string"),
+        )),
+    }
+}
+
+impl RegisterDevice {
+    /// Reads and validates the body.
+    fn read(body: &serde_json::Map<String, serde_json::Value>) -> Result<Self, ApiError> {
+        let malformed =
+            |m: &str| ApiError::new(StatusCode::BAD_REQUEST, code::MALFORMED_JSON, m.to_owned());
+        match body.get("message_types") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Array(items)) if items.iter().all(|i| i.is_string()) => {}
+            Some(_) => return Err(malformed("message_types must be an array of strings")),
+        }
+        opt_str(body, "version")?;
+        let data = match body.get("data") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Object(data)) => opt_str(data, "registration_id")?,
+            Some(_) => return Err(malformed("data must be an object")),
+        };
+        let types = [
+            opt_str(body, "channel_type")?,
+            opt_str(body, "binding_type")?,
+        ];
+        if let Some(other) = types.iter().flatten().find(|t| **t != "apn") {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::UNSUPPORTED_BINDING_TYPE,
+                format!("channel type {other:?} is not supported: use \"apn\""),
+            ));
+        }
+        let binding_type = types.iter().flatten().next().ok_or_else(|| {
+            ApiError::invalid("channel_type (or binding_type) is required: use \"apn\"")
+        })?;
+        let tokens = [data, opt_str(body, "address")?];
+        let mut parsed = Vec::with_capacity(2);
+        for raw in tokens.into_iter().flatten() {
+            parsed.push(DeviceToken::parse(raw)?);
+        }
+        let device_token = parsed.into_iter().next().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_DEVICE_TOKEN,
+                "device token missing: send data.registration_id (or address)",
+            )
+        })?;
+        Ok(Self {
+            binding_type: (*binding_type).to_owned(),
+            device_token,
+        })
+    }
 }
 
 /// A registration as the API shows it; the device token only shortened.
@@ -87,38 +177,24 @@ fn location(sid: &RegistrationSid) -> String {
 /// Registers (or refreshes) the calling phone's device token for the token's identity and
 /// push credential.
 #[utoipa::path(post, path = "/v1/registrations", tag = "registrations",
-    request_body = RegisterDevice, security(("access_token" = [])),
-    responses((status = 201, body = RegistrationView,
+    request_body(description = "RegisterDevice (schema in openapi.rs)",
+        content(("application/json"))),
+    security(("access_token" = []), ("access_token_bearer" = [])),
+    responses((status = 201, description = "created: the registration", body = RegistrationView,
                headers(("Location" = String, description = "the registration's URL"))),
-              (status = 400, body = ApiError), (status = 401, body = ApiError),
-              (status = 415, body = ApiError)))]
+              (status = 400, description = "invalid body: unsupported channel type (21005), \
+                  device token missing or invalid (21004)", body = ApiError),
+              (status = 401, description = "access token missing or invalid (201xx), or its \
+                  push credential is not the account's (20106)", body = ApiError)))]
 pub async fn register(
     State(state): State<AppState>,
     PhoneAuth(phone): PhoneAuth,
-    Json(body): Json<RegisterDevice>,
+    Json(body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let binding_type = body.channel_type.or(body.binding_type).ok_or_else(|| {
-        ApiError::invalid("channel_type (or binding_type) is required: use \"apn\"")
-    })?;
-    if binding_type != "apn" {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            code::UNSUPPORTED_BINDING_TYPE,
-            format!("channel type {binding_type:?} is not supported: use \"apn\""),
-        ));
-    }
-    let raw_token = body
-        .data
-        .and_then(|d| d.registration_id)
-        .or(body.address)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                code::INVALID_DEVICE_TOKEN,
-                "device token missing: send data.registration_id (or address)",
-            )
-        })?;
-    let device_token = DeviceToken::parse(&raw_token)?;
+    let RegisterDevice {
+        binding_type,
+        device_token,
+    } = RegisterDevice::read(&body)?;
     if !state
         .store
         .credential_exists(&phone.account, &phone.push_credential)
@@ -169,9 +245,11 @@ pub async fn register(
 
 /// Fetches one registration: the owning phone's, or any of the account's with an API key.
 #[utoipa::path(get, path = "/v1/registrations/{sid}", tag = "registrations",
-    params(("sid" = String, Path, description = "registration SID (BS…)")),
-    security(("access_token" = []), ("api_key" = [])),
-    responses((status = 200, body = RegistrationView), (status = 404, body = ApiError)))]
+    params(("sid" = String, Path, description = "registration SID (BS…)", pattern = "^BS[0-9a-f]{32}$")),
+    security(("access_token" = []), ("access_token_bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "the registration", body = RegistrationView),
+              (status = 404, description = "no such registration, or another identity's",
+               body = ApiError)))]
 pub async fn fetch(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,9 +269,11 @@ pub async fn fetch(
 /// Removes a registration: the owning phone's own (access token), or any of the account's
 /// (API key). Another identity's registration is reported as not found.
 #[utoipa::path(delete, path = "/v1/registrations/{sid}", tag = "registrations",
-    params(("sid" = String, Path, description = "registration SID (BS…)")),
-    security(("access_token" = []), ("api_key" = [])),
-    responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+    params(("sid" = String, Path, description = "registration SID (BS…)", pattern = "^BS[0-9a-f]{32}$")),
+    security(("access_token" = []), ("access_token_bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "removed"),
+              (status = 404, description = "no such registration, or another identity's",
+               body = ApiError)))]
 pub async fn unregister(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,12 +305,21 @@ fn scope(caller: &Caller) -> (&crate::domain::AccountSid, Option<&Identity>) {
 
 /// Query of `GET /v1/registrations`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this identity's registrations.
+    #[param(
+        nullable = false,
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub identity: Option<String>,
     /// Page size, 1–1000 (default 50).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub page_size: Option<u32>,
     /// `next_page_token` of the previous page.
+    #[param(nullable = false, pattern = "^BS[0-9a-f]{32}$")]
     pub page_token: Option<String>,
 }
 
@@ -252,8 +341,8 @@ pub struct PageMeta {
 /// Lists the account's registrations, optionally for one identity, paginated.
 #[utoipa::path(get, path = "/v1/registrations", tag = "registrations", params(ListQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = RegistrationList), (status = 400, body = ApiError),
-              (status = 401, body = ApiError)))]
+    responses((status = 200, description = "one page of registrations", body = RegistrationList),
+              (status = 400, description = "invalid query parameter", body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
