@@ -252,8 +252,34 @@ pub fn document(config: &Config) -> Value {
     registration_body(&mut doc);
     event_stream(&mut doc);
     add_common_responses(&mut doc);
+    unique_operation_ids(&mut doc);
     restrict_status_callback(&mut doc, &config.status_callback_allowed_hosts);
     doc
+}
+
+/// Operation ids are the handlers' names (`create`, `list`, `rotate` …), which repeat across
+/// resources; OpenAPI requires them unique, and clients and schemathesis's links key on them:
+/// each becomes `<tag>_<name>` (`credentials_rotate`, `webhooks_rotate`).
+fn unique_operation_ids(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for method in METHODS {
+            let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let tag = op
+                .get("tags")
+                .and_then(|t| t.get(0))
+                .and_then(Value::as_str)
+                .map(|t| t.replace('-', "_"));
+            if let (Some(tag), Some(id)) = (tag, op.get("operationId").and_then(Value::as_str)) {
+                let id = format!("{tag}_{id}");
+                op.insert("operationId".into(), Value::String(id));
+            }
+        }
+    }
 }
 
 /// Serves the document.

@@ -22,9 +22,14 @@ pub struct WebhookSecretView {
 
 /// Replaces the account's webhook signing secret; callbacks sent from now on are signed with
 /// the new one (the old one stops at once).
-#[utoipa::path(post, path = "/v1/webhook-secret", tag = "keys", security(("api_key" = [])),
-    responses((status = 201, body = WebhookSecretView), (status = 401, body = ApiError),
-              (status = 429, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(post, path = "/v1/webhook-secret", tag = "webhooks", security(("api_key" = [])),
+    responses((status = 201, description = "the new secret, shown this once",
+               body = WebhookSecretView),
+              (status = 401, description = "API key missing, invalid or revoked", body = ApiError),
+              (status = 429, description = "too many failed authentications from this address \
+                (code 20429); see Retry-After", body = ApiError),
+              (status = 503, description = "the database is unavailable; retry shortly",
+               body = ApiError)))]
 pub async fn rotate(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

@@ -164,6 +164,19 @@ async fn the_description_is_complete_and_matches_the_router() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in METHODS {
+            if let Some(op) = item.get(method) {
+                let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+                assert!(
+                    ids.insert(id.clone()),
+                    "{method} {path}: operationId {id} repeats"
+                );
+            }
+        }
+    }
+
     let served: BTreeSet<String> = router_routes()
         .into_iter()
         .filter(|route| {
