@@ -102,6 +102,23 @@ impl Store {
         Ok(n)
     }
 
+    /// Unmarks open deliveries marked enqueued at a time before `before`: those added to a
+    /// stream Redis lost while their mark was still being written (the mark carries the time
+    /// of the add, not of the write).
+    pub async fn forget_enqueued_before(&self, before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE deliveries SET enqueued_at = NULL \
+             WHERE status IN ('queued', 'retrying') AND enqueued_at < $1",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// The stored state of these deliveries (missing ones are left out).
     pub async fn deliveries_by_id(
         &self,

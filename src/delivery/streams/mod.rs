@@ -136,9 +136,30 @@ pub struct RedisQueue {
     /// from looking idle by a heartbeat, so only a dead (or stalled) replica's entries are
     /// claimed.
     working: Working,
+    /// When this replica last re-created a lost queue (epoch ms), until the sweeper has
+    /// unmarked the deliveries whose marks landed after that.
+    recreated: std::sync::Mutex<Option<i64>>,
 }
 
 impl RedisQueue {
+    fn recreated_at(&self) -> Option<i64> {
+        *self.recreated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The group was just created: unmarks every open delivery (marks still being written are
+    /// caught by the sweeper later, see `tasks::forget_late_marks`).
+    async fn note_recreated(&self, store: &Store) -> Result<u64, crate::store::StoreError> {
+        *self.recreated.lock().unwrap_or_else(|e| e.into_inner()) = Some(now_ms());
+        store.forget_enqueued().await
+    }
+
+    fn clear_recreated(&self, at: i64) {
+        let mut recreated = self.recreated.lock().unwrap_or_else(|e| e.into_inner());
+        if *recreated == Some(at) {
+            *recreated = None;
+        }
+    }
+
     /// Makes sure the consumer group exists and starts the enqueuer, the acknowledger, the
     /// retry mover and the outbox sweeper (they stop with `stopped`, the acknowledger when the
     /// queue is dropped).
@@ -159,6 +180,7 @@ impl RedisQueue {
             enqueue,
             acks,
             working: Arc::default(),
+            recreated: std::sync::Mutex::default(),
         });
         queue.ensure_group(&store).await?;
         let tasks = vec![
@@ -300,7 +322,7 @@ impl RedisQueue {
             .query_async::<()>(&mut self.conn.clone())
             .await;
         match created {
-            Ok(()) => match store.forget_enqueued().await {
+            Ok(()) => match self.note_recreated(store).await {
                 Ok(0) => Ok(()),
                 Ok(n) => {
                     tracing::warn!(

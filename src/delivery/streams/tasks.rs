@@ -53,13 +53,16 @@ pub(super) async fn enqueuer(
         if jobs.is_empty() {
             continue;
         }
+        // The mark carries the time of the add: a mark written after Redis lost its data and
+        // the queue was re-created is still recognised as older (see `sweep_outbox`).
+        let added_at = now_ms();
         match queue.add(&jobs, queue.enqueue_budget()).await {
             Ok(()) => {
                 let mut ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
                 ids.sort();
                 // In the background: the next batch must not wait behind the store.
                 let store = store.clone();
-                tokio::spawn(async move { mark_enqueued(&store, &ids).await });
+                tokio::spawn(async move { mark_enqueued(&store, &ids, added_at).await });
             }
             Err(e) => {
                 METRICS
@@ -75,10 +78,10 @@ pub(super) async fn enqueuer(
 
 /// Marks deliveries enqueued, retrying for a while: an unmarked row is swept into the stream a
 /// second time (the reader then asks the store before sending it, see `consume`).
-async fn mark_enqueued(store: &Store, ids: &[String]) {
+async fn mark_enqueued(store: &Store, ids: &[String], added_at: i64) {
     let mut backoff = Duration::from_millis(20);
     for attempt in 1..=8 {
-        match store.mark_enqueued(ids, now_ms()).await {
+        match store.mark_enqueued(ids, added_at).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, attempt, deliveries = ids.len(), "marking deliveries enqueued failed");
@@ -314,6 +317,31 @@ pub(super) async fn move_due_retries(queue: Arc<RedisQueue>, mut stopped: watch:
     }
 }
 
+/// After this replica re-created a lost queue: once marks still in flight then have landed
+/// (the sweep delay later), unmarks every open delivery whose add predates the re-creation, so
+/// the sweep takes it (an entry that did reach the new stream is then read twice; the reader
+/// asks the store first).
+async fn forget_late_marks(queue: &RedisQueue, store: &Store, now: i64) {
+    let Some(recreated) = queue.recreated_at() else {
+        return;
+    };
+    if now < recreated + queue.settings.sweep_after.as_millis() as i64 {
+        return;
+    }
+    match store.forget_enqueued_before(recreated).await {
+        Ok(n) => {
+            queue.clear_recreated(recreated);
+            if n > 0 {
+                tracing::warn!(
+                    deliveries = n,
+                    "deliveries marked enqueued into the lost Redis queue after it was re-created will be enqueued again"
+                );
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "outbox sweep: store unavailable"),
+    }
+}
+
 pub(super) async fn sweep_outbox(
     queue: Arc<RedisQueue>,
     store: Store,
@@ -326,6 +354,7 @@ pub(super) async fn sweep_outbox(
             _ = tick.tick() => {}
         }
         let now = now_ms();
+        forget_late_marks(&queue, &store, now).await;
         let before = now - queue.settings.sweep_after.as_millis() as i64;
         let taken = match store.take_unenqueued(before, now, SWEEP_LIMIT).await {
             Ok(taken) if taken.is_empty() => continue,
