@@ -1,4 +1,5 @@
-//! Loading, layering and validation of [`Config`](super::Config).
+//! Loading, layering and validation of [`Config`](super::Config): defaults, file and
+//! environment, comma-separated lists, and errors named as the operator wrote them.
 
 use super::*;
 
@@ -32,6 +33,78 @@ fn rejects_bad_values_with_clear_messages() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lisen"), "{e}");
+        Ok(())
+    });
+}
+
+fn load_error() -> String {
+    Config::load(None).unwrap_err().to_string()
+}
+
+#[test]
+fn lists_from_the_environment_are_comma_separated() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "PUSHGATE_STATUS_CALLBACK_ALLOWED_HOSTS",
+            "a.example, *.b.example,127.0.0.1,",
+        );
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.status_callback_allowed_hosts,
+            ["a.example", "*.b.example", "127.0.0.1"]
+        );
+        jail.set_env("PUSHGATE_STATUS_CALLBACK_ALLOWED_HOSTS", "127.0.0.1");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.status_callback_allowed_hosts, ["127.0.0.1"]);
+        // The TOML array form still works, in the environment and in a file.
+        jail.set_env("PUSHGATE_STATUS_CALLBACK_ALLOWED_HOSTS", "[\"x.example\"]");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.status_callback_allowed_hosts, ["x.example"]);
+        jail.clear_env();
+        jail.create_file(
+            "p.toml",
+            "status_callback_allowed_hosts = [\"c.example\", \"::1\"]\n",
+        )?;
+        let c = Config::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(c.status_callback_allowed_hosts, ["c.example", "::1"]);
+        Ok(())
+    });
+}
+
+#[test]
+fn errors_name_the_variable_or_file_key_the_operator_wrote() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("PUSHGATE_LISTEN", "nonsense");
+        let e = load_error();
+        assert!(e.contains("PUSHGATE_LISTEN"), "{e}");
+        assert!(e.contains("127.0.0.1:8080"), "{e}");
+        assert!(!e.contains("\"LISTEN\""), "{e}");
+        jail.clear_env();
+
+        jail.set_env("PUSHGATE_MAX_BODY_BYTES", "lots");
+        let e = load_error();
+        assert!(e.contains("PUSHGATE_MAX_BODY_BYTES"), "{e}");
+        assert!(e.contains("262144"), "{e}");
+        jail.clear_env();
+
+        jail.create_file("p.toml", "listen = \"bad\"\n")?;
+        let e = Config::load(Some(Path::new("p.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`listen` in "), "{e}");
+        assert!(e.contains("p.toml"), "{e}");
+        assert!(!e.contains("default.listen"), "{e}");
+        Ok(())
+    });
+}
+
+#[test]
+fn errors_never_echo_a_secret_value() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("PUSHGATE_MASTER_KEY", "[\"not-a-key-but-secret\"]");
+        let e = load_error();
+        assert!(e.contains("PUSHGATE_MASTER_KEY"), "{e}");
+        assert!(!e.contains("not-a-key-but-secret"), "{e}");
         Ok(())
     });
 }

@@ -185,6 +185,13 @@ pub fn device_token(seed: u8) -> String {
 }
 
 impl TestApp {
+    /// The text of `GET /metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    }
+
     /// Absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)

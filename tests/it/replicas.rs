@@ -125,14 +125,7 @@ async fn replicas_share_one_queue_and_relay_events() {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.metrics_text().await
 }
 
 #[tokio::test]

@@ -73,15 +73,7 @@ pub async fn ring_with_callback(app: &TestApp, apns: &Apns, url: &str) -> Value 
 
 /// The value of a counter sample `name{labels}` in the app's `/metrics` (0 if absent).
 pub async fn metric(app: &TestApp, sample: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     text.lines()
         .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
         .unwrap_or(0.0)

@@ -4,15 +4,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// Series (sample lines) in `/metrics`, and the body's size.
 async fn metrics(app: &TestApp) -> (usize, usize) {
-    let body = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = app.metrics_text().await;
     let series = body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
