@@ -283,7 +283,8 @@ impl Config {
     pub fn master_key(&self) -> Result<MasterKey, ConfigError> {
         let ring = match (&self.master_key, self.store_kind()) {
             (Some(key), _) => MasterKey::from_base64(key.expose_secret())?,
-            (None, StoreKind::Sqlite) => MasterKey::load_file_ring(&self.master_key_file())?,
+            (None, StoreKind::Sqlite) => MasterKey::load_file_ring(&self.master_key_file())?
+                .reloading_from(self.master_key_file()),
             (None, StoreKind::Postgres) => {
                 return Err(ConfigError::Invalid(
                     "PUSHGATE_MASTER_KEY is required with PostgreSQL (base64 of 32 random bytes, \

@@ -14,10 +14,13 @@
 
 mod key_file;
 pub mod redact;
+mod reload;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -100,6 +103,9 @@ impl Key {
 pub struct MasterKey {
     current: Key,
     previous: Arc<[Key]>,
+    /// For a ring read from key files: where to read it again when a value names a key it
+    /// lacks (a rotation made beside this process).
+    reload: Option<Arc<reload::Reload>>,
 }
 
 impl MasterKey {
@@ -107,6 +113,7 @@ impl MasterKey {
         Self {
             current: Key::new(bytes),
             previous: Arc::from(Vec::new()),
+            reload: None,
         }
     }
 
@@ -148,6 +155,7 @@ impl MasterKey {
         Self {
             current: self.current,
             previous: Arc::from(previous),
+            reload: self.reload,
         }
     }
 
@@ -158,6 +166,7 @@ impl MasterKey {
             .map(|k| Self {
                 current: k.clone(),
                 previous: Arc::from(Vec::new()),
+                reload: None,
             })
             .collect()
     }
@@ -166,9 +175,28 @@ impl MasterKey {
         std::iter::once(&self.current).chain(self.previous.iter())
     }
 
+    /// This ring, set to read `path` (and its `.previous`/`.new` siblings) again when a value
+    /// names a key it lacks: a rotation made beside a running server (`reload.rs`).
+    pub fn reloading_from(mut self, path: PathBuf) -> Self {
+        self.reload = Some(Arc::new(reload::Reload::new(path)));
+        self
+    }
+
+    /// The ring in force: the one last read from the key files, if they were read again.
+    fn ring(&self) -> Cow<'_, MasterKey> {
+        match self.reload.as_ref().and_then(|r| r.current()) {
+            Some(ring) => Cow::Owned(ring),
+            None => Cow::Borrowed(self),
+        }
+    }
+
     /// Encrypts `plaintext` under the current key (format v2), binding it to `owner` (the
     /// record's SID).
     pub fn seal(&self, plaintext: &[u8], owner: &str) -> Result<Vec<u8>, SecretsError> {
+        self.ring().seal_here(plaintext, owner)
+    }
+
+    fn seal_here(&self, plaintext: &[u8], owner: &str) -> Result<Vec<u8>, SecretsError> {
         let nonce: [u8; NONCE_LEN] = random_bytes();
         let mut tag = [0u8; TAG_LEN];
         let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
@@ -190,8 +218,30 @@ impl MasterKey {
     }
 
     /// Decrypts a value sealed for `owner`: v2 with the key its id names, v1 with whichever
-    /// key of the ring opens it.
+    /// key of the ring opens it. A v2 value naming a key the ring lacks makes a file-based
+    /// ring read its files again.
     pub fn open(&self, sealed: &[u8], owner: &str) -> Result<Vec<u8>, SecretsError> {
+        let ring = self.ring();
+        match ring.open_here(sealed, owner) {
+            Err(SecretsError::Open) if ring.lacks_key_of(sealed) => {
+                match self.reload.as_ref().and_then(|r| r.refresh()) {
+                    Some(fresh) => fresh.open_here(sealed, owner),
+                    None => Err(SecretsError::Open),
+                }
+            }
+            opened => opened,
+        }
+    }
+
+    /// Whether `sealed` is a v2 value naming a key this ring does not hold.
+    fn lacks_key_of(&self, sealed: &[u8]) -> bool {
+        sealed.first() == Some(&V2)
+            && sealed
+                .get(1..1 + KEY_ID_LEN)
+                .is_some_and(|id| self.all().all(|k| k.id != id))
+    }
+
+    fn open_here(&self, sealed: &[u8], owner: &str) -> Result<Vec<u8>, SecretsError> {
         match sealed.first() {
             Some(&V2) if sealed.len() >= 1 + KEY_ID_LEN + NONCE_LEN + TAG_LEN => {
                 let (header, rest) = sealed.split_at(1 + KEY_ID_LEN);
@@ -215,7 +265,8 @@ impl MasterKey {
 
     /// Whether `sealed` is already a v2 value under the current key (a rotation skips it).
     pub fn is_current(&self, sealed: &[u8]) -> bool {
-        sealed.first() == Some(&V2) && sealed.get(1..1 + KEY_ID_LEN) == Some(&self.current.id[..])
+        let ring = self.ring();
+        sealed.first() == Some(&V2) && sealed.get(1..1 + KEY_ID_LEN) == Some(&ring.current.id[..])
     }
 
     /// A 256-bit key for `purpose`, derived from the current key (HMAC-SHA256), so each use

@@ -2,5 +2,6 @@
 //! rotation rolled through two servers without a failed request, and private file modes.
 
 mod files;
+mod live_rotation;
 mod p12;
 mod rotation;

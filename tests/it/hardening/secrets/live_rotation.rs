@@ -1,0 +1,141 @@
+//! `pushgate rotate-master-key` on the embedded store while the gateway runs: requests
+//! authenticated before, during and after the rotation all succeed (the running server reads
+//! the key files again when a value names a key it lacks), and what it seals afterwards is
+//! under the new key.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use pushgate::auth::api_keys;
+use pushgate::config::Config;
+use pushgate::secrets::MasterKey;
+use pushgate::store::Store;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::helpers::basic;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
+
+#[tokio::test]
+async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = Config {
+        data_dir: data.clone(),
+        api_key_cache_seconds: 0,
+        log: "warn".into(),
+        ..Config::default()
+    };
+    let master = config.master_key().unwrap();
+    let store = Store::open(&config).await.unwrap();
+    store.migrate().await.unwrap();
+    let (_, key) = api_keys::create_account(&store, &master, "live", "first")
+        .await
+        .unwrap();
+    let auth = basic(key.record.sid.as_str(), key.secret.expose_secret());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pushgate::run(config.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let get = {
+        let (client, base) = (client.clone(), base.clone());
+        move |auth: String| {
+            let (client, url) = (client.clone(), format!("{base}/v1/keys"));
+            async move {
+                let res = client.get(url).header("Authorization", auth).send().await;
+                res.map(|r| r.status().as_u16()).unwrap_or(0)
+            }
+        }
+    };
+    for _ in 0..200 {
+        if get(auth.clone()).await == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Steady authenticated traffic through the rotation.
+    let (done, ok, failed) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let load = {
+        let (done, ok, failed, auth) = (done.clone(), ok.clone(), failed.clone(), auth.clone());
+        let get = get.clone();
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                match get(auth.clone()).await {
+                    200 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        })
+    };
+    let out = tokio::process::Command::new(BIN)
+        .arg("rotate-master-key")
+        .env_clear()
+        .env("PUSHGATE_DATA_DIR", &data)
+        .env("PUSHGATE_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Traffic goes on after the rotation (bounded: a server that can't open the re-sealed
+    // secrets only fails).
+    let (before, seen) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ok.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < before + seen + 20
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    done.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests failed during the rotation"
+    );
+
+    // A key made now is sealed under the new key alone.
+    let created: Value = client
+        .post(format!("{base}/v1/keys"))
+        .header("Authorization", &auth)
+        .json(&serde_json::json!({"friendly_name": "after"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = created["sid"].as_str().expect("created key").to_owned();
+    let newest =
+        MasterKey::from_base64(&std::fs::read_to_string(data.join("master.key")).unwrap()).unwrap();
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", data.join("pushgate.db").display());
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT secret_sealed FROM api_keys WHERE sid = $1")
+        .bind(&sid)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(
+        newest.open(&sealed, &sid).is_ok(),
+        "sealed under an old key"
+    );
+    let new_auth = basic(&sid, created["secret"].as_str().unwrap());
+    assert_eq!(get(new_auth).await, 200);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
