@@ -130,23 +130,29 @@ async fn read(
             }
         }
     }
-    if !stale.is_empty() {
-        match still_open(queue, store, stale).await {
-            Ok(open) => jobs.extend(open),
-            // Left pending: claimed (and checked) after the idle time.
-            Err(e) => {
-                tracing::warn!(error = %e, "queued deliveries can't be checked against the store yet")
-            }
-        }
-    }
-    match lease(queue, jobs, false).await {
-        Ok(jobs) => Ok(jobs),
+    // Lease first, then ask the store: a twin checked before leasing could find the delivery
+    // still open, then get the lease its first sender released on recording — and send again.
+    let mut mine = match lease(queue, jobs, false).await {
+        Ok(jobs) => jobs,
         Err(e) => {
             // Left pending: claimed after the idle time.
             tracing::warn!(error = %e, "leasing queued deliveries failed");
-            Ok(Vec::new())
+            return Ok(Vec::new());
+        }
+    };
+    if !stale.is_empty() {
+        match lease(queue, stale, false).await {
+            Ok(leased) => match still_open(queue, store, leased).await {
+                Ok(open) => mine.extend(open),
+                // Left pending: claimed (and checked) after the idle time and the lease.
+                Err(e) => {
+                    tracing::warn!(error = %e, "queued deliveries can't be checked against the store yet")
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "leasing queued deliveries failed"),
         }
     }
+    Ok(mine)
 }
 
 /// The jobs the store still has open, with their attempt counts brought up to date; the
@@ -284,6 +290,14 @@ async fn claim(
         .iter()
         .filter_map(|e| decode(queue, e, &mut invites))
         .collect();
+    // Leased before the store is asked (see `read`).
+    let jobs = match lease(queue, jobs, true).await {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::warn!(error = %e, "leasing claimed deliveries failed");
+            return Ok(Vec::new());
+        }
+    };
     let jobs = match still_open(queue, store, jobs).await {
         Ok(jobs) => jobs,
         Err(e) => {
@@ -306,13 +320,6 @@ async fn claim(
             open.push(job);
         }
     }
-    let open = match lease(queue, open, true).await {
-        Ok(open) => open,
-        Err(e) => {
-            tracing::warn!(error = %e, "leasing claimed deliveries failed");
-            Vec::new()
-        }
-    };
     if !open.is_empty() {
         tracing::info!(
             deliveries = open.len(),
