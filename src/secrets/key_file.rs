@@ -114,10 +114,14 @@ pub fn check_private_file(path: &Path) -> Result<(), SecretsError> {
     Ok(())
 }
 
-/// Creates `dir` and any missing parents with mode 0700 (existing directories are left
-/// as they are).
+/// Creates `dir` and any missing parents with mode 0700; an existing directory others can
+/// enter or read is made 0700 (with a warning).
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if dir.is_dir() {
+        tighten(dir, 0o700);
         return Ok(());
     }
     let mut builder = std::fs::DirBuilder::new();
@@ -134,7 +138,8 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Creates `path` empty with mode 0600 if it does not exist (an existing file is untouched).
+/// Creates `path` empty with mode 0600 if it does not exist; an existing file others can
+/// read or write is made 0600 (with a warning) — an install from before pushgate set modes.
 pub fn create_private_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -142,8 +147,33 @@ pub fn create_private_file(path: &Path) -> std::io::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            tighten(path, 0o600);
+            Ok(())
+        }
         Err(e) => Err(e),
+    }
+}
+
+/// Sets `path` to `mode` if group or others have any access to it; a failure (not the
+/// owner, say) is logged, not fatal.
+fn tighten(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let old = meta.permissions().mode() & 0o777;
+        if old & 0o077 == 0 {
+            return;
+        }
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            Ok(()) => tracing::warn!(path = %path.display(), old = format!("{old:o}"),
+                new = format!("{mode:o}"), "others had access to a pushgate data path: made private"),
+            Err(e) => tracing::warn!(path = %path.display(), old = format!("{old:o}"), error = %e,
+                "others have access to a pushgate data path, and it could not be made private"),
+        }
     }
 }
 

@@ -130,7 +130,8 @@ impl WriteTx {
 impl Store {
     /// Connects as `config` says, creating the SQLite data directory (0700) if needed. A
     /// SQLite database file is created by us with mode 0600 before SQLite opens it (its
-    /// `-wal` and `-shm` files take the database file's mode), whatever the umask.
+    /// `-wal` and `-shm` files take the database file's mode), whatever the umask; existing
+    /// ones others could read are made private.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
         let io = |e| StoreError::Unavailable(sqlx::Error::Io(e));
         if config.database_url.is_none() {
@@ -138,6 +139,14 @@ impl Store {
         }
         if let Some(path) = sqlite::file_path(&config.database_url()) {
             crate::secrets::create_private_file(&path).map_err(io)?;
+            // An older install's -wal/-shm files keep their own modes: made private too.
+            for suffix in ["-wal", "-shm"] {
+                let mut side = path.clone().into_os_string();
+                side.push(suffix);
+                if std::path::Path::new(&side).exists() {
+                    crate::secrets::create_private_file(std::path::Path::new(&side)).map_err(io)?;
+                }
+            }
         }
         Self::connect_with(
             &config.database_url(),

@@ -90,3 +90,25 @@ fn a_master_key_others_can_read_stops_startup_with_exit_2() {
         }
     }
 }
+
+/// An install from before pushgate set modes: its data dir and database are made private at
+/// the next start.
+#[tokio::test]
+async fn an_older_install_readable_by_others_is_made_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = data.join("pushgate.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = under_umask_022(&data).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&data.join("master.key")), 0o600);
+}
