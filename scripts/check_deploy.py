@@ -6,7 +6,7 @@ Usage: check_deploy.py RULES_OUT [RENDERED.yaml ...]
 - the Grafana dashboard is valid JSON with unique panel ids and a query in every target, and
   its queries are written to RULES_OUT as recording rules, for `promtool check rules` to parse;
 - every pushgate_* metric the alerts and the dashboard use is defined in src/metrics.rs;
-- every PUSHGATE_* variable the kit sets is a key of src/config.rs's Config, because pushgate
+- every PUSHGATE_* variable the kit sets is a key of src/config/mod.rs's Config, because pushgate
   refuses unknown PUSHGATE_* variables and exits with code 2.
 Prints each problem and exits 1 if there is any.
 """
@@ -53,11 +53,11 @@ def defined_metrics() -> set[str]:
 
 
 def config_keys() -> set[str]:
-    src = (ROOT / "src" / "config.rs").read_text()
+    src = (ROOT / "src" / "config" / "mod.rs").read_text()
     m = re.search(r"pub struct Config \{(.*?)\n\}", src, re.S)
     keys = set(re.findall(r"^\s+pub (\w+):", m.group(1), re.M)) if m else set()
     if not keys:
-        problem("src/config.rs: found no fields of `pub struct Config` (has it moved?)")
+        problem("src/config/mod.rs: found no fields of `pub struct Config` (has it moved?)")
     return keys
 
 
@@ -155,9 +155,9 @@ def main() -> int:
     variables = sorted(set(set_variables({p: d for p, d in docs.items() if p not in rendered})))
     for where, name in variables:
         if name not in allowed:
-            problem(f"{where}: {name} is not a pushgate setting (src/config.rs); "
+            problem(f"{where}: {name} is not a pushgate setting (src/config/mod.rs); "
                     "pushgate would exit with code 2")
-    print(f"ok: {len(variables)} PUSHGATE_* settings checked against src/config.rs")
+    print(f"ok: {len(variables)} PUSHGATE_* settings checked against src/config/mod.rs")
 
     return 1 if problems else 0
 
