@@ -15,7 +15,6 @@
 pub mod apns;
 pub mod auth;
 pub mod bench;
-pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -24,10 +23,12 @@ pub mod delivery;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod invites;
 pub mod metrics;
 pub mod mock_apns;
 pub mod observe;
 pub mod redis_conn;
+pub mod registrations;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
@@ -93,13 +94,15 @@ pub async fn start_services(
         redis.clone(),
     )
     .await?;
-    let calls = calls::Calls::new(store.clone(), engine.clone());
-    calls.resume().await?;
+    let invites = invites::Invites::new(store.clone(), engine.clone(), &config);
+    invites.resume().await?;
     if redis.is_some() {
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
-        calls.spawn_overdue_sweeper();
+        invites.spawn_overdue_sweeper();
     }
-    calls::callbacks::start(
+    let registrations =
+        registrations::Registrations::new(store.clone(), config.max_registrations_per_identity);
+    invites::callbacks::start(
         store.clone(),
         master_key.clone(),
         callback_queue,
@@ -123,7 +126,8 @@ pub async fn start_services(
         master_key,
         config: Arc::new(config),
         engine,
-        calls,
+        invites,
+        registrations,
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
     })
 }

@@ -15,7 +15,7 @@ pub mod streams;
 mod worker;
 
 pub use clients::{ClientError, Clients, Entry};
-pub use job::{DeliveryJob, InviteInfo, parse_environment};
+pub use job::{DeliveryJob, InviteInfo};
 pub use payload::{call_payload, params_query};
 pub use queue::{OnWritten, Queue};
 pub use recorder::Recorder;
@@ -256,7 +256,7 @@ async fn adopt_orphans(
         let orphans: Vec<_> = open
             .into_iter()
             .filter(|d| d.date_updated < before)
-            .filter(|d| uuid::Uuid::parse_str(&d.id).is_ok_and(|id| !queue.holds(id)))
+            .filter(|d| !queue.holds(d.id))
             .collect();
         if orphans.is_empty() {
             continue;

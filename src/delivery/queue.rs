@@ -7,14 +7,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::domain::DeliveryId;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use super::job::DeliveryJob;
 use super::streams::RedisQueue;
 
 /// Deliveries the embedded queue holds (queued, in flight or waiting for a retry).
-pub type Held = Arc<Mutex<HashSet<Uuid>>>;
+pub type Held = Arc<Mutex<HashSet<DeliveryId>>>;
 
 /// Run once a delivery's outcome is in the store.
 pub type OnWritten = Box<dyn FnOnce() + Send>;
@@ -83,7 +83,7 @@ impl Queue {
 
     /// Embedded: whether this process's queue holds delivery `id` (always true for Redis,
     /// whose sweeper works from the outbox instead).
-    pub fn holds(&self, id: Uuid) -> bool {
+    pub fn holds(&self, id: DeliveryId) -> bool {
         match self {
             Queue::Embedded(_, held) => {
                 held.lock().unwrap_or_else(|p| p.into_inner()).contains(&id)

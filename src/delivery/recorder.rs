@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queue::OnWritten;
 use crate::clock::now_ms;
+use crate::domain::InviteStatus;
 use crate::events::{Events, InviteChange};
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
 
@@ -78,7 +79,7 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, chang
         // Rows in one order everywhere, so replicas' batches (and the Redis queue's enqueue
         // marks) never deadlock on PostgreSQL; the sort is stable, so two outcomes of one
         // delivery stay in the order they happened.
-        updates.sort_by(|a, b| a.id.cmp(&b.id));
+        updates.sort_by_key(|u| u.id);
         if (!updates.is_empty() || !rejections.is_empty())
             && write(&store, &updates, &rejections, &changes).await
         {
@@ -113,14 +114,11 @@ async fn write(
                 let mut seen = std::collections::HashSet::new();
                 for u in updates {
                     if seen.insert(u.invite_sid.as_str()) {
-                        let changed = result
-                            .invites
-                            .iter()
-                            .find(|(sid, _, _)| *sid == u.invite_sid);
+                        let changed = result.invites.iter().find(|c| c.sid == u.invite_sid);
                         changes.publish(InviteChange {
                             invite_sid: u.invite_sid.clone(),
-                            status: changed.map(|(_, s, _)| s.clone()),
-                            callback: changed.and_then(|(_, _, c)| c.clone()),
+                            status: changed.map(|c| c.status),
+                            callback: changed.and_then(|c| c.status_callback.clone()),
                         });
                     }
                 }
@@ -144,13 +142,16 @@ async fn write(
 /// Counts what a recorded batch did to invites and registrations.
 fn count(updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
     let m = &crate::metrics::METRICS;
-    for (sid, status, _) in &result.invites {
-        if status == "failed" || status == "expired" {
-            m.invites_finished.with_label_values(&[status]).inc();
+    for change in &result.invites {
+        let (sid, status) = (&change.sid, change.status);
+        if matches!(status, InviteStatus::Failed | InviteStatus::Expired) {
+            m.invites_finished
+                .with_label_values(&[status.as_str()])
+                .inc();
         }
         // The store moved the invite to `delivered` in this batch: its first accepted push is
         // among these outcomes. Observed once per invite, whichever replica recorded it.
-        if status == "delivered"
+        if status == InviteStatus::Delivered
             && let Some((first, created)) = updates
                 .iter()
                 .filter(|u| u.invite_sid == *sid)

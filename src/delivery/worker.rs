@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::apns::{Notification, Outcome};
 use crate::auth::bridge_token::BridgeTokens;
 use crate::clock::now_ms;
-use crate::domain::{AccountSid, CredentialSid};
+use crate::domain::DeliveryStatus;
 use crate::store::{CredentialRejection, DeliveryUpdate, RegistrationEffect};
 
 use super::clients::{ClientError, Clients, Entry};
@@ -30,11 +30,13 @@ impl Worker {
     /// Sends `job` and records what happened.
     pub async fn process(&self, mut job: DeliveryJob) {
         if now_ms() >= job.invite.expires_at {
-            return self.finish(&job, "expired", None, None);
+            return self.finish(&job, DeliveryStatus::Expired, None, None);
         }
-        let account = AccountSid::trusted(job.invite.account_sid.clone());
-        let credential = CredentialSid::trusted(job.credential_sid.clone());
-        let entry = match self.clients.get(&account, &credential).await {
+        let entry = match self
+            .clients
+            .get(&job.invite.account_sid, &job.credential_sid)
+            .await
+        {
             Ok(entry) => entry,
             Err(ClientError::Store(e)) => {
                 tracing::warn!(error = %e, "credential lookup failed; will retry");
@@ -46,7 +48,7 @@ impl Worker {
                     ClientError::Rejected(reason) => format!("credential_rejected: {reason}"),
                     other => other.to_string(),
                 };
-                return self.finish(&job, "failed", None, Some((None, reason)));
+                return self.finish(&job, DeliveryStatus::Failed, None, Some((None, reason)));
             }
         };
         let mut switched = false;
@@ -66,11 +68,18 @@ impl Worker {
             match outcome {
                 Outcome::Accepted { apns_id, .. } => {
                     let effect = if switched {
-                        RegistrationEffect::SetEnvironment(job.environment.as_str().into())
+                        RegistrationEffect::SetEnvironment(job.environment)
                     } else {
                         RegistrationEffect::Touch
                     };
-                    return self.record(&job, "accepted", Some(effect), Some(200), None, apns_id);
+                    return self.record(
+                        &job,
+                        DeliveryStatus::Accepted,
+                        Some(effect),
+                        Some(200),
+                        None,
+                        apns_id,
+                    );
                 }
                 Outcome::Retry {
                     after, ref cause, ..
@@ -90,17 +99,17 @@ impl Worker {
                 }
                 Outcome::WrongEnvironment { .. } => {
                     let effect = RegistrationEffect::Retire { since_ms: None };
-                    return self.with_apns(&job, "failed", Some(effect), &outcome);
+                    return self.with_apns(&job, DeliveryStatus::Failed, Some(effect), &outcome);
                 }
                 Outcome::TokenDead { since_ms, .. } => {
                     let effect = RegistrationEffect::Retire { since_ms };
-                    return self.with_apns(&job, "failed", Some(effect), &outcome);
+                    return self.with_apns(&job, DeliveryStatus::Failed, Some(effect), &outcome);
                 }
                 Outcome::NotForTopic { .. } => {
                     let effect = RegistrationEffect::Invalid {
                         reason: "DeviceTokenNotForTopic".into(),
                     };
-                    return self.with_apns(&job, "failed", Some(effect), &outcome);
+                    return self.with_apns(&job, DeliveryStatus::Failed, Some(effect), &outcome);
                 }
                 Outcome::CredentialRejected { ref detail, .. } => {
                     let reason = outcome
@@ -115,12 +124,12 @@ impl Worker {
                         sid: job.credential_sid.clone(),
                         reason,
                     });
-                    return self.with_apns(&job, "failed", None, &outcome);
+                    return self.with_apns(&job, DeliveryStatus::Failed, None, &outcome);
                 }
                 Outcome::OurBug { .. } | Outcome::Refused { .. } => {
                     tracing::error!(delivery = %job.delivery_id, outcome = outcome.label(),
                         reason = ?outcome.reason(), "push refused as malformed: a pushgate bug");
-                    return self.with_apns(&job, "failed", None, &outcome);
+                    return self.with_apns(&job, DeliveryStatus::Failed, None, &outcome);
                 }
             }
         }
@@ -133,11 +142,11 @@ impl Worker {
             job.invite.expires_at,
         );
         Notification {
-            apns_id: Some(job.delivery_id),
+            apns_id: Some(job.delivery_id.uuid()),
             expiration: Some((job.invite.expires_at / 1000).max(0) as u64),
-            collapse_id: Some(job.invite.call_sid.clone()),
+            collapse_id: Some(job.invite.call_sid.to_string()),
             ..Notification::voip(
-                job.device_token.clone(),
+                job.device_token.as_hex().to_owned(),
                 job.environment,
                 entry.record.voip_topic.clone(),
                 call_payload(job, &token),
@@ -156,7 +165,7 @@ impl Worker {
         if now_ms() + delay.as_millis() as i64 >= job.invite.expires_at {
             return self.record(
                 &job,
-                "expired",
+                DeliveryStatus::Expired,
                 None,
                 status.map(|s| s as u16),
                 reason,
@@ -165,7 +174,7 @@ impl Worker {
         }
         self.record_then(
             &job,
-            "retrying",
+            DeliveryStatus::Retrying,
             None,
             (status.map(|s| s as u16), reason, None),
             Some(delay),
@@ -175,7 +184,7 @@ impl Worker {
     fn with_apns(
         &self,
         job: &DeliveryJob,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         outcome: &Outcome,
     ) {
@@ -191,7 +200,7 @@ impl Worker {
     fn finish(
         &self,
         job: &DeliveryJob,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         reason: Option<(Option<u16>, String)>,
     ) {
@@ -202,7 +211,7 @@ impl Worker {
     fn record(
         &self,
         job: &DeliveryJob,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         apns_status: Option<u16>,
         apns_reason: Option<String>,
@@ -226,7 +235,13 @@ impl Worker {
             super::queue::Queue::Redis(q) => Some(q.dead_letter(job, reason.clone())),
             super::queue::Queue::Embedded(..) => None,
         };
-        self.write(job, "failed", None, (None, Some(reason), None), then);
+        self.write(
+            job,
+            DeliveryStatus::Failed,
+            None,
+            (None, Some(reason), None),
+            then,
+        );
     }
 
     /// Records an outcome; once it is written, the queue acknowledges the job (and schedules
@@ -234,7 +249,7 @@ impl Worker {
     fn record_then(
         &self,
         job: &DeliveryJob,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         apns: (Option<u16>, Option<String>, Option<uuid::Uuid>),
         retry: Option<std::time::Duration>,
@@ -246,25 +261,25 @@ impl Worker {
     fn write(
         &self,
         job: &DeliveryJob,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         (apns_status, apns_reason, apns_id): (Option<u16>, Option<String>, Option<uuid::Uuid>),
         then: Option<super::queue::OnWritten>,
     ) {
-        let accepted_at = (status == "accepted").then(now_ms);
-        if status != "accepted" && status != "retrying" {
+        let accepted_at = (status == DeliveryStatus::Accepted).then(now_ms);
+        if !matches!(status, DeliveryStatus::Accepted | DeliveryStatus::Retrying) {
             tracing::info!(delivery = %job.delivery_id, invite = %job.invite.sid,
-                token = %crate::domain::shorten(&job.device_token),
-                status, reason = ?apns_reason, "delivery final");
+                token = %job.device_token.short(),
+                status = status.as_str(), reason = ?apns_reason, "delivery final");
         }
         self.recorder.delivery(
             DeliveryUpdate {
-                id: job.delivery_id.to_string(),
+                id: job.delivery_id,
                 invite_sid: job.invite.sid.clone(),
                 registration_sid: job.registration_sid.clone(),
                 status,
                 attempts: i64::from(job.attempts),
-                environment: job.environment.as_str().to_owned(),
+                environment: job.environment,
                 apns_status: apns_status.map(i64::from),
                 apns_reason,
                 apns_id: apns_id.map(|u| u.to_string()),

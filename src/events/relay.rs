@@ -16,12 +16,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
 use super::InviteChange;
+use crate::domain::{InviteSid, InviteStatus};
 
 #[derive(Serialize, Deserialize)]
 struct Message {
     origin: String,
-    invite: String,
-    status: Option<String>,
+    invite: InviteSid,
+    status: Option<InviteStatus>,
 }
 
 /// What the relay needs: a client for the subscriber connection, the shared connection for

@@ -41,7 +41,10 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     pub config: Arc<Config>,
     pub engine: Arc<crate::delivery::Engine>,
-    pub calls: Arc<crate::calls::Calls>,
+    /// The call: place, read, answer, reject, cancel, expire.
+    pub invites: Arc<crate::invites::Invites>,
+    /// Device registrations.
+    pub registrations: crate::registrations::Registrations,
     /// Recently verified API keys.
     pub keys: Arc<crate::auth::key_cache::KeyCache>,
     /// Failed authentications per client address.

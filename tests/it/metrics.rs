@@ -192,7 +192,7 @@ async fn registration_counts_follow_every_change(b: Backend) {
     let url = app.config.database_url.clone().unwrap();
     let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
     for sql in [
-        "UPDATE registrations SET state = 'retired' WHERE device_token = $1",
+        "UPDATE registrations SET state = 'invalid' WHERE device_token = $1",
         "UPDATE registrations SET environment = 'sandbox' WHERE device_token = $1",
         "DELETE FROM registrations WHERE device_token = $1",
         "UPDATE registrations SET last_used = 1 WHERE device_token = $1",

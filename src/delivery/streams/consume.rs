@@ -19,6 +19,7 @@ use super::{GROUP, RedisQueue, Then, wire};
 use crate::clock::now_ms;
 use crate::delivery::job::DeliveryJob;
 use crate::delivery::worker::Worker;
+use crate::domain::DeliveryId;
 use crate::metrics::METRICS;
 use crate::store::Store;
 
@@ -162,17 +163,17 @@ async fn still_open(
     store: &Store,
     jobs: Vec<DeliveryJob>,
 ) -> Result<Vec<DeliveryJob>, String> {
-    let ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+    let ids: Vec<DeliveryId> = jobs.iter().map(|j| j.delivery_id).collect();
     let stored = store
         .deliveries_by_id(&ids)
         .await
         .map_err(|e| e.to_string())?;
-    let stored: HashMap<&str, &crate::store::DeliveryRecord> =
-        stored.iter().map(|d| (d.id.as_str(), d)).collect();
+    let stored: HashMap<DeliveryId, &crate::store::DeliveryRecord> =
+        stored.iter().map(|d| (d.id, d)).collect();
     let mut open = Vec::with_capacity(jobs.len());
     for mut job in jobs {
-        match stored.get(job.delivery_id.to_string().as_str()) {
-            Some(d) if d.status == "queued" || d.status == "retrying" => {
+        match stored.get(&job.delivery_id) {
+            Some(d) if d.status.is_open() => {
                 job.attempts = u32::try_from(d.attempts).unwrap_or(job.attempts);
                 open.push(job);
             }

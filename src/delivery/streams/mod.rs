@@ -107,14 +107,17 @@ enum Ack {
     /// `release`: the delivery whose lease (if any) ends with this acknowledgement.
     Entry {
         entry: Option<String>,
-        release: Option<uuid::Uuid>,
+        release: Option<crate::domain::DeliveryId>,
         then: Then,
     },
     Flush(oneshot::Sender<()>),
 }
 
-type Working =
-    Arc<std::sync::Mutex<std::collections::HashMap<String, (uuid::Uuid, std::time::Instant)>>>;
+type Working = Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<String, (crate::domain::DeliveryId, std::time::Instant)>,
+    >,
+>;
 
 /// `then`, keeping a worker slot until it runs (or is dropped).
 fn holding(then: OnWritten, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten {
@@ -240,7 +243,7 @@ impl RedisQueue {
     fn ack_later(
         &self,
         entry: Option<String>,
-        release: Option<uuid::Uuid>,
+        release: Option<crate::domain::DeliveryId>,
         then: Then,
     ) -> OnWritten {
         let acks = self.acks.clone();
@@ -254,7 +257,7 @@ impl RedisQueue {
     }
 
     /// Notes that this replica works on `entry` (delivery `id`) until it is acknowledged.
-    fn working_on(&self, entry: &str, id: uuid::Uuid) {
+    fn working_on(&self, entry: &str, id: crate::domain::DeliveryId) {
         self.working
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -262,7 +265,7 @@ impl RedisQueue {
     }
 
     /// The lease key of delivery `id`.
-    fn lease_key(&self, id: uuid::Uuid) -> String {
+    fn lease_key(&self, id: crate::domain::DeliveryId) -> String {
         format!("{}{id}", self.keys.lease)
     }
 

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use super::{Ack, DEAD_LETTERS_KEPT, GROUP, Keys, RedisQueue, Then};
 use crate::clock::now_ms;
 use crate::delivery::job::{DeliveryJob, jobs_from_store};
+use crate::domain::DeliveryId;
 use crate::metrics::METRICS;
 use crate::store::Store;
 
@@ -58,7 +59,7 @@ pub(super) async fn enqueuer(
         let added_at = now_ms();
         match queue.add(&jobs, queue.enqueue_budget()).await {
             Ok(()) => {
-                let mut ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+                let mut ids: Vec<DeliveryId> = jobs.iter().map(|j| j.delivery_id).collect();
                 ids.sort();
                 // In the background: the next batch must not wait behind the store.
                 let store = store.clone();
@@ -78,7 +79,7 @@ pub(super) async fn enqueuer(
 
 /// Marks deliveries enqueued, retrying for a while: an unmarked row is swept into the stream a
 /// second time (the reader then asks the store before sending it, see `consume`).
-async fn mark_enqueued(store: &Store, ids: &[String], added_at: i64) {
+async fn mark_enqueued(store: &Store, ids: &[DeliveryId], added_at: i64) {
     let mut backoff = Duration::from_millis(20);
     for attempt in 1..=8 {
         match store.mark_enqueued(ids, added_at).await {
@@ -136,7 +137,7 @@ async fn acknowledge(
     conn: &mut ConnectionManager,
     keys: &Keys,
     replica: &str,
-    batch: &[(Option<String>, Option<uuid::Uuid>, Then)],
+    batch: &[(Option<String>, Option<DeliveryId>, Then)],
 ) {
     let mut pipe = redis::pipe();
     pipe.atomic();
@@ -220,7 +221,7 @@ pub(super) async fn heartbeat(queue: Arc<RedisQueue>, mut stopped: watch::Receiv
             _ = tick.tick() => {}
         }
         let max_age = queue.settings.claim_idle * 10;
-        let working: Vec<(String, uuid::Uuid)> = {
+        let working: Vec<(String, DeliveryId)> = {
             let mut working = queue.working.lock().unwrap_or_else(|p| p.into_inner());
             working.retain(|_, (_, since)| since.elapsed() < max_age);
             working
@@ -364,7 +365,7 @@ pub(super) async fn sweep_outbox(
                 continue;
             }
         };
-        let ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
+        let ids: Vec<DeliveryId> = taken.iter().map(|d| d.id).collect();
         let added = match jobs_from_store(&store, &taken).await {
             Ok(jobs) => queue
                 .add(&jobs, queue.enqueue_budget())

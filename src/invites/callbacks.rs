@@ -25,10 +25,11 @@ use tokio::sync::mpsc;
 
 use super::callback_dns::{GuardedResolver, refused};
 use super::callback_url::{AllowList, CallbackUrl};
-use super::{event_name, is_final, webhook_secret};
+use super::webhook_secret;
 use crate::clock::{now_ms, now_secs, rfc3339};
 use crate::config::Config;
 use crate::domain::AccountSid;
+use crate::domain::{InviteSid, InviteStatus};
 use crate::events::InviteChange;
 use crate::metrics::METRICS;
 use crate::secrets::MasterKey;
@@ -87,9 +88,9 @@ struct Outgoing {
     url: String,
     account: AccountSid,
     body: Vec<u8>,
-    event: String,
-    invite_sid: String,
-    status: String,
+    event: &'static str,
+    invite_sid: InviteSid,
+    status: InviteStatus,
 }
 
 /// How often lost final callbacks are looked for, and how long after the invite ended.
@@ -121,12 +122,13 @@ async fn recover(store: Store, events: crate::events::Events) {
             .await;
         match lost {
             Ok(lost) => {
-                for (invite_sid, status, url) in lost {
-                    tracing::info!(invite = %invite_sid, %status, "replaying a lost status callback");
+                for lost in lost {
+                    tracing::info!(invite = %lost.sid, status = lost.status.as_str(),
+                        "replaying a lost status callback");
                     events.replay_callback(InviteChange {
-                        invite_sid,
-                        status: Some(status),
-                        callback: Some(url),
+                        invite_sid: lost.sid,
+                        status: Some(lost.status),
+                        callback: lost.status_callback,
                     });
                 }
             }
@@ -141,12 +143,12 @@ async fn dispatch(
     mut changes: mpsc::UnboundedReceiver<InviteChange>,
     sender: Sender,
 ) {
-    let mut queues: HashMap<String, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
+    let mut queues: HashMap<InviteSid, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
     while let Some(change) = changes.recv().await {
         let (Some(status), Some(url)) = (change.status, change.callback) else {
             continue;
         };
-        if event_name(&status) == "pending" {
+        if status.event_name() == "pending" {
             continue;
         }
         let invite = match store.invite_by_sid(&change.invite_sid).await {
@@ -169,7 +171,7 @@ async fn dispatch(
         });
         *sequence += 1;
         let body = serde_json::json!({
-            "event": event_name(&status),
+            "event": status.event_name(),
             "sequence": *sequence,
             "invite_sid": invite.sid.as_str(),
             "call_sid": invite.call_sid.as_str(),
@@ -184,11 +186,11 @@ async fn dispatch(
             url,
             account: invite.account_sid.clone(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
-            event: event_name(&status).to_owned(),
+            event: status.event_name(),
             invite_sid: change.invite_sid.clone(),
-            status: status.clone(),
+            status,
         });
-        if is_final(&status) {
+        if status.is_final() {
             queues.remove(&change.invite_sid);
         }
     }
@@ -202,9 +204,9 @@ async fn send_in_order(
 ) {
     while let Some(out) = queue.recv().await {
         send_one(&sender, &store, &master, &out).await;
-        if is_final(&out.status)
+        if out.status.is_final()
             && let Err(e) = store
-                .mark_callback_reported(&out.invite_sid, &out.status)
+                .mark_callback_reported(&out.invite_sid, out.status)
                 .await
         {
             tracing::warn!(error = %e, invite = %out.invite_sid, "recording a sent status callback failed");
