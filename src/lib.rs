@@ -65,6 +65,8 @@ pub async fn start_services(
     master_key: secrets::MasterKey,
 ) -> Result<AppState, RunError> {
     let master_key = Arc::new(master_key);
+    // This gateway's own registry: another gateway in the same process counts apart.
+    let metrics = metrics::Metrics::new();
     credentials::limit::configure(
         config.max_concurrent_credential_validations,
         std::time::Duration::from_millis(config.credential_validation_wait_ms),
@@ -91,9 +93,10 @@ pub async fn start_services(
         &config,
         events,
         redis.clone(),
+        metrics.clone(),
     )
     .await?;
-    let calls = calls::Calls::new(store.clone(), engine.clone());
+    let calls = calls::Calls::new(store.clone(), engine.clone(), metrics.clone());
     calls.resume().await?;
     if redis.is_some() {
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
@@ -105,14 +108,17 @@ pub async fn start_services(
         callback_queue,
         engine.events().clone(),
         &config,
+        metrics.clone(),
     );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),
         master_key.clone(),
         std::time::Duration::from_secs(config.api_key_cache_seconds),
+        metrics.clone(),
     ));
     let auth_failures = Arc::new(auth::failures::FailureLimiter::new(
         config.auth_failures_per_minute,
+        metrics.clone(),
     ));
     let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
     Ok(AppState {
@@ -125,6 +131,7 @@ pub async fn start_services(
         engine,
         calls,
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
+        metrics,
     })
 }
 
@@ -158,7 +165,7 @@ pub async fn run(
             };
             Some(tokio::spawn(http::server::serve(
                 metrics_listener,
-                http::metrics_router(),
+                http::metrics_router(state.metrics.clone()),
                 metrics_limits,
                 stopped.clone(),
                 "metrics",

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::clock::now_ms;
 use crate::delivery::Engine;
 use crate::events::{Events, InviteChange};
+use crate::metrics::Metrics;
 use crate::store::{InviteRecord, Store, StoreError};
 
 /// Invite states in which the call can still be answered, rejected or canceled.
@@ -51,15 +52,18 @@ pub struct Calls {
     store: Store,
     events: Events,
     engine: Arc<Engine>,
+    metrics: Metrics,
 }
 
 impl Calls {
-    /// Lifecycle operations over `store`, publishing to the engine's events.
-    pub fn new(store: Store, engine: Arc<Engine>) -> Arc<Self> {
+    /// Lifecycle operations over `store`, publishing to the engine's events and counting
+    /// ended invites in `metrics`.
+    pub fn new(store: Store, engine: Arc<Engine>, metrics: Metrics) -> Arc<Self> {
         Arc::new(Self {
             store,
             events: engine.events().clone(),
             engine,
+            metrics,
         })
     }
 
@@ -180,10 +184,7 @@ impl Calls {
         else {
             return Ok(None);
         };
-        crate::metrics::METRICS
-            .invites_finished
-            .with_label_values(&[to])
-            .inc();
+        self.metrics.invites_finished.with_label_values(&[to]).inc();
         tracing::info!(invite = %ended.sid, call = %ended.call_sid, status = to,
             answered_by = ?answered_by, "call ended");
         self.events.publish(InviteChange {

@@ -172,12 +172,10 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// The 401 of a refused access token. Pure: the refusal is counted where it happens
+/// (`extract::token_refused`).
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
-        crate::metrics::METRICS
-            .token_rejections
-            .with_label_values(&[&e.code().to_string()])
-            .inc();
         Self::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
     }
 }

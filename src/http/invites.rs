@@ -268,7 +268,7 @@ pub async fn place(
     match state.store.create_invite(&invite, &deliveries).await? {
         CreateInvite::Existing(existing) => return existing_invite(state, *existing).await,
         CreateInvite::Created => {
-            crate::metrics::METRICS.invites_accepted.inc();
+            state.metrics.invites_accepted.inc();
             state.engine.enqueue(jobs);
             state
                 .calls

@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::code;
-use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth};
+use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth, token_refused};
 use super::{ApiError, AppState};
 use crate::auth::TokenError;
 use crate::clock::{now_ms, rfc3339};
@@ -200,10 +200,12 @@ pub async fn register(
         .credential_exists(&phone.account, &phone.push_credential)
         .await?
     {
-        return Err(TokenError::BadGrants(
-            "grants.voice.push_credential_sid is not a credential of this account",
-        )
-        .into());
+        return Err(token_refused(
+            &state,
+            TokenError::BadGrants(
+                "grants.voice.push_credential_sid is not a credential of this account",
+            ),
+        ));
     }
     let new = NewRegistration {
         account_sid: phone.account,
@@ -220,7 +222,7 @@ pub async fn register(
         (None, true) => "registered",
         (None, false) => "refreshed",
     };
-    let changes = &crate::metrics::METRICS.registration_changes;
+    let changes = &state.metrics.registration_changes;
     changes.with_label_values(&[change]).inc();
     changes
         .with_label_values(&["retired_identity_limit"])
@@ -288,7 +290,8 @@ pub async fn unregister(
     {
         return Err(ApiError::not_found("registration"));
     }
-    crate::metrics::METRICS
+    state
+        .metrics
         .registration_changes
         .with_label_values(&["unregistered"])
         .inc();
