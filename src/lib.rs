@@ -66,6 +66,8 @@ pub async fn start_services(
     master_key: secrets::MasterKey,
 ) -> Result<AppState, RunError> {
     let master_key = Arc::new(master_key);
+    // This gateway's own registry: another gateway in the same process counts apart.
+    let metrics = metrics::Metrics::new();
     credentials::limit::configure(
         config.max_concurrent_credential_validations,
         std::time::Duration::from_millis(config.credential_validation_wait_ms),
@@ -92,30 +94,37 @@ pub async fn start_services(
         &config,
         events,
         redis.clone(),
+        metrics.clone(),
     )
     .await?;
-    let invites = invites::Invites::new(store.clone(), engine.clone(), &config);
+    let invites = invites::Invites::new(store.clone(), engine.clone(), &config, metrics.clone());
     invites.resume().await?;
     if redis.is_some() {
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
         invites.spawn_overdue_sweeper();
     }
-    let registrations =
-        registrations::Registrations::new(store.clone(), config.max_registrations_per_identity);
+    let registrations = registrations::Registrations::new(
+        store.clone(),
+        config.max_registrations_per_identity,
+        metrics.clone(),
+    );
     invites::callbacks::start(
         store.clone(),
         master_key.clone(),
         callback_queue,
         engine.events().clone(),
         &config,
+        metrics.clone(),
     );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),
         master_key.clone(),
         std::time::Duration::from_secs(config.api_key_cache_seconds),
+        metrics.clone(),
     ));
     let auth_failures = Arc::new(auth::failures::FailureLimiter::new(
         config.auth_failures_per_minute,
+        metrics.clone(),
     ));
     let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
     Ok(AppState {
@@ -129,6 +138,7 @@ pub async fn start_services(
         invites,
         registrations,
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
+        metrics,
     })
 }
 
@@ -162,7 +172,7 @@ pub async fn run(
             };
             Some(tokio::spawn(http::server::serve(
                 metrics_listener,
-                http::metrics_router(),
+                http::metrics_router(state.metrics.clone()),
                 metrics_limits,
                 stopped.clone(),
                 "metrics",

@@ -173,7 +173,12 @@ async fn ensure_credential_and_phones(
             .map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
-    let registrations = Registrations::new(store.clone(), config.max_registrations_per_identity);
+    // Counted in a registry of its own: the gateway starts after these are written.
+    let registrations = Registrations::new(
+        store.clone(),
+        config.max_registrations_per_identity,
+        crate::metrics::Metrics::default(),
+    );
     for n in 1..=PHONES {
         registrations
             .register(Register {

@@ -30,6 +30,7 @@ use crate::auth::bridge_token::BridgeTokens;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::events::{Events, InviteChange};
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
 use worker::Worker;
@@ -62,14 +63,17 @@ pub enum EngineError {
 impl Engine {
     /// Starts workers, the recorder and the sweeper. Embedded, it resumes the outbox's open
     /// deliveries; given `redis` (the shared connection), it joins the replicas' Redis queue.
+    /// What it does is counted in `metrics`.
     pub async fn start(
         store: Store,
         master: Arc<MasterKey>,
         config: &Config,
         events: Events,
         redis: Option<redis::aio::ConnectionManager>,
+        metrics: Metrics,
     ) -> Result<Arc<Self>, EngineError> {
-        let (recorder, recorder_task) = Recorder::start(store.clone(), events.clone());
+        let (recorder, recorder_task) =
+            Recorder::start(store.clone(), events.clone(), metrics.clone());
         let clients = Arc::new(Clients::new(
             store.clone(),
             master.clone(),
@@ -89,6 +93,7 @@ impl Engine {
                     streams::Settings::from(config),
                     store.clone(),
                     stopped.clone(),
+                    metrics.clone(),
                 )
                 .await?;
                 tasks.extend(queue_tasks);
@@ -104,6 +109,7 @@ impl Engine {
             recorder: recorder.clone(),
             queue: queue.clone(),
             bridge: bridge.clone(),
+            metrics: metrics.clone(),
         });
         let concurrency = config.delivery_concurrency as usize;
         let dispatch = match (embedded, &queue) {
@@ -124,7 +130,7 @@ impl Engine {
             (None, Queue::Embedded(..)) => unreachable!("an embedded queue has its receiver"),
         };
         let ttl = Duration::from_secs(u64::from(config.registration_ttl_days) * 86_400);
-        let sweeper = tokio::spawn(sweep(store.clone(), ttl, stopped));
+        let sweeper = tokio::spawn(sweep(store.clone(), ttl, stopped, metrics));
         tasks.splice(0..0, [dispatch, sweeper, recorder_task]);
         let engine = Arc::new(Self {
             queue,
@@ -274,7 +280,7 @@ async fn adopt_orphans(
     }
 }
 
-async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>) {
+async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>, metrics: Metrics) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {
         tokio::select! {
@@ -284,7 +290,7 @@ async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>) 
                 match store.sweep_unused_registrations(cutoff).await {
                     Ok(0) => {}
                     Ok(n) => {
-                        crate::metrics::METRICS
+                        metrics
                             .registration_changes
                             .with_label_values(&["retired_unused"])
                             .inc_by(n);

@@ -10,6 +10,7 @@ use super::queue::OnWritten;
 use crate::clock::now_ms;
 use crate::domain::InviteStatus;
 use crate::events::{Events, InviteChange};
+use crate::metrics::Metrics;
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
 
 /// Most outcomes written in one transaction.
@@ -32,10 +33,15 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer; it runs until every handle is dropped.
-    pub fn start(store: Store, changes: Events) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the writer, counting what batches did in `metrics`; it runs until every handle
+    /// is dropped.
+    pub fn start(
+        store: Store,
+        changes: Events,
+        metrics: Metrics,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, rx, changes));
+        let task = tokio::spawn(write_loop(store, rx, changes, metrics));
         (Self { tx }, task)
     }
 
@@ -58,7 +64,12 @@ impl Recorder {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, changes: Events) {
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Record>,
+    changes: Events,
+    metrics: Metrics,
+) {
     while let Some(first) = rx.recv().await {
         let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         let mut written: Vec<OnWritten> = Vec::new();
@@ -81,7 +92,7 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, chang
         // delivery stay in the order they happened.
         updates.sort_by_key(|u| u.id);
         if (!updates.is_empty() || !rejections.is_empty())
-            && write(&store, &updates, &rejections, &changes).await
+            && write(&store, &updates, &rejections, &changes, &metrics).await
         {
             for then in written {
                 then();
@@ -98,12 +109,13 @@ async fn write(
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
     changes: &Events,
+    metrics: &Metrics,
 ) -> bool {
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
         match store.record_deliveries(updates, rejections, now_ms()).await {
             Ok(result) => {
-                count(updates, &result);
+                count(metrics, updates, &result);
                 for sid in &result.retired {
                     tracing::info!(registration = %sid, reason = "apns_unregistered", "registration retired");
                 }
@@ -140,8 +152,7 @@ async fn write(
 }
 
 /// Counts what a recorded batch did to invites and registrations.
-fn count(updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
-    let m = &crate::metrics::METRICS;
+fn count(m: &Metrics, updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
     for change in &result.invites {
         let (sid, status) = (&change.sid, change.status);
         if matches!(status, InviteStatus::Failed | InviteStatus::Expired) {

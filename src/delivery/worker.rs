@@ -16,7 +16,7 @@ use super::payload::call_payload;
 use super::queue::Queue;
 use super::recorder::Recorder;
 use super::retry;
-use crate::metrics::METRICS;
+use crate::metrics::Metrics;
 
 /// What every worker shares.
 pub struct Worker {
@@ -24,6 +24,8 @@ pub struct Worker {
     pub recorder: Recorder,
     pub queue: Queue,
     pub bridge: BridgeTokens,
+    /// Where APNs exchanges and retries are counted.
+    pub metrics: Metrics,
 }
 
 impl Worker {
@@ -56,7 +58,7 @@ impl Worker {
             job.attempts += 1;
             let sent = std::time::Instant::now();
             let outcome = entry.client.send(self.notification(&job, &entry)).await;
-            observe_apns(&job, &outcome, sent.elapsed());
+            observe_apns(&self.metrics, &job, &outcome, sent.elapsed());
             let apns = |o: &Outcome| {
                 o.response().map(|r| {
                     (
@@ -84,7 +86,7 @@ impl Worker {
                 Outcome::Retry {
                     after, ref cause, ..
                 } => {
-                    METRICS
+                    self.metrics
                         .apns_retries
                         .with_label_values(&[cause.label()])
                         .inc();
@@ -312,7 +314,12 @@ fn apns_status_label(status: u16) -> &'static str {
 
 /// Counts and times one APNs exchange. (The invite's first push is timed by the recorder, when
 /// the store moves the invite to `delivered` — exactly once, whichever replica sent it.)
-fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Duration) {
+fn observe_apns(
+    metrics: &Metrics,
+    job: &DeliveryJob,
+    outcome: &Outcome,
+    elapsed: std::time::Duration,
+) {
     let env = job.environment.as_str();
     let (status, reason) = match outcome.response() {
         _ if outcome.is_accepted() => ("200".to_owned(), ""),
@@ -326,11 +333,11 @@ fn observe_apns(job: &DeliveryJob, outcome: &Outcome, elapsed: std::time::Durati
         ),
         None => ("none".to_owned(), outcome.label()),
     };
-    METRICS
+    metrics
         .apns_requests
         .with_label_values(&[env, &status, reason])
         .inc();
-    METRICS
+    metrics
         .apns_duration
         .with_label_values(&[env])
         .observe(elapsed.as_secs_f64());

@@ -174,12 +174,10 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// The 401 of a refused access token. Pure: the refusal is counted where it happens
+/// (`extract::token_refused`).
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
-        crate::metrics::METRICS
-            .token_rejections
-            .with_label_values(&[&e.code().to_string()])
-            .inc();
         Self::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
     }
 }
@@ -221,10 +219,9 @@ impl From<InviteError> for ApiError {
 impl From<RegistrationError> for ApiError {
     fn from(e: RegistrationError) -> Self {
         match e {
-            RegistrationError::UnknownCredential => TokenError::BadGrants(
-                "grants.voice.push_credential_sid is not a credential of this account",
-            )
-            .into(),
+            RegistrationError::UnknownCredential => {
+                TokenError::BadGrants(crate::registrations::UNKNOWN_CREDENTIAL).into()
+            }
             RegistrationError::NotFound => Self::not_found("registration"),
             RegistrationError::Store(store) => store.into(),
         }

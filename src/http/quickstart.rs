@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
 use super::error::code;
+use super::extract::token_refused;
 use super::{ApiError, AppState};
 use crate::auth::access_token::{MintRequest, mint};
 use crate::auth::{ApiKeyPrincipal, api_keys};
@@ -154,7 +155,8 @@ pub async fn access_token(
         push_credential: Some(&credential),
         ttl_secs: 3600,
         now: now_secs(),
-    })?;
+    })
+    .map_err(|e| token_refused(&state, e))?;
     Ok(token)
 }
 

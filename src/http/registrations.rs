@@ -9,11 +9,12 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::code;
-use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth};
+use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth, token_refused};
 use super::{ApiError, AppState};
+use crate::auth::TokenError;
 use crate::clock::rfc3339;
 use crate::domain::{DeviceToken, Identity, Platform, RegistrationSid};
-use crate::registrations::{Register, Scope};
+use crate::registrations::{Register, RegistrationError, Scope};
 use crate::store::Registration;
 
 const DEFAULT_PAGE: u32 = 50;
@@ -206,7 +207,15 @@ pub async fn register(
             platform,
             device_token,
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // A refused access token grant, counted like every token rejection.
+            RegistrationError::UnknownCredential => token_refused(
+                &state,
+                TokenError::BadGrants(crate::registrations::UNKNOWN_CREDENTIAL),
+            ),
+            other => other.into(),
+        })?;
     let r = &upserted.registration;
     let view = RegistrationView::from(r);
     Ok((

@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::domain::AccountSid;
 use crate::domain::{InviteSid, InviteStatus};
 use crate::events::InviteChange;
-use crate::metrics::METRICS;
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
@@ -67,10 +67,11 @@ pub fn check_url(raw: &str, allowed: &[String]) -> Result<CallbackUrl, String> {
 struct Sender {
     client: reqwest::Client,
     allowed: AllowList,
+    metrics: Metrics,
 }
 
 impl Sender {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, metrics: Metrics) -> Self {
         let allowed = AllowList::new(&config.status_callback_allowed_hosts);
         let resolver = GuardedResolver::new(config.callback_lookup.get(), allowed.clone());
         let client = reqwest::Client::builder()
@@ -80,7 +81,16 @@ impl Sender {
             .dns_resolver(Arc::new(resolver))
             .build()
             .expect("HTTP client");
-        Self { client, allowed }
+        Self {
+            client,
+            allowed,
+            metrics,
+        }
+    }
+
+    /// Counts one callback `result`.
+    fn count(&self, result: &str) {
+        self.metrics.callbacks.with_label_values(&[result]).inc();
     }
 }
 
@@ -100,16 +110,19 @@ const RECOVER_AFTER_MS: i64 = 60_000;
 const RECOVER_WITHIN_MS: i64 = 24 * 3600 * 1000;
 
 /// Starts the dispatcher that turns invite changes into callbacks, and the sweep that
-/// replays final callbacks lost with a stopped replica (through `events`).
+/// replays final callbacks lost with a stopped replica (through `events`). Results are
+/// counted in `metrics`.
 pub fn start(
     store: Store,
     master: Arc<MasterKey>,
     changes: mpsc::UnboundedReceiver<InviteChange>,
     events: crate::events::Events,
     config: &Config,
+    metrics: Metrics,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(recover(store.clone(), events));
-    tokio::spawn(dispatch(store, master, changes, Sender::new(config)))
+    let sender = Sender::new(config, metrics);
+    tokio::spawn(dispatch(store, master, changes, sender))
 }
 
 async fn recover(store: Store, events: crate::events::Events) {
@@ -220,7 +233,7 @@ async fn send_one(sender: &Sender, store: &Store, master: &MasterKey, out: &Outg
     let url = match CallbackUrl::stored(&out.url, &sender.allowed) {
         Ok(url) => url,
         Err(why) => {
-            METRICS.callbacks.with_label_values(&["refused"]).inc();
+            sender.count("refused");
             tracing::warn!(invite = %out.invite_sid, event = %out.event, %why,
                 "status callback not sent: its URL is not allowed");
             return;
@@ -253,12 +266,12 @@ async fn send_one(sender: &Sender, store: &Store, master: &MasterKey, out: &Outg
         };
         let why = match result {
             Ok(res) if res.status().is_success() => {
-                METRICS.callbacks.with_label_values(&["sent"]).inc();
+                sender.count("sent");
                 return;
             }
             Ok(res) => res.status().to_string(),
             Err(Err(refusal)) => {
-                METRICS.callbacks.with_label_values(&["refused"]).inc();
+                sender.count("refused");
                 tracing::warn!(url = %url, event = %out.event, why = %refusal,
                     "status callback refused: its host is not a public address");
                 return;
@@ -266,12 +279,12 @@ async fn send_one(sender: &Sender, store: &Store, master: &MasterKey, out: &Outg
             Err(Ok(why)) => why,
         };
         if attempt == ATTEMPTS {
-            METRICS.callbacks.with_label_values(&["failed"]).inc();
+            sender.count("failed");
             tracing::error!(url = %url, event = %out.event, %why,
                 "status callback failed; giving up");
             return;
         }
-        METRICS.callbacks.with_label_values(&["retried"]).inc();
+        sender.count("retried");
         tracing::warn!(url = %url, event = %out.event, %why, attempt,
             "status callback failed; retrying");
         tokio::time::sleep(backoff).await;

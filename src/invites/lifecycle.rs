@@ -145,7 +145,7 @@ impl Invites {
         else {
             return Ok(None);
         };
-        crate::metrics::METRICS
+        self.metrics
             .invites_finished
             .with_label_values(&[to.as_str()])
             .inc();

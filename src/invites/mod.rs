@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::delivery::Engine;
 use crate::domain::{CallSid, Identity, InviteSid, InviteStatus};
 use crate::events::Events;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// The invites service: what the API, the quickstart and the bench call.
@@ -38,6 +39,7 @@ pub struct Invites {
     engine: Arc<Engine>,
     /// `status_callback_allowed_hosts`: callback hosts trusted despite the address policy.
     callback_hosts: Vec<String>,
+    metrics: Metrics,
 }
 
 /// An invite as a client names it: its invite SID (`IV…`) or its call SID (`CA…`).
@@ -91,13 +93,15 @@ pub enum InviteError {
 }
 
 impl Invites {
-    /// The service over `store`, handing deliveries to `engine` and publishing to its events.
-    pub fn new(store: Store, engine: Arc<Engine>, config: &Config) -> Arc<Self> {
+    /// The service over `store`, handing deliveries to `engine`, publishing to its events
+    /// and counting in `metrics`.
+    pub fn new(store: Store, engine: Arc<Engine>, config: &Config, metrics: Metrics) -> Arc<Self> {
         Arc::new(Self {
             store,
             events: engine.events().clone(),
             engine,
             callback_hosts: config.status_callback_allowed_hosts.clone(),
+            metrics,
         })
     }
 }

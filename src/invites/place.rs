@@ -107,7 +107,7 @@ impl Invites {
         match self.store.create_invite(&invite, &deliveries).await? {
             CreateInvite::Existing(existing) => return self.existing(*existing).await,
             CreateInvite::Created => {
-                crate::metrics::METRICS.invites_accepted.inc();
+                self.metrics.invites_accepted.inc();
                 self.engine.enqueue(jobs);
                 self.schedule_expiry(invite.sid.clone(), invite.expires_at);
             }

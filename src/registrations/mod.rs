@@ -6,7 +6,12 @@
 
 use crate::clock::now_ms;
 use crate::domain::{AccountSid, CredentialSid, DeviceToken, Identity, Platform, RegistrationSid};
+use crate::metrics::Metrics;
 use crate::store::{NewRegistration, Registration, RegistrationPage, Store, StoreError, Upserted};
+
+/// Why a token's push credential is refused (a bad grant of the access token, 20106).
+pub const UNKNOWN_CREDENTIAL: &str =
+    "grants.voice.push_credential_sid is not a credential of this account";
 
 /// The registrations service.
 #[derive(Clone)]
@@ -14,6 +19,7 @@ pub struct Registrations {
     store: Store,
     /// `max_registrations_per_identity`.
     max_per_identity: u32,
+    metrics: Metrics,
 }
 
 /// A phone's request to ring here, from a verified access token and a parsed body.
@@ -39,7 +45,7 @@ pub struct Scope<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     /// The access token names a push credential the account does not have.
-    #[error("grants.voice.push_credential_sid is not a credential of this account")]
+    #[error("{}", UNKNOWN_CREDENTIAL)]
     UnknownCredential,
     /// No such registration in the caller's scope.
     #[error("registration not found")]
@@ -49,11 +55,13 @@ pub enum RegistrationError {
 }
 
 impl Registrations {
-    /// The service over `store`, keeping at most `max_per_identity` per identity.
-    pub fn new(store: Store, max_per_identity: u32) -> Self {
+    /// The service over `store`, keeping at most `max_per_identity` per identity and
+    /// counting changes in `metrics`.
+    pub fn new(store: Store, max_per_identity: u32, metrics: Metrics) -> Self {
         Self {
             store,
             max_per_identity,
+            metrics,
         }
     }
 
@@ -83,7 +91,7 @@ impl Registrations {
             (None, true) => "registered",
             (None, false) => "refreshed",
         };
-        let changes = &crate::metrics::METRICS.registration_changes;
+        let changes = &self.metrics.registration_changes;
         changes.with_label_values(&[change]).inc();
         changes
             .with_label_values(&["retired_identity_limit"])
@@ -126,7 +134,7 @@ impl Registrations {
         {
             return Err(RegistrationError::NotFound);
         }
-        crate::metrics::METRICS
+        self.metrics
             .registration_changes
             .with_label_values(&["unregistered"])
             .inc();

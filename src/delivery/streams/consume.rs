@@ -20,7 +20,6 @@ use crate::clock::now_ms;
 use crate::delivery::job::DeliveryJob;
 use crate::delivery::worker::Worker;
 use crate::domain::DeliveryId;
-use crate::metrics::METRICS;
 use crate::store::Store;
 
 /// Most entries read at once.
@@ -230,7 +229,8 @@ fn decode(
         .and_then(|j| wire::decode(j, &entry.id, invites));
     if job.is_none() {
         tracing::error!(entry = %entry.id, "unreadable queue entry dead-lettered");
-        METRICS
+        queue
+            .metrics
             .queue_events
             .with_label_values(&["dead_lettered"])
             .inc();
@@ -266,7 +266,8 @@ async fn claim(
     let (Some(first), Some(last)) = (reply.claimed.first(), reply.claimed.last()) else {
         return Ok(Vec::new());
     };
-    METRICS
+    queue
+        .metrics
         .queue_events
         .with_label_values(&["claimed"])
         .inc_by(reply.claimed.len() as u64);

@@ -50,6 +50,7 @@ use super::job::DeliveryJob;
 use super::queue::OnWritten;
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// The consumer group every replica reads in.
@@ -142,6 +143,8 @@ pub struct RedisQueue {
     /// When this replica last re-created a lost queue (epoch ms), until the sweeper has
     /// unmarked the deliveries whose marks landed after that.
     recreated: std::sync::Mutex<Option<i64>>,
+    /// Where queue events are counted.
+    metrics: Metrics,
 }
 
 impl RedisQueue {
@@ -165,13 +168,14 @@ impl RedisQueue {
 
     /// Makes sure the consumer group exists and starts the enqueuer, the acknowledger, the
     /// retry mover and the outbox sweeper (they stop with `stopped`, the acknowledger when the
-    /// queue is dropped).
+    /// queue is dropped). Queue events are counted in `metrics`.
     pub async fn start(
         conn: ConnectionManager,
         prefix: &str,
         settings: Settings,
         store: Store,
         stopped: watch::Receiver<bool>,
+        metrics: Metrics,
     ) -> Result<(Arc<Self>, Vec<JoinHandle<()>>), redis::RedisError> {
         let (enqueue, enqueue_rx) = mpsc::unbounded_channel();
         let (acks, acks_rx) = mpsc::unbounded_channel();
@@ -184,6 +188,7 @@ impl RedisQueue {
             acks,
             working: Arc::default(),
             recreated: std::sync::Mutex::default(),
+            metrics,
         });
         queue.ensure_group(&store).await?;
         let tasks = vec![
@@ -226,7 +231,7 @@ impl RedisQueue {
 
     /// Moves `job`'s entry to the dead-letter stream once run.
     pub fn dead_letter(&self, job: &DeliveryJob, reason: String) -> OnWritten {
-        crate::metrics::METRICS
+        self.metrics
             .queue_events
             .with_label_values(&["dead_lettered"])
             .inc();

@@ -12,7 +12,6 @@ use super::{Ack, DEAD_LETTERS_KEPT, GROUP, Keys, RedisQueue, Then};
 use crate::clock::now_ms;
 use crate::delivery::job::{DeliveryJob, jobs_from_store};
 use crate::domain::DeliveryId;
-use crate::metrics::METRICS;
 use crate::store::Store;
 
 /// Most jobs added to the stream in one round trip.
@@ -66,7 +65,8 @@ pub(super) async fn enqueuer(
                 tokio::spawn(async move { mark_enqueued(&store, &ids, added_at).await });
             }
             Err(e) => {
-                METRICS
+                queue
+                    .metrics
                     .queue_events
                     .with_label_values(&["enqueue_failed"])
                     .inc_by(jobs.len() as u64);
@@ -375,7 +375,8 @@ pub(super) async fn sweep_outbox(
         };
         match added {
             Ok(()) => {
-                METRICS
+                queue
+                    .metrics
                     .queue_events
                     .with_label_values(&["swept"])
                     .inc_by(ids.len() as u64);
