@@ -11,10 +11,10 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use crate::auth::api_keys;
-use crate::clock::{now_ms, now_secs};
+use crate::clock::now_ms;
 use crate::config::Config;
-use crate::credentials::devcerts::{self, KeyKind, LeafOptions};
-use crate::credentials::manage::{self, CredentialPatch, Material};
+use crate::credentials::devcerts::VoipPair;
+use crate::credentials::manage::{self, CredentialPatch};
 use crate::domain::{DeviceToken, Identity};
 use crate::mock_apns::{self, SimulatorConfig, TlsSource};
 use crate::store::{NewRegistration, Store};
@@ -143,22 +143,10 @@ async fn ensure_credential_and_phones(
         None => {
             // A self-made VoIP Services certificate: the simulator accepts any client
             // certificate; real APNs would not.
-            let now = now_secs();
-            let ca = devcerts::generate_ca("pushgate demo CA", now)?;
-            let leaf = devcerts::issue_leaf(
-                &ca,
-                &LeafOptions {
-                    key: KeyKind::EcP256,
-                    ..LeafOptions::voip(BUNDLE, now)
-                },
-            )?;
             let patch = CredentialPatch {
                 friendly_name: Some(CREDENTIAL_NAME.into()),
                 sandbox: Some(true),
-                material: Some(Material::CertificatePem {
-                    certificate: leaf.cert_pem()?,
-                    private_key: leaf.key_pkcs8_pem()?,
-                }),
+                material: Some(VoipPair::issue(BUNDLE)?.material()?),
                 ..CredentialPatch::default()
             };
             manage::create(

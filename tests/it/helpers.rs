@@ -7,8 +7,8 @@ use pushgate::auth::access_token::{self, MintRequest};
 use pushgate::auth::api_keys;
 use pushgate::clock::now_secs;
 use pushgate::config::Config;
-use pushgate::credentials::devcerts::{self, DevCert, KeyKind, LeafOptions};
-use pushgate::credentials::manage::{self, CredentialPatch, Material};
+use pushgate::credentials::devcerts::{DevCert, VoipPair};
+use pushgate::credentials::manage::{self, CredentialPatch};
 use pushgate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
 use pushgate::mock_apns::{
     Environment as SimEnvironment, EnvironmentMode, PushRecord, Simulator, SimulatorConfig,
@@ -154,27 +154,14 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
 
 /// A development CA and a universal VoIP Services certificate for `bundle` signed by it.
 pub fn voip_certificate(bundle: &str) -> (DevCert, DevCert) {
-    let now = now_secs();
-    let ca = devcerts::generate_ca("pushgate test CA", now).unwrap();
-    let leaf = devcerts::issue_leaf(
-        &ca,
-        &LeafOptions {
-            key: KeyKind::EcP256,
-            ..LeafOptions::voip(bundle, now)
-        },
-    )
-    .unwrap();
-    (ca, leaf)
+    let pair = VoipPair::issue(bundle).unwrap();
+    (pair.ca, pair.leaf)
 }
 
 /// An upload of a fresh universal VoIP certificate for `bundle`.
 pub fn voip_certificate_patch(bundle: &str) -> CredentialPatch {
-    let (_, leaf) = voip_certificate(bundle);
     CredentialPatch {
-        material: Some(Material::CertificatePem {
-            certificate: leaf.cert_pem().unwrap(),
-            private_key: leaf.key_pkcs8_pem().unwrap(),
-        }),
+        material: Some(VoipPair::issue(bundle).unwrap().material().unwrap()),
         ..CredentialPatch::default()
     }
 }
