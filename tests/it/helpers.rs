@@ -1,4 +1,7 @@
-//! `spawn_app()` and friends: a real server on port 0 with its own database.
+//! `spawn_app()` and friends: a real server on port 0 with its own database; [`bin`] runs
+//! the real binary.
+
+pub mod bin;
 
 use std::net::SocketAddr;
 
@@ -7,7 +10,7 @@ use pushgate::auth::access_token::{self, MintRequest};
 use pushgate::auth::api_keys;
 use pushgate::clock::now_secs;
 use pushgate::config::Config;
-use pushgate::credentials::devcerts::{DevCert, VoipPair};
+use pushgate::credentials::devcerts::VoipPair;
 use pushgate::credentials::manage::{self, CredentialPatch};
 use pushgate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
 use pushgate::mock_apns::{
@@ -150,12 +153,6 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         handle: Some(handle),
         _dir: dir,
     }
-}
-
-/// A development CA and a universal VoIP Services certificate for `bundle` signed by it.
-pub fn voip_certificate(bundle: &str) -> (DevCert, DevCert) {
-    let pair = VoipPair::issue(bundle).unwrap();
-    (pair.ca, pair.leaf)
 }
 
 /// An upload of a fresh universal VoIP certificate for `bundle`.
@@ -388,31 +385,6 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body
     }
-}
-
-/// Runs `pushgate serve` from `cmd` (the binary, with its environment set) on a free port,
-/// reading the bound address from its JSON log; returns the process and the address.
-pub fn serve_on_free_port(mut cmd: std::process::Command) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = cmd
-        .arg("serve")
-        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
-        .env("PUSHGATE_LOG_FORMAT", "json")
-        .env("PUSHGATE_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if let Some(addr) = entry["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
 }
 
 /// The Redis server tests use; never skipped: an unreachable server fails the test.
