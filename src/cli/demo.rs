@@ -7,9 +7,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 
+use crate::auth::accounts::{self, AccountChoice};
 use crate::auth::api_keys;
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -17,7 +18,7 @@ use crate::credentials::devcerts::VoipPair;
 use crate::credentials::manage::{self, CredentialPatch};
 use crate::domain::{DeviceToken, Identity};
 use crate::mock_apns::{self, SimulatorConfig, TlsSource};
-use crate::store::{NewRegistration, Store};
+use crate::store::{AccountRecord, NewRegistration, Store};
 
 /// The demo app's bundle id.
 const BUNDLE: &str = "com.example.quickstart";
@@ -71,7 +72,7 @@ pub(super) async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()
     let master = config.master_key()?;
     let store = Store::open(&config).await?;
     store.migrate().await?;
-    let auth = ensure_account(&store, &master, &config.data_dir).await?;
+    let auth = ensure_account(&store, &master, &config).await?;
     ensure_credential_and_phones(&store, &master, &config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -85,13 +86,26 @@ pub(super) async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()
     Ok(())
 }
 
+/// The account the demo (and its quickstart endpoints) act for: `quickstart_account`, or
+/// the only one; `None` when there is none yet.
+async fn demo_account(store: &Store, config: &Config) -> anyhow::Result<Option<AccountRecord>> {
+    match accounts::resolve(store, config.quickstart_account.as_ref()).await {
+        Ok(account) => Ok(Some(account)),
+        Err(AccountChoice::NoAccount) => Ok(None),
+        Err(e @ (AccountChoice::Several { .. } | AccountChoice::NotFound(_))) => {
+            bail!("{e}: set quickstart_account (PUSHGATE_QUICKSTART_ACCOUNT) to the demo's account")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The demo's API key as `SK…:secret`, kept in `<data_dir>/demo.env` (mode 0600).
 async fn ensure_account(
     store: &Store,
     master: &crate::secrets::MasterKey,
-    data_dir: &Path,
+    config: &Config,
 ) -> anyhow::Result<String> {
-    let env_file = data_dir.join("demo.env");
+    let env_file = config.data_dir.join("demo.env");
     if let Ok(text) = std::fs::read_to_string(&env_file) {
         let get = |k: &str| {
             text.lines()
@@ -101,7 +115,7 @@ async fn ensure_account(
             return Ok(format!("{key}:{secret}"));
         }
     }
-    let created = match store.accounts().await?.into_iter().next() {
+    let created = match demo_account(store, config).await? {
         Some(account) => api_keys::create_key(store, master, &account.sid, "demo").await?,
         None => {
             api_keys::create_account(store, master, "demo", "demo")
@@ -133,7 +147,9 @@ async fn ensure_credential_and_phones(
     master: &crate::secrets::MasterKey,
     config: &Config,
 ) -> anyhow::Result<()> {
-    let account = store.accounts().await?.remove(0);
+    let account = demo_account(store, config)
+        .await?
+        .context("the demo's account vanished")?;
     let credentials = store.credentials(&account.sid).await?;
     let credential = match credentials
         .into_iter()
