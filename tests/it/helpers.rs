@@ -1,7 +1,10 @@
 //! `spawn_app()` and friends: a real server on port 0 with its own database; [`bin`] runs
 //! the real binary.
 
+mod apns;
 pub mod bin;
+
+pub use apns::{Apns, TOPIC, spawn_app_with_apns};
 
 use std::net::SocketAddr;
 
@@ -13,10 +16,6 @@ use pushgate::config::Config;
 use pushgate::credentials::devcerts::VoipPair;
 use pushgate::credentials::manage::{self, CredentialPatch};
 use pushgate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
-use pushgate::mock_apns::{
-    Environment as SimEnvironment, EnvironmentMode, PushRecord, Simulator, SimulatorConfig,
-    TokenRegistration,
-};
 use pushgate::secrets::MasterKey;
 use pushgate::store::Store;
 use secrecy::{ExposeSecret, SecretString};
@@ -266,92 +265,6 @@ pub async fn assert_error(res: reqwest::Response, status: u16, code: u64) -> Val
     assert_eq!(body["status"], status, "status field; body: {body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     body
-}
-
-/// The VoIP topic of the seeded credential.
-pub const TOPIC: &str = "com.example.app.voip";
-
-/// Two strict APNs simulators standing in for Apple's production and sandbox hosts.
-pub struct Apns {
-    pub production: Simulator,
-    pub sandbox: Simulator,
-}
-
-impl Apns {
-    /// The simulator of `env` (`production` or `sandbox`).
-    pub fn of(&self, env: &str) -> &Simulator {
-        if env == "sandbox" {
-            &self.sandbox
-        } else {
-            &self.production
-        }
-    }
-
-    /// Makes `token` a valid device token of the seeded app in `env`.
-    pub fn register(&self, token: &str, env: &str) {
-        let environment = if env == "sandbox" {
-            SimEnvironment::Development
-        } else {
-            SimEnvironment::Production
-        };
-        self.of(env)
-            .register_token(&TokenRegistration {
-                token: token.to_owned(),
-                topic: TOPIC.to_owned(),
-                environment,
-            })
-            .unwrap();
-    }
-
-    /// Every push the simulator of `env` received so far.
-    pub fn pushes(&self, env: &str) -> Vec<PushRecord> {
-        self.of(env).pushes(0)
-    }
-}
-
-async fn simulator(environment: EnvironmentMode) -> Simulator {
-    pushgate::mock_apns::start(
-        SimulatorConfig {
-            tls_listen: "127.0.0.1:0".parse().unwrap(),
-            environment,
-            strict: true,
-            log_pushes: true,
-            ..SimulatorConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("start simulator")
-}
-
-/// Starts two simulators and a gateway whose APNs endpoints are them.
-pub async fn spawn_app_with_apns(
-    backend: Backend,
-    adjust: impl FnOnce(&mut Config),
-) -> (TestApp, Apns) {
-    let apns = Apns {
-        production: simulator(EnvironmentMode::Production).await,
-        sandbox: simulator(EnvironmentMode::Development).await,
-    };
-    let ca_file = tempfile::NamedTempFile::new()
-        .unwrap()
-        .into_temp_path()
-        .keep()
-        .unwrap();
-    let pem = format!(
-        "{}{}",
-        apns.production.ca_pem().unwrap(),
-        apns.sandbox.ca_pem().unwrap()
-    );
-    std::fs::write(&ca_file, pem).unwrap();
-    let app = spawn_app_with(backend, |c| {
-        c.apns_production_url = apns.production.base_url();
-        c.apns_sandbox_url = apns.sandbox.base_url();
-        c.apns_ca_file = Some(ca_file);
-        adjust(c);
-    })
-    .await;
-    (app, apns)
 }
 
 impl TestApp {
