@@ -9,10 +9,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+/// Default age at which a token is replaced on schedule.
+pub const DEFAULT_TOKEN_REFRESH_AFTER: Duration = Duration::from_secs(50 * 60);
+
 use thiserror::Error;
 
 use super::request::Environment;
-use super::token::DEFAULT_TOKEN_REFRESH_AFTER;
 
 /// Apple's production endpoint.
 pub const PRODUCTION_URL: &str = "https://api.push.apple.com";

@@ -12,6 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Live counters for one pool, shared with its connections.
+#[derive(Debug, Default)]
+pub(crate) struct PoolCounters {
+    /// Open connections, including retired ones still draining.
+    pub(crate) connections: AtomicUsize,
+    /// Requests in flight.
+    pub(crate) in_flight: AtomicUsize,
+}
+
 use bytes::{Bytes, BytesMut};
 use h2::client::SendRequest;
 use h2::{Ping, PingPong, Reason};
@@ -22,7 +31,6 @@ use tokio::sync::oneshot;
 
 use super::config::Endpoint;
 use super::outcome::RetryCause;
-use super::pool::PoolCounters;
 use super::tls;
 
 /// Largest error body kept; APNs bodies are tiny JSON objects.

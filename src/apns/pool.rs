@@ -14,7 +14,7 @@ use openssl::ssl::SslConnector;
 use tokio::sync::Mutex;
 
 use super::config::Endpoint;
-use super::connection::{ConnSettings, Connection};
+use super::connection::{ConnSettings, Connection, PoolCounters};
 use super::request::Environment;
 
 /// First backoff after a failed connect; doubles per failure.
@@ -24,15 +24,6 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Connection ids are unique across all pools, for logs.
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Live counters for one pool, shared with its connections.
-#[derive(Debug, Default)]
-pub(crate) struct PoolCounters {
-    /// Open connections, including retired ones still draining.
-    pub(crate) connections: AtomicUsize,
-    /// Requests in flight.
-    pub(crate) in_flight: AtomicUsize,
-}
 
 /// A snapshot of one environment's pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

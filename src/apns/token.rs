@@ -22,11 +22,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::config::ApnsError;
+pub use super::config::DEFAULT_TOKEN_REFRESH_AFTER;
 
 /// Youngest age at which a token may be replaced on schedule (Apple: no more often than every 20 min).
 pub const MIN_TOKEN_AGE_FOR_REFRESH: Duration = Duration::from_secs(20 * 60);
-/// Default age at which a token is replaced on schedule.
-pub const DEFAULT_TOKEN_REFRESH_AFTER: Duration = Duration::from_secs(50 * 60);
 /// Oldest age we ever use a token at (APNs expires them after 60 minutes).
 pub const MAX_TOKEN_REFRESH_AFTER: Duration = Duration::from_secs(55 * 60);
 

@@ -1,9 +1,7 @@
 //! API keys (`SK…` + secret): creation with a secret shown once, HTTP Basic verification,
 //! and opening a key's secret to check or mint access tokens.
 
-use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 
 use crate::clock::now_ms;
 use crate::domain::{AccountSid, ApiKeySid, random_bytes};
@@ -127,38 +125,6 @@ pub async fn active_key_secret(
     }
     let secret = master.open_string(&record.secret_sealed, record.sid.as_str())?;
     Ok(Some((record, secret)))
-}
-
-/// Verifies an `Authorization: Basic base64(SK…:secret)` header value.
-pub async fn authenticate_basic(
-    keys: &super::key_cache::KeyCache,
-    header: Option<&str>,
-) -> Result<ApiKeyPrincipal, AuthError> {
-    let encoded = header
-        .and_then(|h| {
-            h.strip_prefix("Basic ")
-                .or_else(|| h.strip_prefix("basic "))
-        })
-        .ok_or(AuthError::Missing)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| AuthError::Missing)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| AuthError::Missing)?;
-    let (user, password) = decoded.split_once(':').ok_or(AuthError::Missing)?;
-    let sid = ApiKeySid::parse(user).map_err(|_| AuthError::Failed)?;
-    let (record, secret) = keys.active(&sid).await?.ok_or(AuthError::Failed)?;
-    let matches: bool = secret
-        .expose_secret()
-        .as_bytes()
-        .ct_eq(password.as_bytes())
-        .into();
-    if !matches {
-        return Err(AuthError::Failed);
-    }
-    Ok(ApiKeyPrincipal {
-        account: record.account_sid,
-        key: record.sid,
-    })
 }
 
 #[cfg(test)]

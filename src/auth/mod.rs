@@ -6,6 +6,7 @@
 pub mod access_token;
 pub mod accounts;
 pub mod api_keys;
+pub mod basic;
 pub mod bridge_token;
 pub mod failures;
 pub mod key_cache;

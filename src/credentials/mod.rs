@@ -24,6 +24,7 @@ mod apple;
 mod certificate;
 mod der;
 pub mod devcerts;
+mod entry;
 mod error;
 pub mod limit;
 pub mod manage;
@@ -36,9 +37,10 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use entry::{validate, validate_with};
 pub use error::CredentialError;
 pub use p12::legacy_provider_available;
 pub use validate::{
     CredentialInput, CredentialKind, DEFAULT_EXPIRY_WARNING_SECS, Environments, MAX_INPUT_BYTES,
-    SecretMaterial, ValidateOptions, ValidatedCredential, validate, validate_with,
+    SecretMaterial, ValidateOptions, ValidatedCredential,
 };

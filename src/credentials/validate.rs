@@ -1,4 +1,4 @@
-//! Public credential types and the [`validate`] entry point.
+//! Public credential types (the entry point is [`super::validate`]).
 //!
 //! Owns the input type ([`CredentialInput`]), the result type
 //! ([`ValidatedCredential`] with its [`SecretMaterial`]), validation options, and the
@@ -12,7 +12,6 @@ use secrecy::SecretString;
 use secrecy::zeroize::Zeroize;
 
 use super::error::CredentialError;
-use super::{certificate, p12, token};
 
 /// Default window before `not_after` in which a certificate is accepted with a warning.
 pub const DEFAULT_EXPIRY_WARNING_SECS: i64 = 30 * 86_400;
@@ -215,44 +214,6 @@ pub struct ValidatedCredential {
     pub warnings: Vec<String>,
     /// Normalized secret material for storage.
     pub material: SecretMaterial,
-}
-
-/// Validates `input` for the environment named by `sandbox` at time `now_unix`, with the
-/// default expiry-warning window. See [`validate_with`].
-pub fn validate(
-    input: CredentialInput,
-    sandbox: bool,
-    now_unix: i64,
-) -> Result<ValidatedCredential, CredentialError> {
-    validate_with(input, &ValidateOptions::new(sandbox, now_unix))
-}
-
-/// Validates and normalizes `input`.
-///
-/// Certificates (PEM or `.p12`) must parse, contain one key that matches a certificate,
-/// be valid at `now_unix`, carry a UID bundle id, and be usable in the requested
-/// environment. Token keys must be PKCS#8 EC P-256 with well-formed key/team/bundle ids.
-pub fn validate_with(
-    input: CredentialInput,
-    opts: &ValidateOptions,
-) -> Result<ValidatedCredential, CredentialError> {
-    match input {
-        CredentialInput::CertificatePem {
-            certificate,
-            private_key,
-        } => certificate::from_pem(&certificate, &private_key, opts),
-        CredentialInput::P12 { mut der, password } => {
-            let result = p12::from_p12(&der, &password, opts);
-            der.zeroize();
-            result
-        }
-        CredentialInput::TokenKey {
-            p8_pem,
-            key_id,
-            team_id,
-            bundle_id,
-        } => token::from_p8(&p8_pem, key_id, team_id, &bundle_id),
-    }
 }
 
 /// Rejects inputs larger than [`MAX_INPUT_BYTES`].

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::{ApiError, code};
-use crate::auth::{ApiKeyPrincipal, AuthError, TokenError, VerifiedToken, access_token, api_keys};
+use crate::auth::{ApiKeyPrincipal, AuthError, TokenError, VerifiedToken, access_token};
 use crate::clock::now_secs;
 
 /// `axum::Json` with our error body on every rejection. The body must be a JSON object, as
@@ -81,7 +81,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
-        match api_keys::authenticate_basic(&state.keys, header).await {
+        match crate::auth::basic::authenticate_basic(&state.keys, header).await {
             Ok(principal) => Ok(ApiKeyAuth(principal)),
             Err(e @ AuthError::Failed) => Err(failed(state, parts, e.into())),
             Err(e) => Err(e.into()),

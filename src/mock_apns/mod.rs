@@ -24,6 +24,7 @@
 mod auth;
 mod client_cert;
 mod config;
+mod conn;
 mod control;
 mod faults;
 mod goaway;

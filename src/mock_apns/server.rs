@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
-use http::{Request, Response};
+use http::Request;
 use openssl::ssl::{Ssl, SslAcceptor};
 use openssl::x509::X509VerifyResult;
 use tokio::net::{TcpListener, TcpStream};
@@ -20,7 +20,7 @@ use tokio_openssl::SslStream;
 use super::Shared;
 use super::auth::ConnAuth;
 use super::client_cert::ClientCertInfo;
-use super::faults::FaultAction;
+use super::conn::{ConnCommand, ConnCtx};
 use super::goaway::{DebugSlot, GoAwayDebug};
 use super::records::Counters;
 use super::stream::handle_stream;
@@ -29,23 +29,6 @@ use super::stream::handle_stream;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection may take to finish in-flight streams.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
-
-/// Requests from stream tasks to their connection.
-#[derive(Debug)]
-pub(crate) enum ConnCommand {
-    /// Send GOAWAY with this debug data and close gracefully.
-    GoAway(Bytes),
-    /// Reset the TCP connection now.
-    Drop,
-}
-
-/// What stream tasks know about their connection.
-#[derive(Debug)]
-pub(crate) struct ConnCtx {
-    pub id: u64,
-    pub auth: ConnAuth,
-    pub commands: mpsc::UnboundedSender<ConnCommand>,
-}
 
 /// Settings of the APNs listener.
 pub(crate) struct Listener {
@@ -208,44 +191,4 @@ async fn stream_task(
     respond: SendResponse<Bytes>,
 ) {
     handle_stream(&shared, &ctx, req, respond).await;
-}
-
-/// Sends a response with an optional body, ignoring a vanished peer.
-pub(crate) fn send_response(
-    respond: &mut SendResponse<Bytes>,
-    status: u16,
-    headers: &[(&'static str, &str)],
-    body: Option<Bytes>,
-) {
-    let mut builder = Response::builder().status(status);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    if body.is_some() {
-        builder = builder.header("content-type", "application/json");
-    }
-    let Ok(response) = builder.body(()) else {
-        respond.send_reset(h2::Reason::INTERNAL_ERROR);
-        return;
-    };
-    match body {
-        None => {
-            let _ = respond.send_response(response, true);
-        }
-        Some(bytes) => {
-            if let Ok(mut stream) = respond.send_response(response, false) {
-                let _ = stream.send_data(bytes, true);
-            }
-        }
-    }
-}
-
-/// Name of a fault action as logged.
-pub(crate) fn action_name(action: FaultAction) -> &'static str {
-    match action {
-        FaultAction::Respond => "respond",
-        FaultAction::RstStream => "rst_stream",
-        FaultAction::Goaway => "goaway",
-        FaultAction::DropConnection => "drop_connection",
-    }
 }

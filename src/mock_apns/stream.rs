@@ -11,9 +11,9 @@ use http::{HeaderMap, Request};
 
 use super::Shared;
 use super::config::{Environment, epoch_ms};
+use super::conn::{ConnCommand, ConnCtx, action_name, send_response};
 use super::faults::{Fault, FaultAction};
 use super::records::{AuthInfo, Counters, PushRecord};
-use super::server::{ConnCommand, ConnCtx, action_name, send_response};
 use super::tap::TapEvent;
 use super::validate::{self, Incoming, MAX_VOIP_PAYLOAD, Verdict};
 
