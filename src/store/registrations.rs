@@ -6,6 +6,7 @@ use crate::domain::{
     AccountSid, CredentialSid, DeviceToken, Environment, Identity, Platform, RegistrationSid,
     RegistrationState,
 };
+use sqlx::Row as _;
 
 /// A registration as stored.
 #[derive(Debug, Clone)]
@@ -120,7 +121,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // A no-op write that reads the previous owner: it makes the write lock the
         // transaction's first lock on SQLite (no read-to-write upgrade that could fail).
-        let previous: Option<(String,)> = sqlx::query_as(
+        let previous: Option<String> = sqlx::query(
             "UPDATE registrations SET date_updated = date_updated \
              WHERE account_sid = $1 AND credential_sid = $2 AND device_token = $3 \
              RETURNING identity",
@@ -129,7 +130,9 @@ impl Store {
         .bind(new.credential_sid.as_str())
         .bind(new.device_token.as_hex())
         .fetch_optional(&mut *tx)
-        .await?;
+        .await?
+        .map(|r| r.try_get("identity"))
+        .transpose()?;
         let row: RegistrationRow = sqlx::query_as(
             "INSERT INTO registrations (sid, account_sid, credential_sid, identity, binding_type, \
              device_token, state, date_created, date_updated, last_used) \
@@ -170,8 +173,8 @@ impl Store {
         tx.commit().await?;
         let created = previous.is_none();
         let moved_from = previous
-            .filter(|(identity,)| identity != new.identity.as_str())
-            .map(|(identity,)| Identity::trusted(identity));
+            .filter(|identity| identity != new.identity.as_str())
+            .map(Identity::trusted);
         Ok(Upserted {
             created,
             registration,
