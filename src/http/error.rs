@@ -143,6 +143,8 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A store that can't be reached is a 503 the client may retry; any other store failure
+/// (a conflict or a missing row the code did not expect included) is our 500.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -154,7 +156,10 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; retry shortly",
                 )
             }
-            other => Self::internal(&other),
+            other @ (StoreError::Conflict(_)
+            | StoreError::NotFound(_)
+            | StoreError::Other(_)
+            | StoreError::Migrate(_)) => Self::internal(&other),
         }
     }
 }
@@ -224,6 +229,26 @@ impl From<RegistrationError> for ApiError {
             }
             RegistrationError::NotFound => Self::not_found("registration"),
             RegistrationError::Store(store) => store.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_store_is_a_503_and_other_store_errors_a_500() {
+        let e = ApiError::from(StoreError::unavailable("down"));
+        assert_eq!((e.status, e.code), (503, code::STORE_UNAVAILABLE));
+        for e in [
+            StoreError::Conflict("dup".into()),
+            StoreError::NotFound("gone".into()),
+            StoreError::Other("bad".into()),
+            StoreError::Migrate("old".into()),
+        ] {
+            let e = ApiError::from(e);
+            assert_eq!((e.status, e.code), (500, code::INTERNAL));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Which invites' final status callbacks went out, and taking over those that never did.
 
+use super::outcomes::StatusRow;
 use super::{InviteStatusChange, Store, StoreError};
 use crate::config::StoreKind;
 use crate::domain::{InviteSid, InviteStatus};
@@ -43,13 +44,13 @@ impl Store {
              RETURNING sid, status, status_callback"
         );
         let mut tx = self.begin_write().await?;
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<StatusRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(since)
             .bind(before)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        rows.into_iter().map(InviteStatusChange::decode).collect()
+        rows.into_iter().map(InviteStatusChange::try_from).collect()
     }
 }

@@ -178,12 +178,11 @@ impl Store {
         account: &AccountSid,
         sid: &CredentialSid,
     ) -> Result<bool, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT sid FROM credentials WHERE sid = $1 AND account_sid = $2")
-                .bind(sid.as_str())
-                .bind(account.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT sid FROM credentials WHERE sid = $1 AND account_sid = $2")
+            .bind(sid.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.is_some())
     }
 

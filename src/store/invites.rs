@@ -1,13 +1,7 @@
 //! Call invites and their per-device deliveries: the outbox written in one transaction when
 //! an invite is accepted, read back to resume work after a restart.
 
-use std::collections::HashSet;
-
-use tokio::sync::{mpsc, oneshot};
-
-use rusqlite::ToSql;
-
-use super::{Store, StoreError, decode, sqlite};
+use super::{Store, StoreError, decode};
 use crate::domain::{
     AccountSid, ApiKeySid, CallEnd, CallSid, CancelPush, CredentialSid, DeliveryId, DeliveryStatus,
     DeviceToken, Environment, Identity, InviteSid, InviteStatus, Platform, RegistrationSid,
@@ -67,21 +61,21 @@ pub enum CreateInvite {
 }
 
 #[derive(sqlx::FromRow)]
-struct InviteRow {
-    sid: String,
-    account_sid: String,
-    call_sid: String,
-    to_identity: String,
-    caller: String,
-    params: Option<String>,
-    status: String,
-    status_callback: Option<String>,
-    api_key_sid: Option<String>,
-    answered_by: Option<String>,
-    cancel_push: Option<String>,
-    expires_at: i64,
-    date_created: i64,
-    date_updated: i64,
+pub(super) struct InviteRow {
+    pub(super) sid: String,
+    pub(super) account_sid: String,
+    pub(super) call_sid: String,
+    pub(super) to_identity: String,
+    pub(super) caller: String,
+    pub(super) params: Option<String>,
+    pub(super) status: String,
+    pub(super) status_callback: Option<String>,
+    pub(super) api_key_sid: Option<String>,
+    pub(super) answered_by: Option<String>,
+    pub(super) cancel_push: Option<String>,
+    pub(super) expires_at: i64,
+    pub(super) date_created: i64,
+    pub(super) date_updated: i64,
 }
 
 impl TryFrom<InviteRow> for InviteRecord {
@@ -171,343 +165,10 @@ macro_rules! select_delivery {
     };
 }
 
-/// Rows per multi-row INSERT (13 parameters each keeps well under SQLite's limit).
-const INSERT_CHUNK: usize = 200;
-/// Invites per multi-row INSERT (10 parameters each).
-const INVITE_CHUNK: usize = 200;
-
-/// `($1, …, $w), ($w+1, …)` for `rows` rows of `width` values.
-fn placeholders(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Inserts `rows` invites (12 values each; `date_updated` = `date_created`), skipping call
-/// SIDs the account already has, and returns the SIDs written. Run by both backends: `$n`
-/// placeholders work on both (sqlx's builder would emit `?` for Any).
-fn insert_invites_sql(rows: usize) -> String {
-    let rows: Vec<String> = (0..rows)
-        .map(|r| {
-            let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
-            // date_updated = date_created
-            format!("({}, ${})", cols.join(", "), r * 12 + 12)
-        })
-        .collect();
-    format!(
-        "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
-         status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
-         date_updated) VALUES {} \
-         ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
-        rows.join(", ")
-    )
-}
-
-/// Inserts `rows` deliveries (10 values each). Run by both backends.
-fn insert_deliveries_sql(rows: usize) -> String {
-    format!(
-        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, platform, \
-         device_token, environment, status, attempts, date_updated) VALUES {}",
-        placeholders(rows, 10)
-    )
-}
-
-/// An optional text as an owned SQLite value.
-fn owned_text(v: Option<&str>) -> rusqlite::types::ToSqlOutput<'static> {
-    rusqlite::types::ToSqlOutput::Owned(v.map(str::to_owned).into())
-}
-
-/// The stored form of `cancel_push`: NULL for `none`, as earlier versions wrote it.
-fn cancel_push_column(c: CancelPush) -> Option<&'static str> {
-    (c != CancelPush::None).then(|| c.as_str())
-}
-
-/// Looks up an invite by account and call SID. Run by both backends.
-const INVITE_BY_CALL: &str = select_invite!("WHERE account_sid = $1 AND call_sid = $2");
-
-impl InviteRow {
-    /// A row of [`select_invite!`] read by rusqlite.
-    fn from_rusqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            sid: r.get("sid")?,
-            account_sid: r.get("account_sid")?,
-            call_sid: r.get("call_sid")?,
-            to_identity: r.get("to_identity")?,
-            caller: r.get("caller")?,
-            params: r.get("params")?,
-            status: r.get("status")?,
-            status_callback: r.get("status_callback")?,
-            api_key_sid: r.get("api_key_sid")?,
-            answered_by: r.get("answered_by")?,
-            cancel_push: r.get("cancel_push")?,
-            expires_at: r.get("expires_at")?,
-            date_created: r.get("date_created")?,
-            date_updated: r.get("date_updated")?,
-        })
-    }
-}
-
-/// Rows per INSERT on the SQLite writer thread.
-const SQLITE_CHUNK: usize = 1;
-
-/// [`Store::write_invites`] on the SQLite writer thread, inside its transaction.
-fn write_invites_sqlite(
-    tx: &rusqlite::Connection,
-    batch: &[(InviteRecord, Vec<DeliveryRecord>)],
-) -> Result<Vec<CreateInvite>, StoreError> {
-    let mut inserted = HashSet::new();
-    // One cached single-row statement per row: no round trips to save on this thread, and
-    // multi-row statements of each new size would be parsed again.
-    for chunk in batch.chunks(SQLITE_CHUNK) {
-        let mut args = Vec::with_capacity(chunk.len() * 12);
-        for (invite, _) in chunk {
-            args.extend([
-                invite.sid.as_str().to_sql()?,
-                invite.account_sid.as_str().to_sql()?,
-                invite.call_sid.as_str().to_sql()?,
-                invite.to_identity.as_str().to_sql()?,
-                invite.caller.to_sql()?,
-                invite.params.to_sql()?,
-                invite.status.as_str().to_sql()?,
-                invite.status_callback.to_sql()?,
-                owned_text(invite.api_key_sid.as_ref().map(|k| k.as_str())),
-                owned_text(cancel_push_column(invite.cancel_push)),
-                invite.expires_at.to_sql()?,
-                invite.date_created.to_sql()?,
-            ]);
-        }
-        let args: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
-        inserted.extend(sqlite::query(
-            tx,
-            &insert_invites_sql(chunk.len()),
-            &args,
-            |r| r.get::<_, String>(0),
-        )?);
-    }
-    let deliveries: Vec<&DeliveryRecord> = batch
-        .iter()
-        .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
-        .flat_map(|(_, deliveries)| deliveries.iter())
-        .collect();
-    for chunk in deliveries.chunks(SQLITE_CHUNK) {
-        let mut args = Vec::with_capacity(chunk.len() * 10);
-        let ids: Vec<String> = chunk.iter().map(|d| d.id.to_string()).collect();
-        for (d, id) in chunk.iter().zip(&ids) {
-            args.extend([
-                id.as_str().to_sql()?,
-                d.invite_sid.as_str().to_sql()?,
-                d.registration_sid.as_str().to_sql()?,
-                d.credential_sid.as_str().to_sql()?,
-                d.platform.as_str().to_sql()?,
-                d.device_token.as_hex().to_sql()?,
-                d.environment.as_str().to_sql()?,
-                d.status.as_str().to_sql()?,
-                d.attempts.to_sql()?,
-                d.date_updated.to_sql()?,
-            ]);
-        }
-        let args: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
-        sqlite::execute(tx, &insert_deliveries_sql(chunk.len()), &args)?;
-    }
-    let mut results = Vec::with_capacity(batch.len());
-    for (invite, _) in batch {
-        if inserted.contains(invite.sid.as_str()) {
-            results.push(CreateInvite::Created);
-            continue;
-        }
-        let existing = sqlite::query(
-            tx,
-            INVITE_BY_CALL,
-            &[&invite.account_sid.as_str(), &invite.call_sid.as_str()],
-            InviteRow::from_rusqlite,
-        )?
-        .into_iter()
-        .map(InviteRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .next()
-        .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-        results.push(CreateInvite::Existing(Box::new(existing)));
-    }
-    Ok(results)
-}
-
-/// Most invites written in one group commit.
-const GROUP_MAX: usize = 256;
-
-/// An invite waiting for the group committer.
-struct Pending {
-    invite: InviteRecord,
-    deliveries: Vec<DeliveryRecord>,
-    done: oneshot::Sender<Result<CreateInvite, StoreError>>,
-}
-
-/// Handle to the task that writes concurrent invites together (see
-/// [`Store::create_invite`]). The task ends when every handle is dropped.
-#[derive(Clone, Debug)]
-pub(super) struct GroupCommit(mpsc::UnboundedSender<Pending>);
-
-impl GroupCommit {
-    /// Starts the committer on `store` (a handle without a committer of its own).
-    pub(super) fn spawn(store: Store) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < GROUP_MAX {
-                    match rx.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                let pairs: Vec<_> = batch
-                    .iter()
-                    .map(|p| (&p.invite, &p.deliveries[..]))
-                    .collect();
-                match store.write_invites(&pairs).await {
-                    Ok(results) => {
-                        for (p, result) in batch.into_iter().zip(results) {
-                            let _ = p.done.send(Ok(result));
-                        }
-                    }
-                    // Alone, each invite gets its own outcome: one bad row can't fail others.
-                    Err(_) if batch.len() > 1 => {
-                        for p in batch {
-                            let result = store.write_invites(&[(&p.invite, &p.deliveries)]).await;
-                            let _ = p.done.send(result.map(|mut r| r.remove(0)));
-                        }
-                    }
-                    Err(e) => {
-                        if let Some(p) = batch.pop() {
-                            let _ = p.done.send(Err(e));
-                        }
-                    }
-                }
-            }
-        });
-        GroupCommit(tx)
-    }
-}
+/// Looks up an invite by account and call SID (also run inside the SQLite invite writes).
+pub(super) const INVITE_BY_CALL: &str = select_invite!("WHERE account_sid = $1 AND call_sid = $2");
 
 impl Store {
-    /// Writes an invite and its deliveries in one transaction — unless the account already
-    /// has an invite with this call SID, which is then returned and nothing is written.
-    ///
-    /// Concurrent calls are written together (group commit): a task takes every invite
-    /// waiting and writes them with multi-row INSERTs in one transaction, so a burst costs a
-    /// few statements and one commit instead of four round trips and a commit each, while
-    /// the write lock is held. Each call still returns only once its invite is committed.
-    pub async fn create_invite(
-        &self,
-        invite: &InviteRecord,
-        deliveries: &[DeliveryRecord],
-    ) -> Result<CreateInvite, StoreError> {
-        if let Some(GroupCommit(group)) = &self.invites {
-            let (done, wait) = oneshot::channel();
-            let pending = Pending {
-                invite: invite.clone(),
-                deliveries: deliveries.to_vec(),
-                done,
-            };
-            if group.send(pending).is_ok()
-                && let Ok(result) = wait.await
-            {
-                return result;
-            }
-            // The committer is gone (its runtime ended): write directly.
-        }
-        let mut results = self.write_invites(&[(invite, deliveries)]).await?;
-        Ok(results.remove(0))
-    }
-
-    /// Writes invites and their deliveries in one transaction; an invite whose call SID the
-    /// account already has (or that repeats one earlier in `batch`) is not written, and its
-    /// result is the existing invite.
-    async fn write_invites(
-        &self,
-        batch: &[(&InviteRecord, &[DeliveryRecord])],
-    ) -> Result<Vec<CreateInvite>, StoreError> {
-        if let Some(fast) = &self.fast {
-            let gate = self.writer.clone().lock_owned().await;
-            let batch: Vec<(InviteRecord, Vec<DeliveryRecord>)> = batch
-                .iter()
-                .map(|(invite, deliveries)| ((*invite).clone(), deliveries.to_vec()))
-                .collect();
-            return fast
-                .write(gate, move |tx| write_invites_sqlite(tx, &batch))
-                .await;
-        }
-        let mut tx = self.begin_write().await?;
-        let mut inserted = HashSet::new();
-        for chunk in batch.chunks(INVITE_CHUNK) {
-            let sql = insert_invites_sql(chunk.len());
-            let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
-            for (invite, _) in chunk {
-                query = query
-                    .bind(invite.sid.as_str())
-                    .bind(invite.account_sid.as_str())
-                    .bind(invite.call_sid.as_str())
-                    .bind(invite.to_identity.as_str())
-                    .bind(&invite.caller)
-                    .bind(invite.params.clone())
-                    .bind(invite.status.as_str())
-                    .bind(invite.status_callback.clone())
-                    .bind(invite.api_key_sid.as_ref().map(|k| k.to_string()))
-                    .bind(cancel_push_column(invite.cancel_push))
-                    .bind(invite.expires_at)
-                    .bind(invite.date_created);
-            }
-            inserted.extend(
-                query
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|(sid,)| sid),
-            );
-        }
-        let deliveries: Vec<&DeliveryRecord> = batch
-            .iter()
-            .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
-            .flat_map(|(_, deliveries)| deliveries.iter())
-            .collect();
-        for chunk in deliveries.chunks(INSERT_CHUNK) {
-            let sql = insert_deliveries_sql(chunk.len());
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for d in chunk {
-                query = query
-                    .bind(d.id.to_string())
-                    .bind(d.invite_sid.as_str())
-                    .bind(d.registration_sid.as_str())
-                    .bind(d.credential_sid.as_str())
-                    .bind(d.platform.as_str())
-                    .bind(d.device_token.as_hex())
-                    .bind(d.environment.as_str())
-                    .bind(d.status.as_str())
-                    .bind(d.attempts)
-                    .bind(d.date_updated);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for (invite, _) in batch {
-            if inserted.contains(invite.sid.as_str()) {
-                results.push(CreateInvite::Created);
-                continue;
-            }
-            let existing = self
-                .invite_by_call(&invite.account_sid, &invite.call_sid)
-                .await?
-                .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound))?;
-            results.push(CreateInvite::Existing(Box::new(existing)));
-        }
-        Ok(results)
-    }
-
     /// The account's invite with this call SID.
     pub async fn invite_by_call(
         &self,

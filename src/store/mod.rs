@@ -1,13 +1,17 @@
-//! The store: sqlx over SQLite (embedded default, WAL) or PostgreSQL, chosen by the URL.
+//! The store: SQLite (embedded default, WAL, a file) or PostgreSQL, chosen by the URL.
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver; the schema differs only where
 //! the dialects do (`migrations/sqlite/`, `migrations/postgres/`). Values are kept to types
-//! both share: TEXT, BIGINT (times are epoch milliseconds) and BLOB/BYTEA.
+//! both share: TEXT, BIGINT (times are epoch milliseconds) and BLOB/BYTEA. The hot paths
+//! have one implementation per backend (`hot/`; on SQLite through rusqlite, `sqlite.rs`).
+//! Failures of either driver become one [`StoreError`] (`error.rs`).
 
 mod accounts;
 mod api_keys;
 mod callbacks;
 mod credentials;
+mod error;
+mod hot;
 mod invites;
 mod outbox;
 mod outcomes;
@@ -20,6 +24,7 @@ mod webhook_secrets;
 pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
 pub use credentials::CredentialRecord;
+pub use error::{Cause, StoreError};
 pub use invites::{CreateInvite, DeliveryRecord, InviteRecord};
 pub use outcomes::{
     BatchResult, CredentialRejection, DeliveryUpdate, InviteStatusChange, RegistrationEffect,
@@ -36,49 +41,11 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 use crate::config::{Config, StoreKind};
+use error::decode;
+use hot::{Backend, GroupCommit};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// A store failure, as the HTTP layer needs to tell them apart.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database can't be reached right now (connection refused, pool timeout, I/O).
-    #[error("store unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    /// Anything else the database reported.
-    #[error("store error: {0}")]
-    Database(#[source] sqlx::Error),
-    /// Migrations failed.
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
-            sqlx::Error::Database(ref db)
-                if db.code().is_some_and(|c| unavailable_sqlstate(&c)) =>
-            {
-                StoreError::Unavailable(e)
-            }
-            other => StoreError::Database(other),
-        }
-    }
-}
-
-/// PostgreSQL SQLSTATEs that say "the server is going away or not there yet", not "your
-/// query is wrong": class 08 (connection exception), 57P01 admin shutdown (what every open
-/// session gets when the server is stopped or restarted), 57P02 crash shutdown, 57P03
-/// cannot connect now (starting up or shutting down), 53300 too many connections.
-fn unavailable_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
-}
 
 /// How long a query waits for a pooled connection (connecting included) before the request
 /// fails with "store unavailable" (503), unless configured (`database_acquire_timeout_ms`).
@@ -96,10 +63,9 @@ pub struct Store {
     /// SQLite's single-writer gate (see [`Store::begin_write`]).
     writer: Arc<tokio::sync::Mutex<()>>,
     /// The invite group committer (see [`Store::create_invite`]); `None` in its own handle.
-    invites: Option<invites::GroupCommit>,
-    /// SQLite's writer thread and read connections for the hot path (see `sqlite.rs`);
-    /// `None` on PostgreSQL and for an in-memory SQLite database.
-    fast: Option<Arc<sqlite::Fast>>,
+    invites: Option<GroupCommit>,
+    /// The backend's hot paths (on SQLite: its writer thread and read connections).
+    backend: Backend,
 }
 
 /// A write transaction that holds the SQLite writer gate until it commits or rolls back.
@@ -135,7 +101,7 @@ impl Store {
     /// `-wal` and `-shm` files take the database file's mode), whatever the umask; existing
     /// ones others could read are made private.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
-        let io = |e| StoreError::Unavailable(sqlx::Error::Io(e));
+        let io = |e: std::io::Error| StoreError::Unavailable(Box::new(e));
         if config.database_url.is_none() {
             crate::secrets::create_private_dir(&config.data_dir).map_err(io)?;
         }
@@ -158,7 +124,9 @@ impl Store {
         .await
     }
 
-    /// Connects to `url` (`sqlite:` or `postgres://`) with a pool of `max_connections`.
+    /// Connects to `url` (`sqlite:` or `postgres://`) with a pool of `max_connections`. A
+    /// SQLite URL must name a file: an in-memory database is refused (the SQLite writer
+    /// thread and the sqlx pool could not share it).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         Self::connect_with(url, max_connections, ACQUIRE_TIMEOUT).await
     }
@@ -175,6 +143,16 @@ impl Store {
         } else {
             StoreKind::Postgres
         };
+        let sqlite_file = match kind {
+            StoreKind::Sqlite => Some(sqlite::file_path(url).ok_or_else(|| {
+                StoreError::Other(
+                    "an in-memory SQLite database is not supported: use a file \
+                     (sqlite://path/to/pushgate.db)"
+                        .into(),
+                )
+            })?),
+            StoreKind::Postgres => None,
+        };
         let mut options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout);
@@ -186,19 +164,19 @@ impl Store {
                 .test_before_acquire(false);
         }
         let pool = options.connect(url).await?;
-        let fast = match kind {
-            StoreKind::Sqlite => sqlite::Fast::open(url)?,
-            StoreKind::Postgres => None,
+        let backend = match sqlite_file {
+            Some(path) => Backend::Sqlite(sqlite::Fast::open(path)?),
+            None => Backend::Postgres,
         };
         let store = Self {
             pool,
             kind,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             invites: None,
-            fast,
+            backend,
         };
         Ok(Self {
-            invites: Some(invites::GroupCommit::spawn(store.clone())),
+            invites: Some(GroupCommit::spawn(store.clone())),
             ..store
         })
     }
@@ -240,7 +218,7 @@ impl Store {
 
     /// Closes every connection (used at shutdown).
     pub async fn close(&self) {
-        if let Some(fast) = &self.fast {
+        if let Backend::Sqlite(fast) = &self.backend {
             fast.close();
         }
         self.pool.close().await;
@@ -257,28 +235,16 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Reads a stored text as the domain type it names; a value outside the type's set (a row
-/// written by something else) is a store error, never a silent default.
-pub(crate) fn decode<T>(text: &str) -> Result<T, StoreError>
-where
-    T: std::str::FromStr<Err = crate::domain::UnknownValue>,
-{
-    text.parse().map_err(|e: crate::domain::UnknownValue| {
-        StoreError::Database(sqlx::Error::Decode(e.into()))
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::unavailable_sqlstate;
+    use super::{Store, StoreError};
 
-    #[test]
-    fn server_going_away_is_unavailable_not_a_query_error() {
-        for code in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
-            assert!(unavailable_sqlstate(code), "{code}");
-        }
-        for code in ["23505", "42P01", "40001", "22P02"] {
-            assert!(!unavailable_sqlstate(code), "{code}");
+    #[tokio::test]
+    async fn an_in_memory_sqlite_database_is_refused_with_a_clear_error() {
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {
+            let e = Store::connect(url, 1).await.unwrap_err();
+            assert!(matches!(e, StoreError::Other(_)), "{e:?}");
+            assert!(e.to_string().contains("in-memory SQLite"), "{e}");
         }
     }
 }

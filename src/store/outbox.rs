@@ -6,6 +6,7 @@ use super::invites::DeliveryRow;
 use super::{DeliveryRecord, Store, StoreError};
 use crate::config::StoreKind;
 use crate::domain::{DeliveryId, InviteSid};
+use sqlx::Row as _;
 
 const DELIVERY_COLUMNS: &str = "id, invite_sid, registration_sid, credential_sid, platform, \
      device_token, environment, status, attempts, apns_status, apns_reason, apns_id, accepted_at, date_updated";
@@ -153,7 +154,7 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<InviteSid>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT sid FROM invites WHERE status IN ('queued', 'sending', 'delivered') \
              AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
         )
@@ -161,9 +162,8 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(sid,)| InviteSid::trusted(sid))
-            .collect())
+        rows.iter()
+            .map(|r| Ok(InviteSid::trusted(r.try_get("sid")?)))
+            .collect()
     }
 }

@@ -1,11 +1,12 @@
 //! Device registrations (bindings, `BS…`): which device token rings which identity, under
 //! which push credential.
 
-use super::{Store, StoreError, decode, sqlite};
+use super::{Store, StoreError, decode};
 use crate::domain::{
     AccountSid, CredentialSid, DeviceToken, Environment, Identity, Platform, RegistrationSid,
     RegistrationState,
 };
+use sqlx::Row as _;
 
 /// A registration as stored.
 #[derive(Debug, Clone)]
@@ -57,24 +58,24 @@ pub struct RegistrationPage {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
-    sid: String,
-    account_sid: String,
-    credential_sid: String,
-    identity: String,
-    binding_type: String,
-    device_token: String,
-    environment: Option<String>,
-    state: String,
-    state_reason: Option<String>,
-    date_created: i64,
-    date_updated: i64,
-    last_used: Option<i64>,
+pub(super) struct RegistrationRow {
+    pub(super) sid: String,
+    pub(super) account_sid: String,
+    pub(super) credential_sid: String,
+    pub(super) identity: String,
+    pub(super) binding_type: String,
+    pub(super) device_token: String,
+    pub(super) environment: Option<String>,
+    pub(super) state: String,
+    pub(super) state_reason: Option<String>,
+    pub(super) date_created: i64,
+    pub(super) date_updated: i64,
+    pub(super) last_used: Option<i64>,
 }
 
-impl TryFrom<Row> for Registration {
+impl TryFrom<RegistrationRow> for Registration {
     type Error = StoreError;
-    fn try_from(r: Row) -> Result<Self, StoreError> {
+    fn try_from(r: RegistrationRow) -> Result<Self, StoreError> {
         Ok(Self {
             sid: RegistrationSid::trusted(r.sid),
             account_sid: AccountSid::trusted(r.account_sid),
@@ -103,29 +104,9 @@ macro_rules! select {
     };
 }
 
-/// The identity's active registrations. Run by both backends.
-const ACTIVE: &str =
+/// The identity's active registrations (`Store::active_registrations`, in `hot/`).
+pub(super) const ACTIVE: &str =
     select!("WHERE account_sid = $1 AND identity = $2 AND state = 'active' ORDER BY sid");
-
-impl Row {
-    /// A row of [`select!`] read by rusqlite.
-    fn from_rusqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            sid: r.get("sid")?,
-            account_sid: r.get("account_sid")?,
-            credential_sid: r.get("credential_sid")?,
-            identity: r.get("identity")?,
-            binding_type: r.get("binding_type")?,
-            device_token: r.get("device_token")?,
-            environment: r.get("environment")?,
-            state: r.get("state")?,
-            state_reason: r.get("state_reason")?,
-            date_created: r.get("date_created")?,
-            date_updated: r.get("date_updated")?,
-            last_used: r.get("last_used")?,
-        })
-    }
-}
 
 impl Store {
     /// Registers a device token, or refreshes (and possibly moves to a new identity) the
@@ -140,7 +121,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // A no-op write that reads the previous owner: it makes the write lock the
         // transaction's first lock on SQLite (no read-to-write upgrade that could fail).
-        let previous: Option<(String,)> = sqlx::query_as(
+        let previous: Option<String> = sqlx::query(
             "UPDATE registrations SET date_updated = date_updated \
              WHERE account_sid = $1 AND credential_sid = $2 AND device_token = $3 \
              RETURNING identity",
@@ -149,8 +130,10 @@ impl Store {
         .bind(new.credential_sid.as_str())
         .bind(new.device_token.as_hex())
         .fetch_optional(&mut *tx)
-        .await?;
-        let row: Row = sqlx::query_as(
+        .await?
+        .map(|r| r.try_get("identity"))
+        .transpose()?;
+        let row: RegistrationRow = sqlx::query_as(
             "INSERT INTO registrations (sid, account_sid, credential_sid, identity, binding_type, \
              device_token, state, date_created, date_updated, last_used) \
              VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $7) \
@@ -171,7 +154,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let registration = Registration::try_from(row)?;
-        let surplus: Vec<Row> = sqlx::query_as(select!(
+        let surplus: Vec<RegistrationRow> = sqlx::query_as(select!(
             "WHERE account_sid = $1 AND identity = $2 AND sid <> $3 \
              ORDER BY date_updated DESC, sid DESC LIMIT 1000 OFFSET $4"
         ))
@@ -190,8 +173,8 @@ impl Store {
         tx.commit().await?;
         let created = previous.is_none();
         let moved_from = previous
-            .filter(|(identity,)| identity != new.identity.as_str())
-            .map(|(identity,)| Identity::trusted(identity));
+            .filter(|identity| identity != new.identity.as_str())
+            .map(Identity::trusted);
         Ok(Upserted {
             created,
             registration,
@@ -203,43 +186,18 @@ impl Store {
         })
     }
 
-    /// The identity's registrations that may be pushed to (state `active`).
-    pub async fn active_registrations(
-        &self,
-        account: &AccountSid,
-        identity: &Identity,
-    ) -> Result<Vec<Registration>, StoreError> {
-        if let Some(fast) = &self.fast {
-            // Synchronously on this thread: an indexed read is cheaper than a wake-up.
-            let rows = fast.read(|conn| {
-                sqlite::query(
-                    conn,
-                    ACTIVE,
-                    &[&account.as_str(), &identity.as_str()],
-                    Row::from_rusqlite,
-                )
-            })?;
-            return rows.into_iter().map(Registration::try_from).collect();
-        }
-        let rows: Vec<Row> = sqlx::query_as(ACTIVE)
-            .bind(account.as_str())
-            .bind(identity.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(Registration::try_from).collect()
-    }
-
     /// One registration of `account`.
     pub async fn registration(
         &self,
         account: &AccountSid,
         sid: &RegistrationSid,
     ) -> Result<Option<Registration>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(select!("WHERE sid = $1 AND account_sid = $2"))
-            .bind(sid.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<RegistrationRow> =
+            sqlx::query_as(select!("WHERE sid = $1 AND account_sid = $2"))
+                .bind(sid.as_str())
+                .bind(account.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(Registration::try_from).transpose()
     }
 
@@ -281,7 +239,7 @@ impl Store {
     ) -> Result<RegistrationPage, StoreError> {
         let after = after.map(|s| s.as_str()).unwrap_or("");
         let limit = i64::from(page_size) + 1;
-        let mut rows: Vec<Row> =
+        let mut rows: Vec<RegistrationRow> =
             match identity {
                 Some(identity) => sqlx::query_as(select!(
                     "WHERE account_sid = $1 AND identity = $2 AND sid > $3 ORDER BY sid LIMIT $4"

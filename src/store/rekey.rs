@@ -4,6 +4,7 @@
 
 use super::{Store, StoreError, StoreKind};
 use crate::secrets::SecretsError;
+use sqlx::Row as _;
 
 /// Why a rotation failed; nothing was changed in either case.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +52,12 @@ impl Store {
         let mut count = ResealCount::default();
         for table in TABLES {
             let select = format!("SELECT sid, secret_sealed FROM {table}{lock}");
-            let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(select))
                 .fetch_all(&mut *tx)
-                .await?;
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("sid")?, r.try_get("secret_sealed")?)))
+                .collect::<Result<Vec<(String, Vec<u8>)>, sqlx::Error>>()?;
             let update = format!("UPDATE {table} SET secret_sealed = $1 WHERE sid = $2");
             for (sid, sealed) in rows {
                 let fresh = reseal(&sid, &sealed).map_err(|source| ResealError::Secret {

@@ -13,16 +13,17 @@
 //!   connections used synchronously on the calling task's thread — an indexed read takes
 //!   tens of microseconds, less than one wake-up.
 //!
-//! Statements use the same SQL text as the sqlx path, with `$n` parameters: SQLite treats
-//! `$n` as a *named* parameter, so [`bind`] binds each by its number, as sqlx-sqlite does.
+//! Statements use the same SQL text as the PostgreSQL backend, with `$n` parameters: SQLite
+//! treats `$n` as a *named* parameter, so [`bind`] binds each by its number, as sqlx-sqlite
+//! does. The hot operations themselves are in `hot/sqlite.rs`; rusqlite errors become
+//! [`StoreError`]s by `From` (`error.rs`).
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::types::ToSql;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Statement};
-use sqlx::error::{DatabaseError, ErrorKind};
+use rusqlite::{Connection, OpenFlags, Statement};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use super::StoreError;
@@ -33,6 +34,11 @@ const READERS: usize = 4;
 const STATEMENT_CACHE: usize = 64;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Why a job or read could not run: the store was closed.
+const CLOSED: &str = "the SQLite store is closed";
+/// Why a job has no result: the writer thread is gone, or the job panicked.
+const CRASHED: &str = "the SQLite writer thread stopped or the job panicked";
 
 /// The writer thread's queue and the read pool of one SQLite database.
 #[derive(Debug)]
@@ -46,24 +52,19 @@ pub(super) struct Fast {
 }
 
 impl Fast {
-    /// Opens the writer connection and starts its thread, for the database file `url`
-    /// names; `None` for an in-memory database (another connection would not see it).
-    pub(super) fn open(url: &str) -> Result<Option<Arc<Self>>, StoreError> {
-        let Some(path) = file_path(url) else {
-            return Ok(None);
-        };
-        let conn = connect(&path).map_err(map_err)?;
+    /// Opens the writer connection and starts its thread, for the database file `path`.
+    pub(super) fn open(path: PathBuf) -> Result<Arc<Self>, StoreError> {
+        let conn = connect(&path)?;
         // Checkpoints (and their fsync) run on a thread of their own, not inside a commit.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(map_err)?;
-        let checkpointer = connect(&path).map_err(map_err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = connect(&path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let spawned = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(f)
                 .map(drop)
-                .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))
         };
         spawned("sqlite-writer", Box::new(move || writer(conn, rx)))?;
         let (stop, stopped) = mpsc::channel::<()>();
@@ -71,12 +72,12 @@ impl Fast {
             "sqlite-checkpoint",
             Box::new(move || checkpoint(checkpointer, stopped)),
         )?;
-        Ok(Some(Arc::new(Self {
+        Ok(Arc::new(Self {
             path,
             jobs: Mutex::new(Some(tx)),
             readers: Mutex::new(Some(Vec::new())),
             checkpoints: Mutex::new(Some(stop)),
-        })))
+        }))
     }
 
     /// Runs `job` as one transaction on the writer thread, holding `gate` (the store's
@@ -94,10 +95,10 @@ impl Fast {
         let run: Job = Box::new(move |conn| {
             let result = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(map_err)
+                .map_err(StoreError::from)
                 .and_then(|tx| {
                     let value = job(&tx)?;
-                    tx.commit().map_err(map_err)?;
+                    tx.commit()?;
                     Ok(value)
                 });
             // Released only now, even if the caller stopped waiting.
@@ -106,13 +107,12 @@ impl Fast {
         });
         let sent = match &*self.jobs.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(jobs) => jobs.send(run).is_ok(),
-            None => return Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
+            None => return Err(StoreError::unavailable(CLOSED)),
         };
         if !sent {
-            return Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed));
+            return Err(StoreError::unavailable(CRASHED));
         }
-        wait.await
-            .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))?
+        wait.await.map_err(|_| StoreError::unavailable(CRASHED))?
     }
 
     /// Runs `read` on a pooled read connection, on this thread.
@@ -122,18 +122,17 @@ impl Fast {
     ) -> Result<T, StoreError> {
         let pooled = match &mut *self.readers.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(pool) => pool.pop(),
-            None => return Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
+            None => return Err(StoreError::unavailable(CLOSED)),
         };
         let conn = match pooled {
             Some(conn) => conn,
             None => {
-                let conn = connect(&self.path).map_err(map_err)?;
-                conn.pragma_update(None, "query_only", true)
-                    .map_err(map_err)?;
+                let conn = connect(&self.path)?;
+                conn.pragma_update(None, "query_only", true)?;
                 conn
             }
         };
-        let result = read(&conn).map_err(map_err);
+        let result = read(&conn).map_err(StoreError::from);
         if let Some(pool) = &mut *self.readers.lock().unwrap_or_else(|e| e.into_inner())
             && pool.len() < READERS
         {
@@ -292,105 +291,6 @@ pub(super) fn query<T>(
     Ok(out)
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        map_err(e)
-    }
-}
-
-/// Maps a rusqlite error as sqlx's would be: "busy", "locked", I/O, "can't open" and "disk
-/// full" are [`StoreError::Unavailable`] (retry later), anything else
-/// [`StoreError::Database`].
-pub(super) fn map_err(e: rusqlite::Error) -> StoreError {
-    let unavailable = matches!(
-        e.sqlite_error_code(),
-        Some(
-            ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::CannotOpen
-                | ErrorCode::DiskFull
-                | ErrorCode::FileLockingProtocolFailed
-        )
-    );
-    let e = sqlx::Error::Database(Box::new(SqliteError::from(e)));
-    if unavailable {
-        StoreError::Unavailable(e)
-    } else {
-        StoreError::Database(e)
-    }
-}
-
-/// A rusqlite error as a sqlx database error (extended result code as its `code`, like
-/// sqlx-sqlite's).
-#[derive(Debug)]
-pub(super) struct SqliteError {
-    message: String,
-    code: Option<i32>,
-    source: rusqlite::Error,
-}
-
-impl From<rusqlite::Error> for SqliteError {
-    fn from(source: rusqlite::Error) -> Self {
-        let code = match &source {
-            rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
-            _ => None,
-        };
-        Self {
-            message: source.to_string(),
-            code,
-            source,
-        }
-    }
-}
-
-impl std::fmt::Display for SqliteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for SqliteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-impl DatabaseError for SqliteError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-        self.code.map(|c| c.to_string().into())
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> ErrorKind {
-        use rusqlite::ffi;
-        match self.code {
-            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
-                ErrorKind::UniqueViolation
-            }
-            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
-            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
-            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,41 +312,30 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         let got: Vec<(i64, String, i64)> = query(
             &conn,
-            "SELECT $2, $1, $2 + $3",
+            "SELECT $2 AS x, $1 AS y, $2 + $3 AS z",
             &[&"a", &7_i64, &1_i64],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get("x")?, r.get("y")?, r.get("z")?)),
         )
         .unwrap();
         assert_eq!(got, vec![(7, "a".to_owned(), 8)]);
         for _ in 0..2 {
             // In order: bound by position (the second time from the remembered check).
-            let got: Vec<(i64, i64, i64)> =
-                query(&conn, "SELECT $1, $2, $1 * 10", &[&1_i64, &2_i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .unwrap();
+            let sql = "SELECT $1 AS x, $2 AS y, $1 * 10 AS z";
+            let got: Vec<(i64, i64, i64)> = query(&conn, sql, &[&1_i64, &2_i64], |r| {
+                Ok((r.get("x")?, r.get("y")?, r.get("z")?))
+            })
+            .unwrap();
             assert_eq!(got, vec![(1, 2, 10)]);
         }
         assert!(query(&conn, "SELECT $1", &[&1_i64, &2_i64], |_| Ok(())).is_err());
     }
 
     #[test]
-    fn busy_is_unavailable_and_constraints_are_database_errors() {
-        let busy = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            None,
-        );
-        assert!(matches!(map_err(busy), StoreError::Unavailable(_)));
+    fn a_broken_constraint_on_the_fast_path_is_a_conflict() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (a TEXT PRIMARY KEY); INSERT INTO t VALUES ('x')")
             .unwrap();
         let dup = execute(&conn, "INSERT INTO t VALUES ($1)", &[&"x"]).unwrap_err();
-        match map_err(dup) {
-            StoreError::Database(sqlx::Error::Database(db)) => {
-                assert!(db.is_unique_violation());
-                assert_eq!(db.code().as_deref(), Some("1555"));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(StoreError::from(dup), StoreError::Conflict(_)));
     }
 }

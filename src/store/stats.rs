@@ -5,6 +5,7 @@
 
 use super::{CredentialRecord, Store, StoreError};
 use crate::config::StoreKind;
+use sqlx::Row as _;
 
 /// Folds pending deltas into the counts. PostgreSQL: one statement, so two replicas folding
 /// at once never count a delta twice (the second waits for the first's row locks, then skips
@@ -31,16 +32,26 @@ impl Store {
     /// Reads the gauges' values.
     pub async fn gauges(&self) -> Result<Gauges, StoreError> {
         self.fold_registration_counts().await?;
-        let registrations: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT environment, state, n FROM registration_counts WHERE n <> 0")
+        let registrations =
+            sqlx::query("SELECT environment, state, n FROM registration_counts WHERE n <> 0")
                 .fetch_all(&self.pool)
-                .await?;
-        let (open_deliveries, oldest_open): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(date_updated) FROM deliveries \
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("environment")?,
+                        r.try_get("state")?,
+                        r.try_get("n")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let open = sqlx::query(
+            "SELECT COUNT(*) AS open_count, MIN(date_updated) AS oldest FROM deliveries \
              WHERE status IN ('queued', 'retrying')",
         )
         .fetch_one(&self.pool)
         .await?;
+        let (open_deliveries, oldest_open) = (open.try_get("open_count")?, open.try_get("oldest")?);
         let credentials = self.all_credentials().await?;
         Ok(Gauges {
             registrations,

@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError};
 use crate::domain::AccountSid;
+use sqlx::Row as _;
 
 impl Store {
     /// The account's sealed webhook secret, if it has one.
@@ -9,12 +10,11 @@ impl Store {
         &self,
         account: &AccountSid,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT secret_sealed FROM webhook_secrets WHERE sid = $1")
-                .bind(account.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(sealed,)| sealed))
+        let row = sqlx::query("SELECT secret_sealed FROM webhook_secrets WHERE sid = $1")
+            .bind(account.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("secret_sealed")).transpose()?)
     }
 
     /// Stores `sealed` as the account's webhook secret unless it already has one (another

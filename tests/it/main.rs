@@ -17,4 +17,5 @@ mod replicas;
 mod restart;
 mod scale;
 mod service;
+mod store;
 mod tokens;

@@ -1,0 +1,109 @@
+//! The hot paths — writing invites with their deliveries, recording delivery outcomes,
+//! reading an identity's active registrations — with one implementation per backend
+//! (`sqlite.rs` on the rusqlite writer thread and read pool, `postgres.rs` on sqlx), the SQL
+//! text shared (`sql.rs`), and the [`Store`] methods here choosing the backend once.
+//!
+//! Performance properties kept by both (see bench/README.md): one transaction per batch;
+//! concurrent invites written together by the group commit (`group.rs`); multi-row INSERTs on
+//! PostgreSQL; cached prepared statements on SQLite, whose writes also hold the store's writer
+//! gate so the sqlx writers and the writer thread never contend on SQLite's lock.
+
+mod group;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+pub(super) use group::GroupCommit;
+
+use super::sqlite::Fast;
+use super::{
+    BatchResult, CreateInvite, CredentialRejection, DeliveryRecord, DeliveryUpdate, InviteRecord,
+    Registration, Store, StoreError,
+};
+use crate::domain::{AccountSid, Identity};
+
+/// The backend a store runs on, holding what its hot paths need.
+#[derive(Clone, Debug)]
+pub(super) enum Backend {
+    /// SQLite: its writer thread and read pool (every SQLite store has them).
+    Sqlite(Arc<Fast>),
+    /// PostgreSQL: the sqlx pool of the store.
+    Postgres,
+}
+
+impl Store {
+    /// Writes an invite and its deliveries in one transaction — unless the account already
+    /// has an invite with this call SID, which is then returned and nothing is written.
+    ///
+    /// Concurrent calls are written together (group commit): a task takes every invite
+    /// waiting and writes them in one transaction (with multi-row INSERTs on PostgreSQL), so
+    /// a burst costs a few statements and one commit instead of four round trips and a
+    /// commit each, while the write lock is held. Each call still returns only once its
+    /// invite is committed.
+    pub async fn create_invite(
+        &self,
+        invite: &InviteRecord,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<CreateInvite, StoreError> {
+        if let Some(GroupCommit(group)) = &self.invites {
+            let (done, wait) = oneshot::channel();
+            let pending = group::Pending {
+                invite: invite.clone(),
+                deliveries: deliveries.to_vec(),
+                done,
+            };
+            if group.send(pending).is_ok()
+                && let Ok(result) = wait.await
+            {
+                return result;
+            }
+            // The committer is gone (its runtime ended): write directly.
+        }
+        let mut results = self.write_invites(&[(invite, deliveries)]).await?;
+        Ok(results.remove(0))
+    }
+
+    /// Writes invites and their deliveries in one transaction; an invite whose call SID the
+    /// account already has (or that repeats one earlier in `batch`) is not written, and its
+    /// result is the existing invite.
+    async fn write_invites(
+        &self,
+        batch: &[(&InviteRecord, &[DeliveryRecord])],
+    ) -> Result<Vec<CreateInvite>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(fast) => sqlite::write_invites(fast, &self.writer, batch).await,
+            Backend::Postgres => postgres::write_invites(self, batch).await,
+        }
+    }
+
+    /// Records a batch of delivery outcomes and their effects in one transaction.
+    pub async fn record_deliveries(
+        &self,
+        updates: &[DeliveryUpdate],
+        rejections: &[CredentialRejection],
+        now: i64,
+    ) -> Result<BatchResult, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(fast) => {
+                sqlite::record_deliveries(fast, &self.writer, updates, rejections, now).await
+            }
+            Backend::Postgres => postgres::record_deliveries(self, updates, rejections, now).await,
+        }
+    }
+
+    /// The identity's registrations that may be pushed to (state `active`).
+    pub async fn active_registrations(
+        &self,
+        account: &AccountSid,
+        identity: &Identity,
+    ) -> Result<Vec<Registration>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(fast) => sqlite::active_registrations(fast, account, identity),
+            Backend::Postgres => postgres::active_registrations(self, account, identity).await,
+        }
+    }
+}

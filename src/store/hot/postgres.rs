@@ -1,0 +1,189 @@
+//! The hot paths on PostgreSQL, through sqlx: multi-row INSERTs (a burst of invites costs a
+//! few statements and one commit), one transaction per batch, rows read by column name.
+//!
+//! Outcome batches arrive sorted by delivery id (`delivery::recorder`), so concurrent
+//! batches take their row locks in one order and never deadlock.
+
+use std::collections::HashSet;
+
+use sqlx::Row as _;
+
+use super::sql;
+use crate::domain::{AccountSid, Identity};
+use crate::store::invites::{INVITE_BY_CALL, InviteRow};
+use crate::store::outcomes::{CredentialRejection, StatusRow};
+use crate::store::registrations::{ACTIVE, RegistrationRow};
+use crate::store::{
+    BatchResult, CreateInvite, DeliveryRecord, DeliveryUpdate, InviteRecord, Registration,
+    RegistrationEffect, Store, StoreError,
+};
+
+/// [`Store::write_invites`] on PostgreSQL.
+pub(super) async fn write_invites(
+    store: &Store,
+    batch: &[(&InviteRecord, &[DeliveryRecord])],
+) -> Result<Vec<CreateInvite>, StoreError> {
+    // Row locks, no writer gate.
+    let mut tx = store.pool.begin().await?;
+    let mut inserted = HashSet::new();
+    for chunk in batch.chunks(sql::INVITE_CHUNK) {
+        let text = sql::insert_invites(chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+        for (invite, _) in chunk {
+            query = query
+                .bind(invite.sid.as_str())
+                .bind(invite.account_sid.as_str())
+                .bind(invite.call_sid.as_str())
+                .bind(invite.to_identity.as_str())
+                .bind(&invite.caller)
+                .bind(invite.params.clone())
+                .bind(invite.status.as_str())
+                .bind(invite.status_callback.clone())
+                .bind(invite.api_key_sid.as_ref().map(|k| k.to_string()))
+                .bind(sql::cancel_push_column(invite.cancel_push))
+                .bind(invite.expires_at)
+                .bind(invite.date_created);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            inserted.insert(row.try_get::<String, _>("sid")?);
+        }
+    }
+    let deliveries: Vec<&DeliveryRecord> = batch
+        .iter()
+        .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
+        .flat_map(|(_, deliveries)| deliveries.iter())
+        .collect();
+    for chunk in deliveries.chunks(sql::DELIVERY_CHUNK) {
+        let text = sql::insert_deliveries(chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+        for d in chunk {
+            query = query
+                .bind(d.id.to_string())
+                .bind(d.invite_sid.as_str())
+                .bind(d.registration_sid.as_str())
+                .bind(d.credential_sid.as_str())
+                .bind(d.platform.as_str())
+                .bind(d.device_token.as_hex())
+                .bind(d.environment.as_str())
+                .bind(d.status.as_str())
+                .bind(d.attempts)
+                .bind(d.date_updated);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for (invite, _) in batch {
+        if inserted.contains(invite.sid.as_str()) {
+            results.push(CreateInvite::Created);
+            continue;
+        }
+        let existing: InviteRow = sqlx::query_as(INVITE_BY_CALL)
+            .bind(invite.account_sid.as_str())
+            .bind(invite.call_sid.as_str())
+            .fetch_one(&store.pool)
+            .await?;
+        results.push(CreateInvite::Existing(Box::new(existing.try_into()?)));
+    }
+    Ok(results)
+}
+
+/// [`Store::record_deliveries`] on PostgreSQL.
+pub(super) async fn record_deliveries(
+    store: &Store,
+    updates: &[DeliveryUpdate],
+    rejections: &[CredentialRejection],
+    now: i64,
+) -> Result<BatchResult, StoreError> {
+    let mut result = BatchResult::default();
+    let mut tx = store.pool.begin().await?;
+    let mut touched = Vec::new();
+    let mut used = Vec::new();
+    for u in updates {
+        sqlx::query(sql::UPDATE_DELIVERY)
+            .bind(u.status.as_str())
+            .bind(u.attempts)
+            .bind(u.environment.as_str())
+            .bind(u.apns_status)
+            .bind(u.apns_reason.clone())
+            .bind(u.apns_id.clone())
+            .bind(u.accepted_at)
+            .bind(now)
+            .bind(u.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if !touched.contains(&u.invite_sid) {
+            touched.push(u.invite_sid.clone());
+        }
+        match &u.effect {
+            None => {}
+            // Written below in one statement: setting last_used commutes with the other
+            // effects (a deleted row is simply not updated).
+            Some(RegistrationEffect::Touch) => used.push(u.registration_sid.as_str()),
+            Some(RegistrationEffect::SetEnvironment(env)) => {
+                sqlx::query(sql::SET_ENVIRONMENT)
+                    .bind(now)
+                    .bind(env.as_str())
+                    .bind(u.registration_sid.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(RegistrationEffect::Retire { since_ms }) => {
+                let gone = sqlx::query(sql::RETIRE)
+                    .bind(u.registration_sid.as_str())
+                    .bind(since_ms.unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                result.retire(&u.registration_sid, gone);
+            }
+            Some(RegistrationEffect::Invalid { reason }) => {
+                sqlx::query(sql::INVALIDATE)
+                    .bind(reason)
+                    .bind(u.registration_sid.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    for r in rejections {
+        sqlx::query(sql::REJECT_CREDENTIAL)
+            .bind(&r.reason)
+            .bind(r.sid.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    for chunk in used.chunks(sql::SID_CHUNK) {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql::touch(chunk.len()))).bind(now);
+        for sid in chunk {
+            query = query.bind(*sid);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for chunk in touched.chunks(sql::SID_CHUNK) {
+        let text = sql::final_check(chunk.len());
+        let mut query = sqlx::query_as::<_, StatusRow>(sqlx::AssertSqlSafe(text)).bind(now);
+        for sid in chunk {
+            query = query.bind(sid.as_str());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            result.invites.push(row.try_into()?);
+        }
+    }
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// [`Store::active_registrations`] on PostgreSQL.
+pub(super) async fn active_registrations(
+    store: &Store,
+    account: &AccountSid,
+    identity: &Identity,
+) -> Result<Vec<Registration>, StoreError> {
+    let rows: Vec<RegistrationRow> = sqlx::query_as(ACTIVE)
+        .bind(account.as_str())
+        .bind(identity.as_str())
+        .fetch_all(&store.pool)
+        .await?;
+    rows.into_iter().map(Registration::try_from).collect()
+}

@@ -1,0 +1,127 @@
+//! The SQL text of the hot paths, shared by both backends: every statement is `$n`-numbered
+//! (PostgreSQL's syntax, which the SQLite backend binds by number, see `store::sqlite::bind`),
+//! so each backend runs the very same text and only binds and reads differently.
+
+use crate::domain::CancelPush;
+
+/// Invites per multi-row INSERT on PostgreSQL (12 parameters each).
+pub(super) const INVITE_CHUNK: usize = 200;
+/// Deliveries per multi-row INSERT on PostgreSQL (10 parameters each; well under SQLite's
+/// limit too).
+pub(super) const DELIVERY_CHUNK: usize = 200;
+/// SIDs per statement for the batched registration touches and invite status checks.
+pub(super) const SID_CHUNK: usize = 500;
+
+/// `($1, …, $w), ($w+1, …)` for `rows` rows of `width` values.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts `rows` invites (12 values each; `date_updated` = `date_created`), skipping call
+/// SIDs the account already has, and returns (`sid`) the ones written. `$n` placeholders
+/// work on both backends (sqlx's builder would emit `?` for Any).
+pub(super) fn insert_invites(rows: usize) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+            // date_updated = date_created
+            format!("({}, ${})", cols.join(", "), r * 12 + 12)
+        })
+        .collect();
+    format!(
+        "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
+         status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
+         date_updated) VALUES {} \
+         ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
+        rows.join(", ")
+    )
+}
+
+/// Inserts `rows` deliveries (10 values each).
+pub(super) fn insert_deliveries(rows: usize) -> String {
+    format!(
+        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, platform, \
+         device_token, environment, status, attempts, date_updated) VALUES {}",
+        placeholders(rows, 10)
+    )
+}
+
+/// The stored form of `cancel_push`: NULL for `none`, as earlier versions wrote it.
+pub(super) fn cancel_push_column(c: CancelPush) -> Option<&'static str> {
+    (c != CancelPush::None).then(|| c.as_str())
+}
+
+/// A delivery's new state; a final outcome is never overwritten (at-least-once delivery may
+/// repeat one).
+pub(super) const UPDATE_DELIVERY: &str = "UPDATE deliveries SET status = $1, attempts = $2, \
+    environment = $3, apns_status = COALESCE($4, apns_status), \
+    apns_reason = COALESCE($5, apns_reason), apns_id = COALESCE($6, apns_id), \
+    accepted_at = COALESCE($7, accepted_at), date_updated = $8 \
+    WHERE id = $9 AND status IN ('queued', 'retrying')";
+/// A push was accepted in the other environment: remember it, and touch.
+pub(super) const SET_ENVIRONMENT: &str =
+    "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3";
+/// A dead token: the registration goes unless refreshed after the provider's timestamp.
+pub(super) const RETIRE: &str = "DELETE FROM registrations WHERE sid = $1 AND date_updated <= $2";
+/// A misconfigured registration: kept, no longer pushed to.
+pub(super) const INVALIDATE: &str =
+    "UPDATE registrations SET state = 'invalid', state_reason = $1 WHERE sid = $2";
+/// A credential the provider refused.
+pub(super) const REJECT_CREDENTIAL: &str =
+    "UPDATE credentials SET rejected_reason = $1 WHERE sid = $2";
+
+/// Sets `last_used` = `$1` on the `n` registrations bound from `$2` on.
+pub(super) fn touch(n: usize) -> String {
+    format!(
+        "UPDATE registrations SET last_used = $1 WHERE sid IN ({})",
+        sid_list(n)
+    )
+}
+
+/// Recomputes the status of the `n` invites whose SIDs are bound from `$2` on, if still
+/// open; returns `sid`, `status` and `status_callback` of each.
+pub(super) fn final_check(n: usize) -> String {
+    format!(
+        "UPDATE invites SET status = CASE \
+         WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
+           AND d.status = 'accepted') THEN 'delivered' \
+         WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
+           AND d.status IN ('queued', 'retrying')) THEN 'sending' \
+         WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.invite_sid = invites.sid \
+           AND d.status = 'expired') THEN 'expired' \
+         ELSE 'failed' END, date_updated = $1 \
+         WHERE sid IN ({}) AND status IN ('queued', 'sending') \
+         RETURNING sid, status, status_callback",
+        sid_list(n)
+    )
+}
+
+/// `$2, $3, …` for `n` values.
+fn sid_list(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_value_once() {
+        assert_eq!(placeholders(2, 2), "($1, $2), ($3, $4)");
+        assert!(
+            insert_invites(2)
+                .contains("($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24)")
+        );
+        assert!(touch(2).ends_with("IN ($2, $3)"));
+        assert!(final_check(1).contains("WHERE sid IN ($2) AND"));
+    }
+}

@@ -1,0 +1,190 @@
+//! The store's hot paths (the invite group commit, recorded delivery outcomes, the active
+//! registrations read) give the same results on both backends: SQLite runs them on its
+//! rusqlite writer thread, PostgreSQL through sqlx.
+
+use pushgate::domain::{
+    CallSid, CancelPush, DeliveryId, DeliveryStatus, Environment, Identity, InviteSid,
+    InviteStatus, Platform,
+};
+use pushgate::store::{
+    CreateInvite, DeliveryRecord, DeliveryUpdate, InviteRecord, Registration, RegistrationEffect,
+};
+
+use crate::helpers::{Backend, TestApp, device_token, spawn_app, store_tests};
+
+store_tests!(
+    a_repeated_call_sid_returns_the_existing_invite,
+    recorded_outcomes_report_status_and_retirements
+);
+
+const NOW: i64 = 1_700_000_000_000;
+
+/// The identity's active registrations after registering `devices` to it.
+async fn registered(app: &TestApp, identity: &str, devices: &[String]) -> Vec<Registration> {
+    for device in devices {
+        let res = app.register(&app.token(identity), device).await;
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+    let identity = Identity::parse(identity).unwrap();
+    app.store
+        .active_registrations(&app.account, &identity)
+        .await
+        .unwrap()
+}
+
+fn invite(app: &TestApp, call: &CallSid, to: &str) -> InviteRecord {
+    InviteRecord {
+        sid: InviteSid::generate(),
+        account_sid: app.account.clone(),
+        call_sid: call.clone(),
+        to_identity: Identity::parse(to).unwrap(),
+        caller: "client:bob".into(),
+        params: Some("a=1".into()),
+        status: InviteStatus::Queued,
+        status_callback: None,
+        api_key_sid: Some(app.key.clone()),
+        answered_by: None,
+        cancel_push: CancelPush::Voip,
+        expires_at: NOW + 30_000,
+        date_created: NOW,
+        date_updated: NOW,
+    }
+}
+
+fn delivery(invite: &InviteRecord, to: &Registration) -> DeliveryRecord {
+    DeliveryRecord {
+        id: DeliveryId::generate(),
+        invite_sid: invite.sid.clone(),
+        registration_sid: to.sid.clone(),
+        credential_sid: to.credential_sid.clone(),
+        platform: Platform::Apns,
+        device_token: to.device_token.clone(),
+        environment: Environment::Sandbox,
+        status: DeliveryStatus::Queued,
+        attempts: 0,
+        apns_status: None,
+        apns_reason: None,
+        apns_id: None,
+        accepted_at: None,
+        date_updated: NOW,
+    }
+}
+
+async fn a_repeated_call_sid_returns_the_existing_invite(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let regs = registered(&app, "alice", &[device_token(1)]).await;
+    assert_eq!(regs.len(), 1);
+    let call = CallSid::generate();
+    let first = invite(&app, &call, "alice");
+    let deliveries = [delivery(&first, &regs[0])];
+    let created = app.store.create_invite(&first, &deliveries).await.unwrap();
+    assert!(matches!(created, CreateInvite::Created), "{created:?}");
+
+    // Again, and twice at once (one group commit): each time the first invite comes back.
+    let again = invite(&app, &call, "alice");
+    let again_deliveries = [delivery(&again, &regs[0])];
+    let (a, b) = tokio::join!(
+        app.store.create_invite(&again, &again_deliveries),
+        app.store.create_invite(&again, &[]),
+    );
+    for result in [a.unwrap(), b.unwrap()] {
+        let CreateInvite::Existing(existing) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(existing.sid, first.sid);
+        assert_eq!(existing.status, InviteStatus::Queued);
+        assert_eq!(existing.cancel_push, CancelPush::Voip);
+        assert_eq!(existing.params.as_deref(), Some("a=1"));
+        assert_eq!(existing.api_key_sid.as_ref(), Some(&app.key));
+    }
+    // Only the first invite's delivery was written.
+    let stored = app.store.deliveries(&first.sid).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, deliveries[0].id);
+    assert!(app.store.deliveries(&again.sid).await.unwrap().is_empty());
+    app.stop().await.unwrap();
+}
+
+fn update(
+    d: &DeliveryRecord,
+    status: DeliveryStatus,
+    effect: RegistrationEffect,
+) -> DeliveryUpdate {
+    DeliveryUpdate {
+        id: d.id,
+        invite_sid: d.invite_sid.clone(),
+        registration_sid: d.registration_sid.clone(),
+        status,
+        attempts: 1,
+        environment: d.environment,
+        apns_status: Some(if status == DeliveryStatus::Accepted {
+            200
+        } else {
+            410
+        }),
+        apns_reason: None,
+        apns_id: Some(d.id.to_string()),
+        accepted_at: (status == DeliveryStatus::Accepted).then_some(NOW + 5),
+        effect: Some(effect),
+        invite_created: NOW,
+    }
+}
+
+async fn recorded_outcomes_report_status_and_retirements(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let regs = registered(&app, "carol", &[device_token(2), device_token(3)]).await;
+    assert_eq!(regs.len(), 2);
+    let record = invite(&app, &CallSid::generate(), "carol");
+    let deliveries: Vec<_> = regs.iter().map(|r| delivery(&record, r)).collect();
+    let created = app.store.create_invite(&record, &deliveries).await.unwrap();
+    assert!(matches!(created, CreateInvite::Created));
+
+    let mut updates = vec![
+        update(
+            &deliveries[0],
+            DeliveryStatus::Accepted,
+            RegistrationEffect::Touch,
+        ),
+        update(
+            &deliveries[1],
+            DeliveryStatus::Failed,
+            RegistrationEffect::Retire { since_ms: None },
+        ),
+    ];
+    updates.sort_by_key(|u| u.id);
+    let result = app
+        .store
+        .record_deliveries(&updates, &[], NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(result.invites.len(), 1);
+    assert_eq!(result.invites[0].sid, record.sid);
+    assert_eq!(result.invites[0].status, InviteStatus::Delivered);
+    assert_eq!(result.retired, vec![regs[1].sid.clone()]);
+    assert!(result.kept.is_empty());
+
+    let carol = Identity::parse("carol").unwrap();
+    let active = app
+        .store
+        .active_registrations(&app.account, &carol)
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].sid, regs[0].sid);
+    assert_eq!(active[0].last_used, Some(NOW + 10));
+
+    // A repeated batch changes nothing: final outcomes stay, the invite is no longer pending.
+    let result = app
+        .store
+        .record_deliveries(&updates, &[], NOW + 20)
+        .await
+        .unwrap();
+    assert!(result.invites.is_empty(), "{:?}", result.invites);
+    assert!(result.retired.is_empty());
+    let stored = app.store.deliveries(&record.sid).await.unwrap();
+    let accepted = stored.iter().find(|d| d.id == deliveries[0].id).unwrap();
+    assert_eq!(accepted.status, DeliveryStatus::Accepted);
+    assert_eq!(accepted.accepted_at, Some(NOW + 5));
+    assert_eq!(accepted.date_updated, NOW + 10);
+    app.stop().await.unwrap();
+}
