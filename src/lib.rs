@@ -10,6 +10,7 @@
 //! - [`http`]: the axum API, its error mapping and OpenAPI description.
 //! - [`apns`], [`mock_apns`], [`delivery`]: the APNs client, its simulator, invite delivery.
 //! - [`bench`]: `pushgate bench`, the end-to-end load generator.
+//! - [`tasks`]: the tracker of every background task, and the stop signals shutdown sends.
 //! - [`telemetry`], [`clock`]: logging set-up and time helpers.
 
 pub mod apns;
@@ -30,6 +31,7 @@ pub mod observe;
 pub mod redis_conn;
 pub mod secrets;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 
 use std::future::Future;
@@ -58,7 +60,8 @@ pub enum RunError {
 }
 
 /// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
-/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher.
+/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher. Their
+/// background tasks share one [`tasks::Tasks`], which [`delivery::Engine::shutdown`] waits for.
 pub async fn start_services(
     config: Config,
     store: Store,
@@ -69,18 +72,23 @@ pub async fn start_services(
         config.max_concurrent_credential_validations,
         std::time::Duration::from_millis(config.credential_validation_wait_ms),
     );
+    let tasks = tasks::Tasks::new();
     let (mut events, callback_queue) = events::Events::new();
     let redis = match &config.redis_url {
         Some(url) => {
             let conn = redis_conn::connect(url)
                 .await
                 .map_err(delivery::EngineError::from)?;
-            events.relay_through_redis(events::relay::Relay {
-                client: redis::Client::open(url.as_str()).map_err(delivery::EngineError::from)?,
-                conn: conn.clone(),
-                channel: format!("{}invite-events", config.redis_key_prefix),
-                origin: redis_conn::replica_name(),
-            });
+            events.relay_through_redis(
+                events::relay::Relay {
+                    client: redis::Client::open(url.as_str())
+                        .map_err(delivery::EngineError::from)?,
+                    conn: conn.clone(),
+                    channel: format!("{}invite-events", config.redis_key_prefix),
+                    origin: redis_conn::replica_name(),
+                },
+                &tasks,
+            );
             Some(conn)
         }
         None => None,
@@ -91,6 +99,7 @@ pub async fn start_services(
         &config,
         events,
         redis.clone(),
+        tasks.clone(),
     )
     .await?;
     let calls = calls::Calls::new(store.clone(), engine.clone());
@@ -105,6 +114,7 @@ pub async fn start_services(
         callback_queue,
         engine.events().clone(),
         &config,
+        &tasks,
     );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),

@@ -71,12 +71,17 @@ impl Calls {
         Ok(())
     }
 
-    /// Ends the invite as `expired` at `expires_at` unless something else ended it first.
+    /// Ends the invite as `expired` at `expires_at` unless something else ended it first (or
+    /// the service stops first: the next start re-arms the timer).
     pub fn schedule_expiry(self: &Arc<Self>, sid: String, expires_at: i64) {
         let calls = self.clone();
-        tokio::spawn(async move {
+        let stop = self.engine.tasks().stopping();
+        self.engine.tasks().spawn(async move {
             let wait = (expires_at - now_ms()).max(0) as u64;
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            let wait = std::time::Duration::from_millis(wait);
+            if !crate::tasks::sleep_unless(&stop, wait).await {
+                return;
+            }
             if let Err(e) = calls.end(&sid, "expired", None).await {
                 tracing::warn!(invite = %sid, error = %e, "expiring the invite failed");
             }
@@ -84,13 +89,17 @@ impl Calls {
     }
 
     /// Every few seconds, ends open invites past their expiry whose timer ran in a replica
-    /// that is gone. Stops when the lifecycle is dropped.
+    /// that is gone. Stops when the lifecycle is dropped or the service stops.
     pub fn spawn_overdue_sweeper(self: &Arc<Self>) {
         let calls = Arc::downgrade(self);
-        tokio::spawn(async move {
+        let stop = self.engine.tasks().stopping();
+        self.engine.tasks().spawn(async move {
             let mut tick = tokio::time::interval(OVERDUE_EVERY);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
                 let Some(calls) = calls.upgrade() else { return };
                 // A grace period, so the live replica's own timer normally wins.
                 let overdue = calls.store.overdue_invites(now_ms() - 1_000, 500).await;

@@ -48,12 +48,6 @@ pub struct DeliveryJob {
     pub environment: Environment,
     /// Attempts made so far.
     pub attempts: u32,
-    /// The Redis Stream entry this job came from (Redis queue only); acknowledged once the
-    /// job's outcome is recorded.
-    pub entry: Option<String>,
-    /// The worker slot this job holds (Redis queue): released only once its outcome is
-    /// recorded, so a replica never has more pushes sent-but-unrecorded than slots.
-    pub slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl DeliveryJob {
@@ -67,8 +61,6 @@ impl DeliveryJob {
             device_token: d.device_token.clone(),
             environment: parse_environment(&d.environment),
             attempts: u32::try_from(d.attempts).unwrap_or(0),
-            entry: None,
-            slot: None,
         })
     }
 }
@@ -104,4 +96,28 @@ pub async fn jobs_from_store(
         }
     }
     Ok(jobs)
+}
+
+/// A job for unit tests: an invite expiring in a minute, one production token.
+#[cfg(test)]
+pub fn test_job() -> DeliveryJob {
+    let now = crate::clock::now_ms();
+    DeliveryJob {
+        delivery_id: Uuid::new_v4(),
+        invite: Arc::new(InviteInfo {
+            sid: format!("IV{}", "0".repeat(32)),
+            account_sid: format!("AC{}", "0".repeat(32)),
+            call_sid: format!("CA{}", "0".repeat(32)),
+            to_identity: "alice".into(),
+            caller: "client:bob".into(),
+            params: None,
+            expires_at: now + 60_000,
+            date_created: now,
+        }),
+        registration_sid: format!("BR{}", "0".repeat(32)),
+        credential_sid: format!("CR{}", "0".repeat(32)),
+        device_token: "ab".repeat(32),
+        environment: Environment::Production,
+        attempts: 0,
+    }
 }

@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::queue::OnWritten;
 use crate::clock::now_ms;
 use crate::events::{Events, InviteChange};
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
+use crate::tasks::Tasks;
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -31,11 +33,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer; it runs until every handle is dropped.
-    pub fn start(store: Store, changes: Events) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the writer, tracked by `tasks`; it runs until every handle is dropped, or
+    /// until `tasks` is drained and nothing is left to write.
+    pub fn start(store: Store, changes: Events, tasks: &Tasks) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, rx, changes));
-        (Self { tx }, task)
+        tasks.spawn(write_loop(store, rx, changes, tasks.drained()));
+        Self { tx }
     }
 
     /// Queues a delivery outcome for writing; `then` runs once it is written.
@@ -57,8 +60,21 @@ impl Recorder {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Record>, changes: Events) {
-    while let Some(first) = rx.recv().await {
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Record>,
+    changes: Events,
+    drained: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+            _ = drained.cancelled() => return,
+        };
         let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         let mut written: Vec<OnWritten> = Vec::new();
         let mut next = Some(first);
