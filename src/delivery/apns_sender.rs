@@ -1,6 +1,7 @@
 //! The APNs [`PushSender`]: the credential's client from [`Clients`], the VoIP notification
 //! (payload, bridge token, expiry, collapse id), one retry in the other environment for a
 //! universal credential whose token APNs places elsewhere, and the APNs request metrics.
+//! [`DirectApnsSender`] sends the same pushes through one fixed client (the bench's ceiling).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,41 @@ impl PushSender for ApnsSender {
     fn credential_rejected(&self, sid: &str, reason: &str) {
         self.clients.mark_rejected(sid, reason);
     }
+}
+
+/// Sends through one APNs client with one topic, without credentials from the store: the
+/// bench's ceiling, which loads the simulator through the same sending code as the worker.
+pub struct DirectApnsSender {
+    client: ApnsClient,
+    topic: String,
+    bridge: BridgeTokens,
+}
+
+impl DirectApnsSender {
+    /// A sender pushing to `topic` through `client`, signing bridge tokens with `bridge`.
+    pub fn new(client: ApnsClient, topic: impl Into<String>, bridge: BridgeTokens) -> Self {
+        Self {
+            client,
+            topic: topic.into(),
+            bridge,
+        }
+    }
+}
+
+impl PushSender for DirectApnsSender {
+    fn send<'a>(&'a self, job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>> {
+        Box::pin(async move {
+            let env = job.environment;
+            let outcome = push(&self.client, &self.bridge, job, env, &self.topic).await;
+            Ok(Sent {
+                outcome,
+                pushes: 1,
+                moved_to: None,
+            })
+        })
+    }
+
+    fn credential_rejected(&self, _sid: &str, _reason: &str) {}
 }
 
 /// Sends `job`'s VoIP push to `environment` and counts it.

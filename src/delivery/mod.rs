@@ -23,7 +23,7 @@ pub mod streams;
 mod upkeep;
 mod worker;
 
-pub use apns_sender::ApnsSender;
+pub use apns_sender::{ApnsSender, DirectApnsSender};
 pub use clients::{ClientError, Clients, Entry};
 pub use job::{DeliveryJob, InviteInfo, parse_environment};
 pub use payload::{call_payload, params_query};
