@@ -102,8 +102,9 @@ const RECOVER_WITHIN_MS: i64 = 24 * 3600 * 1000;
 
 /// Starts the dispatcher that turns invite changes into callbacks, and the sweep that
 /// replays final callbacks lost with a stopped replica (through `events`), tracked by `tasks`.
-/// When it is stopping they take nothing more; a callback being sent is not retried (a final
-/// one is replayed by the sweep).
+/// The sweep ends when `tasks` is stopping; the dispatcher once it is drained (after the
+/// changes of the last outcomes), then a callback being sent is not retried and queued ones
+/// are dropped (a final one is replayed by the sweep).
 pub fn start(
     store: Store,
     master: Arc<MasterKey>,
@@ -151,15 +152,16 @@ async fn dispatch(
     sender: Sender,
     tasks: Tasks,
 ) {
-    let stop = tasks.stopping();
+    let stop = tasks.drained();
     let mut queues: HashMap<String, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
     loop {
         let change = tokio::select! {
-            _ = stop.cancelled() => return,
+            biased;
             change = changes.recv() => match change {
                 Some(change) => change,
                 None => return,
             },
+            _ = stop.cancelled() => return,
         };
         let (Some(status), Some(url)) = (change.status, change.callback) else {
             continue;

@@ -1,12 +1,12 @@
 //! Delivery: from an accepted invite to the provider and back. Deliveries (one per
-//! registration) wait in a queue — in process ([`embedded`]) or a Redis Stream shared by the
+//! registration) wait in a queue — in process (`embedded`) or a Redis Stream shared by the
 //! replicas ([`streams`]) — behind one [`Producer`]/[`Consumer`] seam; one consumer loop
-//! ([`consumer`]) hands each [`Delivery`] (a job and its [`Acker`]) to the [`Worker`] with
+//! (`consumer`) hands each [`Delivery`] (a job and its [`Acker`]) to the [`Worker`] with
 //! bounded concurrency; the worker sends through the platform's [`PushSender`] (APNs:
 //! per-credential [`Clients`]), acts on the classified outcome, and the [`Recorder`] writes
 //! outcomes in batches, then acknowledges them to their queue and announces
 //! [`InviteChange`]s. Embedded, open deliveries of the outbox are resumed at start-up. A sweeper
-//! removes registrations unused for `registration_ttl_days` ([`upkeep`]). Every task is tracked
+//! removes registrations unused for `registration_ttl_days` (`upkeep`). Every task is tracked
 //! by the service's [`Tasks`].
 
 mod apns_sender;
