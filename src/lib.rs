@@ -16,7 +16,6 @@
 pub mod apns;
 pub mod auth;
 pub mod bench;
-pub mod calls;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -25,10 +24,12 @@ pub mod delivery;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod invites;
 pub mod metrics;
 pub mod mock_apns;
 pub mod observe;
 pub mod redis_conn;
+pub mod registrations;
 pub mod secrets;
 pub mod store;
 pub mod tasks;
@@ -68,6 +69,8 @@ pub async fn start_services(
     master_key: secrets::MasterKey,
 ) -> Result<AppState, RunError> {
     let master_key = Arc::new(master_key);
+    // This gateway's own registry: another gateway in the same process counts apart.
+    let metrics = metrics::Metrics::new();
     credentials::limit::configure(
         config.max_concurrent_credential_validations,
         std::time::Duration::from_millis(config.credential_validation_wait_ms),
@@ -99,30 +102,39 @@ pub async fn start_services(
         &config,
         events,
         redis.clone(),
+        metrics.clone(),
         tasks.clone(),
     )
     .await?;
-    let calls = calls::Calls::new(store.clone(), engine.clone());
-    calls.resume().await?;
+    let invites = invites::Invites::new(store.clone(), engine.clone(), &config, metrics.clone());
+    invites.resume().await?;
     if redis.is_some() {
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
-        calls.spawn_overdue_sweeper();
+        invites.spawn_overdue_sweeper();
     }
-    calls::callbacks::start(
+    let registrations = registrations::Registrations::new(
+        store.clone(),
+        config.max_registrations_per_identity,
+        metrics.clone(),
+    );
+    invites::callbacks::start(
         store.clone(),
         master_key.clone(),
         callback_queue,
         engine.events().clone(),
         &config,
+        metrics.clone(),
         &tasks,
     );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),
         master_key.clone(),
         std::time::Duration::from_secs(config.api_key_cache_seconds),
+        metrics.clone(),
     ));
     let auth_failures = Arc::new(auth::failures::FailureLimiter::new(
         config.auth_failures_per_minute,
+        metrics.clone(),
     ));
     let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
     Ok(AppState {
@@ -133,8 +145,10 @@ pub async fn start_services(
         master_key,
         config: Arc::new(config),
         engine,
-        calls,
+        invites,
+        registrations,
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
+        metrics,
     })
 }
 
@@ -168,7 +182,7 @@ pub async fn run(
             };
             Some(tokio::spawn(http::server::serve(
                 metrics_listener,
-                http::metrics_router(),
+                http::metrics_router(state.metrics.clone()),
                 metrics_limits,
                 stopped.clone(),
                 "metrics",

@@ -1,11 +1,14 @@
-//! Every Prometheus metric family pushgate exports, defined in this one place. Label values are
-//! bounded: routes are templates, APNs reasons come from Apple's list, credentials are SIDs —
-//! never a device token or an identity. Every family is exported from the first scrape
-//! (`known.rs`).
+//! Every Prometheus metric family pushgate exports, defined in this one place, and the
+//! [`Metrics`] handle that carries them. Each gateway ([`crate::start_services`]) creates its
+//! own handle — its own registry — and gives a clone to every part that records, so two
+//! gateways in one process keep their own counts. Label values are bounded: routes are
+//! templates, APNs reasons come from Apple's list, credentials are SIDs — never a device token
+//! or an identity. Every family is exported from the first scrape (`known.rs`).
 
 mod known;
 
-use std::sync::LazyLock;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
@@ -18,8 +21,40 @@ const LATENCY_BUCKETS: &[f64] = &[
     1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The metric families.
-pub struct Metrics {
+/// One gateway's metrics: a cheap-to-clone handle to its own registry and families (reached
+/// through `Deref`, e.g. `metrics.callbacks`).
+#[derive(Clone)]
+pub struct Metrics(Arc<Families>);
+
+impl Metrics {
+    /// A fresh registry with every family registered and its zero series primed.
+    pub fn new() -> Self {
+        Self(Arc::new(Families::new()))
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deref for Metrics {
+    type Target = Families;
+
+    fn deref(&self) -> &Families {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// The metric families of one registry.
+pub struct Families {
     pub registry: Registry,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
@@ -78,7 +113,7 @@ fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> In
     g
 }
 
-impl Metrics {
+impl Families {
     fn new() -> Self {
         let r = Registry::new();
         #[cfg(target_os = "linux")]
@@ -265,6 +300,3 @@ impl Metrics {
         text
     }
 }
-
-/// The process-wide metrics.
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);

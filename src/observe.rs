@@ -10,7 +10,6 @@ use tokio::task::JoinHandle;
 use crate::clock::{now_ms, now_secs};
 use crate::credentials::manage::health;
 use crate::http::AppState;
-use crate::metrics::METRICS;
 
 /// Refreshes the gauges every `metrics_refresh_seconds` until `stopped`.
 pub fn spawn_refresher(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
@@ -29,7 +28,7 @@ pub fn spawn_refresher(state: AppState, mut stopped: watch::Receiver<bool>) -> J
 
 /// Reads the store and the APNs clients and sets the gauges.
 pub async fn refresh(state: &AppState) {
-    let m = &*METRICS;
+    let m = &state.metrics;
     match state.store.gauges().await {
         Ok(g) => {
             m.zero_registrations();

@@ -17,32 +17,8 @@ pub const MAX_PAYLOAD: usize = 4096;
 /// Longest `apns-collapse-id`, in bytes.
 pub const MAX_COLLAPSE_ID: usize = 64;
 
-/// The APNs environment a device token belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Environment {
-    /// `api.push.apple.com`: App Store, TestFlight and ad-hoc builds.
-    Production,
-    /// `api.sandbox.push.apple.com`: development builds.
-    Sandbox,
-}
-
-impl Environment {
-    /// `"production"` or `"sandbox"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Production => "production",
-            Environment::Sandbox => "sandbox",
-        }
-    }
-
-    /// The other environment (for the one-time `BadDeviceToken` retry).
-    pub fn other(self) -> Self {
-        match self {
-            Environment::Production => Environment::Sandbox,
-            Environment::Sandbox => Environment::Production,
-        }
-    }
-}
+/// The APNs environment a device token belongs to (the one domain type).
+pub use crate::domain::Environment;
 
 /// The `apns-push-type` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

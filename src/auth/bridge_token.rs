@@ -12,6 +12,8 @@ use crate::secrets::MasterKey;
 /// How long after the invite's expiry a bridge token still works (late event streams learn
 /// the call's final state).
 pub const GRACE_SECS: i64 = 60;
+use crate::domain::{InviteSid, RegistrationSid};
+
 const PURPOSE: &str = "pushgate bridge token v1";
 const ISSUER: &str = "pushgate";
 
@@ -21,9 +23,9 @@ pub struct BridgeClaims {
     /// Issuer, always `pushgate`.
     pub iss: String,
     /// The invite SID.
-    pub inv: String,
+    pub inv: InviteSid,
     /// The registration SID the push went to.
-    pub reg: String,
+    pub reg: RegistrationSid,
     /// Expiry, epoch seconds.
     pub exp: i64,
 }
@@ -51,11 +53,16 @@ impl BridgeTokens {
     }
 
     /// A token for `invite` and `registration`, valid until `invite_expires_ms` + grace.
-    pub fn sign(&self, invite: &str, registration: &str, invite_expires_ms: i64) -> String {
+    pub fn sign(
+        &self,
+        invite: &InviteSid,
+        registration: &RegistrationSid,
+        invite_expires_ms: i64,
+    ) -> String {
         let claims = BridgeClaims {
             iss: ISSUER.into(),
-            inv: invite.into(),
-            reg: registration.into(),
+            inv: invite.clone(),
+            reg: registration.clone(),
             exp: invite_expires_ms / 1000 + GRACE_SECS,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -84,6 +91,14 @@ impl std::fmt::Debug for BridgeTokens {
 
 #[cfg(test)]
 mod tests {
+    fn iv() -> crate::domain::InviteSid {
+        crate::domain::InviteSid::trusted(format!("IV{}", "1".repeat(32)))
+    }
+
+    fn bs() -> crate::domain::RegistrationSid {
+        crate::domain::RegistrationSid::trusted(format!("BS{}", "1".repeat(32)))
+    }
+
     use super::*;
 
     #[test]
@@ -91,26 +106,26 @@ mod tests {
         let master = MasterKey::generate();
         let tokens = BridgeTokens::new(&master);
         let future = (crate::clock::now_secs() + 30) * 1000;
-        let t = tokens.sign("IV1", "BS1", future);
+        let t = tokens.sign(&iv(), &bs(), future);
         let claims = tokens.verify(&t).unwrap();
-        assert_eq!((claims.inv.as_str(), claims.reg.as_str()), ("IV1", "BS1"));
+        assert_eq!((claims.inv, claims.reg), (iv(), bs()));
         assert!(
             BridgeTokens::new(&MasterKey::generate())
                 .verify(&t)
                 .is_none()
         );
         let past = (crate::clock::now_secs() - GRACE_SECS - 10) * 1000;
-        assert!(tokens.verify(&tokens.sign("IV1", "BS1", past)).is_none());
+        assert!(tokens.verify(&tokens.sign(&iv(), &bs(), past)).is_none());
     }
 
     #[test]
     fn tokens_of_a_previous_master_key_still_verify() {
         let (old, new) = (MasterKey::generate(), MasterKey::generate());
         let future = (crate::clock::now_secs() + 30) * 1000;
-        let before = BridgeTokens::new(&old).sign("IV1", "BS1", future);
+        let before = BridgeTokens::new(&old).sign(&iv(), &bs(), future);
         let ring = BridgeTokens::new(&new.clone().with_previous([old.clone()]));
-        assert_eq!(ring.verify(&before).unwrap().inv, "IV1");
-        let after = ring.sign("IV1", "BS1", future);
+        assert_eq!(ring.verify(&before).unwrap().inv, iv());
+        let after = ring.sign(&iv(), &bs(), future);
         assert!(
             BridgeTokens::new(&new).verify(&after).is_some(),
             "signs under the new key"

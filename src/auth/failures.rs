@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::metrics::METRICS;
+use crate::metrics::Metrics;
 
 /// Length of one counting window.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -29,14 +29,17 @@ pub struct Limited {
 /// The per-address failure counter.
 pub struct FailureLimiter {
     per_window: u32,
+    metrics: Metrics,
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl FailureLimiter {
-    /// Allows `per_minute` failures per address per window (0: no limit).
-    pub fn new(per_minute: u32) -> Self {
+    /// Allows `per_minute` failures per address per window (0: no limit); every failure is
+    /// counted in `metrics`.
+    pub fn new(per_minute: u32, metrics: Metrics) -> Self {
         Self {
             per_window: per_minute,
+            metrics,
             windows: Mutex::new(HashMap::new()),
         }
     }
@@ -50,7 +53,7 @@ impl FailureLimiter {
         } else {
             "limited"
         };
-        METRICS.auth_failures.with_label_values(&[label]).inc();
+        self.metrics.auth_failures.with_label_values(&[label]).inc();
         outcome
     }
 
@@ -111,7 +114,7 @@ mod tests {
 
     #[test]
     fn the_failure_after_the_limit_is_limited_until_the_window_ends() {
-        let limiter = FailureLimiter::new(3);
+        let limiter = FailureLimiter::new(3, Metrics::new());
         let t0 = Instant::now();
         for _ in 0..3 {
             assert!(limiter.failed(ip("192.0.2.1"), t0).is_ok());
@@ -139,7 +142,7 @@ mod tests {
 
     #[test]
     fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
-        let limiter = FailureLimiter::new(1);
+        let limiter = FailureLimiter::new(1, Metrics::new());
         let t0 = Instant::now();
         assert!(limiter.failed(ip("2001:db8:1:2::1"), t0).is_ok());
         assert!(limiter.failed(ip("2001:db8:1:2::ffff"), t0).is_err());
@@ -150,7 +153,7 @@ mod tests {
 
     #[test]
     fn zero_disables_the_limit() {
-        let limiter = FailureLimiter::new(0);
+        let limiter = FailureLimiter::new(0, Metrics::new());
         for _ in 0..100 {
             assert!(limiter.failed(ip("192.0.2.1"), Instant::now()).is_ok());
         }

@@ -22,7 +22,7 @@ use secrecy::SecretString;
 
 use super::api_keys::{AuthError, active_key_secret};
 use crate::domain::ApiKeySid;
-use crate::metrics::METRICS;
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::{ApiKeyRecord, Store};
 
@@ -69,20 +69,23 @@ struct State {
 pub struct KeyCache {
     loader: Box<dyn KeyLoader>,
     ttl: Duration,
+    metrics: Metrics,
     state: Mutex<State>,
 }
 
 impl KeyCache {
-    /// A cache over the store keeping keys for `ttl` (zero: no caching).
-    pub fn new(store: Store, master: Arc<MasterKey>, ttl: Duration) -> Self {
-        Self::with_loader(Box::new(StoreLoader { store, master }), ttl)
+    /// A cache over the store keeping keys for `ttl` (zero: no caching); store reads are
+    /// counted in `metrics`.
+    pub fn new(store: Store, master: Arc<MasterKey>, ttl: Duration, metrics: Metrics) -> Self {
+        Self::with_loader(Box::new(StoreLoader { store, master }), ttl, metrics)
     }
 
     /// A cache over any loader.
-    pub fn with_loader(loader: Box<dyn KeyLoader>, ttl: Duration) -> Self {
+    pub fn with_loader(loader: Box<dyn KeyLoader>, ttl: Duration, metrics: Metrics) -> Self {
         Self {
             loader,
             ttl,
+            metrics,
             state: Mutex::new(State::default()),
         }
     }
@@ -106,7 +109,7 @@ impl KeyCache {
             state.generation
         };
         let found = self.loader.load(sid).await?;
-        METRICS
+        self.metrics
             .api_key_lookups
             .with_label_values(&[if found.is_some() { "found" } else { "absent" }])
             .inc();

@@ -65,6 +65,7 @@ async fn a_lookup_in_flight_during_revocation_does_not_recache_the_key() {
     let cache = Arc::new(KeyCache::with_loader(
         Box::new(Shared(script.clone())),
         Duration::from_secs(60),
+        Metrics::new(),
     ));
     // 1. A lookup starts and reads the (still active) key from the store.
     let lookup = tokio::spawn({
@@ -95,7 +96,11 @@ async fn a_lookup_in_flight_during_revocation_does_not_recache_the_key() {
 async fn unknown_sids_are_read_once_per_window_and_creation_clears_them() {
     let sid = ApiKeySid::generate();
     let script = Scripted::new(None, false);
-    let cache = KeyCache::with_loader(Box::new(Shared(script.clone())), Duration::from_secs(60));
+    let cache = KeyCache::with_loader(
+        Box::new(Shared(script.clone())),
+        Duration::from_secs(60),
+        Metrics::new(),
+    );
     for _ in 0..20 {
         assert!(cache.active(&sid).await.unwrap().is_none());
     }
@@ -111,7 +116,11 @@ async fn unknown_sids_are_read_once_per_window_and_creation_clears_them() {
 #[tokio::test]
 async fn absent_entries_are_bounded() {
     let script = Scripted::new(None, false);
-    let cache = KeyCache::with_loader(Box::new(Shared(script.clone())), Duration::from_secs(60));
+    let cache = KeyCache::with_loader(
+        Box::new(Shared(script.clone())),
+        Duration::from_secs(60),
+        Metrics::new(),
+    );
     for _ in 0..MAX_ABSENT + 10 {
         cache.active(&ApiKeySid::generate()).await.unwrap();
     }
@@ -124,8 +133,16 @@ async fn absent_entries_are_bounded() {
 async fn zero_ttl_caches_nothing() {
     let sid = ApiKeySid::generate();
     let script = Scripted::new(None, false);
-    let cache = KeyCache::with_loader(Box::new(Shared(script.clone())), Duration::ZERO);
+    let metrics = Metrics::new();
+    let cache = KeyCache::with_loader(
+        Box::new(Shared(script.clone())),
+        Duration::ZERO,
+        metrics.clone(),
+    );
     cache.active(&sid).await.unwrap();
     cache.active(&sid).await.unwrap();
     assert_eq!(script.reads.load(Ordering::SeqCst), 2);
+    // Each store read is counted in this cache's registry.
+    let absent = metrics.api_key_lookups.with_label_values(&["absent"]).get();
+    assert_eq!(absent, 2);
 }

@@ -12,6 +12,11 @@ use secrecy::SecretString;
 use crate::apns::{ApnsAuth, ApnsClient, ApnsConfig, Environment};
 use crate::auth::bridge_token::BridgeTokens;
 use crate::delivery::{DeliveryJob, DirectApnsSender, InviteInfo, PushSender};
+use crate::domain::{
+    AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Identity, InviteSid, Platform,
+    RegistrationSid,
+};
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 
 /// Senders pushing at once (each waits for its answer before the next push).
@@ -38,20 +43,21 @@ pub struct Ceiling {
 fn job() -> DeliveryJob {
     let now = crate::clock::now_ms();
     DeliveryJob {
-        delivery_id: uuid::Uuid::new_v4(),
+        delivery_id: DeliveryId::generate(),
         invite: Arc::new(InviteInfo {
-            sid: format!("IV{}", "0".repeat(32)),
-            account_sid: format!("AC{}", "0".repeat(32)),
-            call_sid: format!("CA{}", "0".repeat(32)),
-            to_identity: "bench-0".into(),
+            sid: InviteSid::generate(),
+            account_sid: AccountSid::generate(),
+            call_sid: CallSid::generate(),
+            to_identity: Identity::trusted("bench-0".to_owned()),
             caller: "client:bench".into(),
             params: None,
             expires_at: now + 3_600_000,
             date_created: now,
         }),
-        registration_sid: format!("BR{}", "0".repeat(32)),
-        credential_sid: format!("CR{}", "0".repeat(32)),
-        device_token: "ab".repeat(32),
+        registration_sid: RegistrationSid::generate(),
+        credential_sid: CredentialSid::generate(),
+        platform: Platform::Apns,
+        device_token: DeviceToken::trusted("ab".repeat(32)),
         environment: Environment::Production,
         attempts: 0,
     }
@@ -83,6 +89,7 @@ pub async fn measure(
         client,
         "com.example.bench.voip",
         bridge,
+        Metrics::new(),
     ));
     let start = Instant::now();
     let (from, until) = (start + WARMUP, start + WARMUP + duration);
@@ -95,7 +102,7 @@ pub async fn measure(
         senders.spawn(async move {
             let mut job = job();
             while Instant::now() < until {
-                job.delivery_id = uuid::Uuid::new_v4();
+                job.delivery_id = DeliveryId::generate();
                 let sent = sender.send(&job).await;
                 let ok = sent.is_ok_and(|s| s.outcome.is_accepted());
                 let done = Instant::now();

@@ -11,13 +11,14 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use crate::auth::api_keys;
-use crate::clock::{now_ms, now_secs};
+use crate::clock::now_secs;
 use crate::config::Config;
 use crate::credentials::devcerts::{self, KeyKind, LeafOptions};
 use crate::credentials::manage::{self, CredentialPatch, Material};
-use crate::domain::{DeviceToken, Identity};
+use crate::domain::{DeviceToken, Identity, Platform};
 use crate::mock_apns::{self, SimulatorConfig, TlsSource};
-use crate::store::{NewRegistration, Store};
+use crate::registrations::{Register, Registrations};
+use crate::store::Store;
 
 /// The demo app's bundle id.
 const BUNDLE: &str = "com.example.quickstart";
@@ -172,16 +173,21 @@ async fn ensure_credential_and_phones(
             .map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
+    // Counted in a registry of its own: the gateway starts after these are written.
+    let registrations = Registrations::new(
+        store.clone(),
+        config.max_registrations_per_identity,
+        crate::metrics::Metrics::default(),
+    );
     for n in 1..=PHONES {
-        let new = NewRegistration {
-            account_sid: account.sid.clone(),
-            credential_sid: credential.sid.clone(),
-            identity: Identity::parse("alice")?,
-            binding_type: "apn".into(),
-            device_token: DeviceToken::parse(&phone_token(n))?,
-        };
-        store
-            .upsert_registration(&new, config.max_registrations_per_identity, now_ms())
+        registrations
+            .register(Register {
+                account: account.sid.clone(),
+                credential: credential.sid.clone(),
+                identity: Identity::parse("alice")?,
+                platform: Platform::Apns,
+                device_token: DeviceToken::parse(&phone_token(n))?,
+            })
             .await?;
     }
     Ok(())

@@ -64,7 +64,8 @@ pub(super) async fn keys_command(
         }
         KeysCommand::WebhookSecret { account } => {
             let account = resolve_account(store, account).await?;
-            let secret = crate::calls::webhook_secret::rotate(store, master, &account.sid).await?;
+            let secret =
+                crate::invites::webhook_secret::rotate(store, master, &account.sid).await?;
             println!("WEBHOOK_SECRET={}", secret.expose_secret());
             println!("Status callbacks are signed with it from now on; it is shown only once.");
         }

@@ -104,7 +104,7 @@ pub struct Config {
     pub status_callback_allowed_hosts: Vec<String>,
     /// Not a setting: resolves status callback hosts (the system resolver unless injected).
     #[serde(skip)]
-    pub callback_lookup: crate::calls::callback_dns::CallbackLookup,
+    pub callback_lookup: crate::invites::callback_dns::CallbackLookup,
     /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.

@@ -12,39 +12,51 @@ use super::clients::{ClientError, Clients};
 use super::job::DeliveryJob;
 use super::payload::call_payload;
 use super::sender::{PushSender, Sent};
-use crate::apns::{ApnsClient, Environment, Notification, Outcome};
+use crate::apns::{ApnsClient, Notification, Outcome};
 use crate::auth::bridge_token::BridgeTokens;
-use crate::domain::{AccountSid, CredentialSid};
-use crate::metrics::METRICS;
+use crate::domain::{CredentialSid, Environment};
+use crate::metrics::Metrics;
 
 /// Sends through the per-credential clients of this process.
 pub struct ApnsSender {
     clients: Arc<Clients>,
     bridge: BridgeTokens,
+    metrics: Metrics,
 }
 
 impl ApnsSender {
-    /// A sender over `clients`, signing bridge tokens with `bridge`.
-    pub fn new(clients: Arc<Clients>, bridge: BridgeTokens) -> Self {
-        Self { clients, bridge }
+    /// A sender over `clients`, signing bridge tokens with `bridge`, counting APNs exchanges
+    /// in `metrics`.
+    pub fn new(clients: Arc<Clients>, bridge: BridgeTokens, metrics: Metrics) -> Self {
+        Self {
+            clients,
+            bridge,
+            metrics,
+        }
     }
 }
 
 impl PushSender for ApnsSender {
     fn send<'a>(&'a self, job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>> {
         Box::pin(async move {
-            let account = AccountSid::trusted(job.invite.account_sid.clone());
-            let credential = CredentialSid::trusted(job.credential_sid.clone());
-            let entry = self.clients.get(&account, &credential).await?;
-            let topic = &entry.record.voip_topic;
+            let entry = self
+                .clients
+                .get(&job.invite.account_sid, &job.credential_sid)
+                .await?;
+            let via = Via {
+                client: &entry.client,
+                topic: &entry.record.voip_topic,
+                bridge: &self.bridge,
+                metrics: &self.metrics,
+            };
             let mut environment = job.environment;
             let mut pushes = 1;
-            let mut outcome = push(&entry.client, &self.bridge, job, environment, topic).await;
+            let mut outcome = via.push(job, environment).await;
             if matches!(outcome, Outcome::WrongEnvironment { .. }) && entry.universal() {
                 // The token may belong to the other environment: try there once.
                 environment = environment.other();
                 pushes += 1;
-                outcome = push(&entry.client, &self.bridge, job, environment, topic).await;
+                outcome = via.push(job, environment).await;
             }
             Ok(Sent {
                 outcome,
@@ -54,7 +66,7 @@ impl PushSender for ApnsSender {
         })
     }
 
-    fn credential_rejected(&self, sid: &str, reason: &str) {
+    fn credential_rejected(&self, sid: &CredentialSid, reason: &str) {
         self.clients.mark_rejected(sid, reason);
     }
 }
@@ -65,15 +77,23 @@ pub struct DirectApnsSender {
     client: ApnsClient,
     topic: String,
     bridge: BridgeTokens,
+    metrics: Metrics,
 }
 
 impl DirectApnsSender {
-    /// A sender pushing to `topic` through `client`, signing bridge tokens with `bridge`.
-    pub fn new(client: ApnsClient, topic: impl Into<String>, bridge: BridgeTokens) -> Self {
+    /// A sender pushing to `topic` through `client`, signing bridge tokens with `bridge`,
+    /// counting in `metrics`.
+    pub fn new(
+        client: ApnsClient,
+        topic: impl Into<String>,
+        bridge: BridgeTokens,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             client,
             topic: topic.into(),
             bridge,
+            metrics,
         }
     }
 }
@@ -81,8 +101,13 @@ impl DirectApnsSender {
 impl PushSender for DirectApnsSender {
     fn send<'a>(&'a self, job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>> {
         Box::pin(async move {
-            let env = job.environment;
-            let outcome = push(&self.client, &self.bridge, job, env, &self.topic).await;
+            let via = Via {
+                client: &self.client,
+                topic: &self.topic,
+                bridge: &self.bridge,
+                metrics: &self.metrics,
+            };
+            let outcome = via.push(job, job.environment).await;
             Ok(Sent {
                 outcome,
                 pushes: 1,
@@ -91,37 +116,41 @@ impl PushSender for DirectApnsSender {
         })
     }
 
-    fn credential_rejected(&self, _sid: &str, _reason: &str) {}
+    fn credential_rejected(&self, _sid: &CredentialSid, _reason: &str) {}
 }
 
-/// Sends `job`'s VoIP push to `environment` and counts it.
-async fn push(
-    client: &ApnsClient,
-    bridge: &BridgeTokens,
-    job: &DeliveryJob,
-    environment: Environment,
-    topic: &str,
-) -> Outcome {
-    let token = bridge.sign(
-        &job.invite.sid,
-        &job.registration_sid,
-        job.invite.expires_at,
-    );
-    let notification = Notification {
-        apns_id: Some(job.delivery_id),
-        expiration: Some((job.invite.expires_at / 1000).max(0) as u64),
-        collapse_id: Some(job.invite.call_sid.clone()),
-        ..Notification::voip(
-            job.device_token.clone(),
-            environment,
-            topic.to_owned(),
-            call_payload(job, &token),
-        )
-    };
-    let sent = Instant::now();
-    let outcome = client.send(notification).await;
-    observe(environment, &outcome, sent.elapsed());
-    outcome
+/// What one push goes through: a credential's client and topic.
+struct Via<'a> {
+    client: &'a ApnsClient,
+    topic: &'a str,
+    bridge: &'a BridgeTokens,
+    metrics: &'a Metrics,
+}
+
+impl Via<'_> {
+    /// Sends `job`'s VoIP push to `environment` and counts it.
+    async fn push(&self, job: &DeliveryJob, environment: Environment) -> Outcome {
+        let token = self.bridge.sign(
+            &job.invite.sid,
+            &job.registration_sid,
+            job.invite.expires_at,
+        );
+        let notification = Notification {
+            apns_id: Some(job.delivery_id.uuid()),
+            expiration: Some((job.invite.expires_at / 1000).max(0) as u64),
+            collapse_id: Some(job.invite.call_sid.to_string()),
+            ..Notification::voip(
+                job.device_token.as_hex().to_owned(),
+                environment,
+                self.topic.to_owned(),
+                call_payload(job, &token),
+            )
+        };
+        let sent = Instant::now();
+        let outcome = self.client.send(notification).await;
+        observe(self.metrics, environment, &outcome, sent.elapsed());
+        outcome
+    }
 }
 
 /// APNs's documented statuses as a metric label; anything else (a misbehaving endpoint) is
@@ -144,7 +173,7 @@ fn status_label(status: u16) -> &'static str {
 
 /// Counts and times one APNs exchange. (The invite's first push is timed by the recorder, when
 /// the store moves the invite to `delivered` — exactly once, whichever replica sent it.)
-fn observe(environment: Environment, outcome: &Outcome, elapsed: Duration) {
+fn observe(metrics: &Metrics, environment: Environment, outcome: &Outcome, elapsed: Duration) {
     let env = environment.as_str();
     let (status, reason) = match outcome.response() {
         _ if outcome.is_accepted() => ("200", ""),
@@ -158,11 +187,11 @@ fn observe(environment: Environment, outcome: &Outcome, elapsed: Duration) {
         ),
         None => ("none", outcome.label()),
     };
-    METRICS
+    metrics
         .apns_requests
         .with_label_values(&[env, status, reason])
         .inc();
-    METRICS
+    metrics
         .apns_duration
         .with_label_values(&[env])
         .observe(elapsed.as_secs_f64());

@@ -200,9 +200,9 @@ impl Clients {
     }
 
     /// Marks a cached credential rejected so pushes stop at once, before the store says so.
-    pub fn mark_rejected(&self, sid: &str, reason: &str) {
+    pub fn mark_rejected(&self, sid: &CredentialSid, reason: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(entry) = entries.get(sid) {
+        if let Some(entry) = entries.get(sid.as_str()) {
             let mut record = entry.record.clone();
             record.rejected_reason = Some(reason.to_owned());
             let replaced = Arc::new(Entry {
@@ -210,7 +210,7 @@ impl Clients {
                 record,
                 checked: Mutex::new(Instant::now()),
             });
-            entries.insert(sid.to_owned(), replaced);
+            entries.insert(sid.to_string(), replaced);
         }
     }
 }

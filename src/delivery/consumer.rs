@@ -59,9 +59,9 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
+    use crate::domain::DeliveryId;
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
-    use uuid::Uuid;
 
     use super::*;
     use crate::delivery::job::{DeliveryJob, test_job};
@@ -106,7 +106,7 @@ mod tests {
         }
     }
 
-    fn short(id: Uuid) -> String {
+    fn short(id: DeliveryId) -> String {
         id.to_string()[..4].to_owned()
     }
 

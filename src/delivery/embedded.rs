@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::job::DeliveryJob;
 use super::queue::{Acker, Acknowledge, Consumer, Delivery, OnWritten, Producer, Settle};
+use crate::domain::DeliveryId;
 use crate::tasks::{Tasks, sleep_unless};
 
 /// Deliveries the embedded queue holds (queued, in flight or waiting for a retry).
-type Held = Arc<Mutex<HashSet<Uuid>>>;
+type Held = Arc<Mutex<HashSet<DeliveryId>>>;
 
 /// The producer side (cheap to clone).
 #[derive(Clone)]
@@ -48,7 +48,7 @@ impl EmbeddedQueue {
     }
 
     /// Whether this process's queue holds delivery `id`.
-    pub fn holds(&self, id: Uuid) -> bool {
+    pub fn holds(&self, id: DeliveryId) -> bool {
         self.held
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -25,7 +25,7 @@ mod worker;
 
 pub use apns_sender::{ApnsSender, DirectApnsSender};
 pub use clients::{ClientError, Clients, Entry};
-pub use job::{DeliveryJob, InviteInfo, parse_environment};
+pub use job::{DeliveryJob, InviteInfo};
 pub use payload::{call_payload, params_query};
 pub use queue::{Acker, Acknowledge, Consumer, Delivery, OnWritten, Producer, Settle};
 pub use recorder::Recorder;
@@ -40,6 +40,7 @@ use crate::auth::bridge_token::BridgeTokens;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::events::{Events, InviteChange};
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
@@ -72,16 +73,18 @@ pub enum EngineError {
 impl Engine {
     /// Starts the consumer loop, the recorder and the sweeper, every task tracked by `tasks`
     /// (see [`Engine::shutdown`]). Embedded, it resumes the outbox's open deliveries; given
-    /// `redis` (the shared connection), it joins the replicas' Redis queue.
+    /// `redis` (the shared connection), it joins the replicas' Redis queue. What it does is
+    /// counted in `metrics`.
     pub async fn start(
         store: Store,
         master: Arc<MasterKey>,
         config: &Config,
         events: Events,
         redis: Option<redis::aio::ConnectionManager>,
+        metrics: Metrics,
         tasks: Tasks,
     ) -> Result<Arc<Self>, EngineError> {
-        let recorder = Recorder::start(store.clone(), events.clone(), &tasks);
+        let recorder = Recorder::start(store.clone(), events.clone(), metrics.clone(), &tasks);
         let clients = Arc::new(Clients::new(
             store.clone(),
             master.clone(),
@@ -91,10 +94,11 @@ impl Engine {
                 .map(|conn| (conn, config.redis_key_prefix.clone())),
         ));
         let bridge = BridgeTokens::new(&master);
-        let apns = ApnsSender::new(clients.clone(), bridge.clone());
+        let apns = ApnsSender::new(clients.clone(), bridge.clone(), metrics.clone());
         let worker = Arc::new(Worker {
             senders: Senders::new(Arc::new(apns)),
             recorder: recorder.clone(),
+            metrics: metrics.clone(),
         });
         let process = move |delivery: Delivery| {
             let worker = worker.clone();
@@ -109,6 +113,7 @@ impl Engine {
                     streams::Settings::from(config),
                     store.clone(),
                     &tasks,
+                    metrics.clone(),
                 )
                 .await?;
                 // Blocking reads get a connection of their own.
@@ -125,7 +130,7 @@ impl Engine {
             }
         };
         let ttl = Duration::from_secs(u64::from(config.registration_ttl_days) * 86_400);
-        tasks.spawn(upkeep::sweep(store.clone(), ttl, tasks.stopping()));
+        tasks.spawn(upkeep::sweep(store.clone(), ttl, tasks.stopping(), metrics));
         let engine = Arc::new(Self {
             queue,
             recorder,

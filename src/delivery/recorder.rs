@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::queue::OnWritten;
 use crate::clock::now_ms;
+use crate::domain::InviteStatus;
 use crate::events::{Events, InviteChange};
+use crate::metrics::Metrics;
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
 use crate::tasks::Tasks;
 
@@ -33,11 +35,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer, tracked by `tasks`; it runs until every handle is dropped, or
-    /// until `tasks` is drained and nothing is left to write.
-    pub fn start(store: Store, changes: Events, tasks: &Tasks) -> Self {
+    /// Starts the writer, counting what batches did in `metrics`, tracked by `tasks`; it runs
+    /// until every handle is dropped, or until `tasks` is drained and nothing is left to write.
+    pub fn start(store: Store, changes: Events, metrics: Metrics, tasks: &Tasks) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tasks.spawn(write_loop(store, rx, changes, tasks.drained()));
+        tasks.spawn(write_loop(store, rx, changes, metrics, tasks.drained()));
         Self { tx }
     }
 
@@ -64,6 +66,7 @@ async fn write_loop(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Record>,
     changes: Events,
+    metrics: Metrics,
     drained: CancellationToken,
 ) {
     loop {
@@ -94,9 +97,9 @@ async fn write_loop(
         // Rows in one order everywhere, so replicas' batches (and the Redis queue's enqueue
         // marks) never deadlock on PostgreSQL; the sort is stable, so two outcomes of one
         // delivery stay in the order they happened.
-        updates.sort_by(|a, b| a.id.cmp(&b.id));
+        updates.sort_by_key(|u| u.id);
         if (!updates.is_empty() || !rejections.is_empty())
-            && write(&store, &updates, &rejections, &changes).await
+            && write(&store, &updates, &rejections, &changes, &metrics).await
         {
             for then in written {
                 then();
@@ -113,12 +116,13 @@ async fn write(
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
     changes: &Events,
+    metrics: &Metrics,
 ) -> bool {
     let mut backoff = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
         match store.record_deliveries(updates, rejections, now_ms()).await {
             Ok(result) => {
-                count(updates, &result);
+                count(metrics, updates, &result);
                 for sid in &result.retired {
                     tracing::info!(registration = %sid, reason = "apns_unregistered", "registration retired");
                 }
@@ -129,14 +133,11 @@ async fn write(
                 let mut seen = std::collections::HashSet::new();
                 for u in updates {
                     if seen.insert(u.invite_sid.as_str()) {
-                        let changed = result
-                            .invites
-                            .iter()
-                            .find(|(sid, _, _)| *sid == u.invite_sid);
+                        let changed = result.invites.iter().find(|c| c.sid == u.invite_sid);
                         changes.publish(InviteChange {
                             invite_sid: u.invite_sid.clone(),
-                            status: changed.map(|(_, s, _)| s.clone()),
-                            callback: changed.and_then(|(_, _, c)| c.clone()),
+                            status: changed.map(|c| c.status),
+                            callback: changed.and_then(|c| c.status_callback.clone()),
                         });
                     }
                 }
@@ -158,15 +159,17 @@ async fn write(
 }
 
 /// Counts what a recorded batch did to invites and registrations.
-fn count(updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
-    let m = &crate::metrics::METRICS;
-    for (sid, status, _) in &result.invites {
-        if status == "failed" || status == "expired" {
-            m.invites_finished.with_label_values(&[status]).inc();
+fn count(m: &Metrics, updates: &[DeliveryUpdate], result: &crate::store::BatchResult) {
+    for change in &result.invites {
+        let (sid, status) = (&change.sid, change.status);
+        if matches!(status, InviteStatus::Failed | InviteStatus::Expired) {
+            m.invites_finished
+                .with_label_values(&[status.as_str()])
+                .inc();
         }
         // The store moved the invite to `delivered` in this batch: its first accepted push is
         // among these outcomes. Observed once per invite, whichever replica recorded it.
-        if status == "delivered"
+        if status == InviteStatus::Delivered
             && let Some((first, created)) = updates
                 .iter()
                 .filter(|u| u.invite_sid == *sid)

@@ -9,7 +9,8 @@ use futures_util::future::BoxFuture;
 
 use super::clients::ClientError;
 use super::job::DeliveryJob;
-use crate::apns::{Environment, Outcome};
+use crate::apns::Outcome;
+use crate::domain::{CredentialSid, Environment, Platform};
 
 /// What a sender did with one delivery.
 #[derive(Debug)]
@@ -29,7 +30,7 @@ pub trait PushSender: Send + Sync {
     fn send<'a>(&'a self, job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>>;
 
     /// The provider refused credential `sid` (`reason`): stop using it until it is rotated.
-    fn credential_rejected(&self, sid: &str, reason: &str);
+    fn credential_rejected(&self, sid: &CredentialSid, reason: &str);
 }
 
 /// The sender of each platform.
@@ -44,8 +45,10 @@ impl Senders {
         Self { apns }
     }
 
-    /// The sender for `job`'s platform (every job is an APNs push until jobs carry a platform).
-    pub fn for_job(&self, _job: &DeliveryJob) -> &dyn PushSender {
-        self.apns.as_ref()
+    /// The sender for `job`'s platform.
+    pub fn for_job(&self, job: &DeliveryJob) -> &dyn PushSender {
+        match job.platform {
+            Platform::Apns => self.apns.as_ref(),
+        }
     }
 }

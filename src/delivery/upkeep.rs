@@ -9,6 +9,7 @@ use super::embedded::EmbeddedQueue;
 use super::job;
 use super::queue::Producer;
 use crate::clock::now_ms;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// How often unused registrations are swept.
@@ -38,7 +39,7 @@ pub async fn adopt_orphans(
         let orphans: Vec<_> = open
             .into_iter()
             .filter(|d| d.date_updated < before)
-            .filter(|d| uuid::Uuid::parse_str(&d.id).is_ok_and(|id| !queue.holds(id)))
+            .filter(|d| !queue.holds(d.id))
             .collect();
         if orphans.is_empty() {
             continue;
@@ -57,7 +58,7 @@ pub async fn adopt_orphans(
 }
 
 /// Every hour, retires registrations unused for `ttl`.
-pub async fn sweep(store: Store, ttl: Duration, stop: CancellationToken) {
+pub async fn sweep(store: Store, ttl: Duration, stop: CancellationToken, metrics: Metrics) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
     loop {
         tokio::select! {
@@ -67,7 +68,7 @@ pub async fn sweep(store: Store, ttl: Duration, stop: CancellationToken) {
                 match store.sweep_unused_registrations(cutoff).await {
                     Ok(0) => {}
                     Ok(n) => {
-                        crate::metrics::METRICS
+                        metrics
                             .registration_changes
                             .with_label_values(&["retired_unused"])
                             .inc_by(n);

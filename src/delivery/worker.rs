@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::apns::Outcome;
 use crate::clock::now_ms;
+use crate::domain::DeliveryStatus;
 use crate::store::{CredentialRejection, DeliveryUpdate, RegistrationEffect};
 
 use super::clients::ClientError;
@@ -16,7 +17,7 @@ use super::queue::{Acker, Delivery, OnWritten};
 use super::recorder::Recorder;
 use super::retry;
 use super::sender::Senders;
-use crate::metrics::METRICS;
+use crate::metrics::Metrics;
 
 /// A provider's answer as stored: status code, reason, the provider's id of the push.
 type Response = (Option<u16>, Option<String>, Option<uuid::Uuid>);
@@ -25,6 +26,8 @@ type Response = (Option<u16>, Option<String>, Option<uuid::Uuid>);
 pub struct Worker {
     pub senders: Senders,
     pub recorder: Recorder,
+    /// Where retries are counted.
+    pub metrics: Metrics,
 }
 
 impl Worker {
@@ -35,7 +38,7 @@ impl Worker {
             return self.dead_letter(&job, acker, reason);
         }
         if now_ms() >= job.invite.expires_at {
-            return self.finish(&job, acker, "expired", None, None);
+            return self.finish(&job, acker, DeliveryStatus::Expired, None, None);
         }
         let sender = self.senders.for_job(&job);
         let sent = match sender.send(&job).await {
@@ -50,7 +53,13 @@ impl Worker {
                     ClientError::Rejected(reason) => format!("credential_rejected: {reason}"),
                     other => other.to_string(),
                 };
-                return self.finish(&job, acker, "failed", None, Some((None, reason)));
+                return self.finish(
+                    &job,
+                    acker,
+                    DeliveryStatus::Failed,
+                    None,
+                    Some((None, reason)),
+                );
             }
         };
         job.attempts += sent.pushes;
@@ -61,14 +70,14 @@ impl Worker {
         match outcome {
             Outcome::Accepted { apns_id, .. } => {
                 let effect = if sent.moved_to.is_some() {
-                    RegistrationEffect::SetEnvironment(job.environment.as_str().into())
+                    RegistrationEffect::SetEnvironment(job.environment)
                 } else {
                     RegistrationEffect::Touch
                 };
                 let then = acker.done(&job);
                 self.write(
                     &job,
-                    "accepted",
+                    DeliveryStatus::Accepted,
                     Some(effect),
                     (Some(200), None, apns_id),
                     then,
@@ -77,7 +86,7 @@ impl Worker {
             Outcome::Retry {
                 after, ref cause, ..
             } => {
-                METRICS
+                self.metrics
                     .apns_retries
                     .with_label_values(&[cause.label()])
                     .inc();
@@ -95,17 +104,17 @@ impl Worker {
             }
             Outcome::WrongEnvironment { .. } => {
                 let effect = RegistrationEffect::Retire { since_ms: None };
-                self.with_response(&job, acker, "failed", Some(effect), &outcome);
+                self.with_response(&job, acker, DeliveryStatus::Failed, Some(effect), &outcome);
             }
             Outcome::TokenDead { since_ms, .. } => {
                 let effect = RegistrationEffect::Retire { since_ms };
-                self.with_response(&job, acker, "failed", Some(effect), &outcome);
+                self.with_response(&job, acker, DeliveryStatus::Failed, Some(effect), &outcome);
             }
             Outcome::NotForTopic { .. } => {
                 let effect = RegistrationEffect::Invalid {
                     reason: "DeviceTokenNotForTopic".into(),
                 };
-                self.with_response(&job, acker, "failed", Some(effect), &outcome);
+                self.with_response(&job, acker, DeliveryStatus::Failed, Some(effect), &outcome);
             }
             Outcome::CredentialRejected { ref detail, .. } => {
                 let reason = outcome
@@ -120,12 +129,12 @@ impl Worker {
                     sid: job.credential_sid.clone(),
                     reason,
                 });
-                self.with_response(&job, acker, "failed", None, &outcome);
+                self.with_response(&job, acker, DeliveryStatus::Failed, None, &outcome);
             }
             Outcome::OurBug { .. } | Outcome::Refused { .. } => {
                 tracing::error!(delivery = %job.delivery_id, outcome = outcome.label(),
                     reason = ?outcome.reason(), "push refused as malformed: a pushgate bug");
-                self.with_response(&job, acker, "failed", None, &outcome);
+                self.with_response(&job, acker, DeliveryStatus::Failed, None, &outcome);
             }
         }
     }
@@ -142,19 +151,31 @@ impl Worker {
         let status = status.map(|s| s as u16);
         if now_ms() + delay.as_millis() as i64 >= job.invite.expires_at {
             let then = acker.done(&job);
-            return self.write(&job, "expired", None, (status, reason, None), then);
+            return self.write(
+                &job,
+                DeliveryStatus::Expired,
+                None,
+                (status, reason, None),
+                then,
+            );
         }
         // Settled before writing: the embedded queue arms its timer at once; Redis schedules
         // the retry together with the acknowledgement, once the outcome is written.
         let then = acker.retry(&job, delay);
-        self.write(&job, "retrying", None, (status, reason, None), then);
+        self.write(
+            &job,
+            DeliveryStatus::Retrying,
+            None,
+            (status, reason, None),
+            then,
+        );
     }
 
     fn with_response(
         &self,
         job: &DeliveryJob,
         acker: Acker,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         outcome: &Outcome,
     ) {
@@ -172,7 +193,7 @@ impl Worker {
         &self,
         job: &DeliveryJob,
         acker: Acker,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         reason: Option<(Option<u16>, String)>,
     ) {
@@ -187,7 +208,13 @@ impl Worker {
         tracing::error!(delivery = %job.delivery_id, invite = %job.invite.sid, %reason,
             "delivery dead-lettered");
         let then = acker.dead_letter(job, reason.clone());
-        self.write(job, "failed", None, (None, Some(reason), None), then);
+        self.write(
+            job,
+            DeliveryStatus::Failed,
+            None,
+            (None, Some(reason), None),
+            then,
+        );
     }
 
     /// Queues an outcome for writing; `then` (the queue's acknowledgement) runs once it is in
@@ -195,25 +222,25 @@ impl Worker {
     fn write(
         &self,
         job: &DeliveryJob,
-        status: &'static str,
+        status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
         (apns_status, apns_reason, apns_id): Response,
         then: Option<OnWritten>,
     ) {
-        let accepted_at = (status == "accepted").then(now_ms);
-        if status != "accepted" && status != "retrying" {
+        let accepted_at = (status == DeliveryStatus::Accepted).then(now_ms);
+        if !matches!(status, DeliveryStatus::Accepted | DeliveryStatus::Retrying) {
             tracing::info!(delivery = %job.delivery_id, invite = %job.invite.sid,
-                token = %crate::domain::shorten(&job.device_token),
-                status, reason = ?apns_reason, "delivery final");
+                token = %job.device_token.short(),
+                status = status.as_str(), reason = ?apns_reason, "delivery final");
         }
         self.recorder.delivery(
             DeliveryUpdate {
-                id: job.delivery_id.to_string(),
+                id: job.delivery_id,
                 invite_sid: job.invite.sid.clone(),
                 registration_sid: job.registration_sid.clone(),
                 status,
                 attempts: i64::from(job.attempts),
-                environment: job.environment.as_str().to_owned(),
+                environment: job.environment,
                 apns_status: apns_status.map(i64::from),
                 apns_reason,
                 apns_id: apns_id.map(|u| u.to_string()),

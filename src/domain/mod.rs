@@ -1,14 +1,20 @@
-//! Parsed domain types. Handlers and the store only ever see these, never raw strings,
-//! so invalid input cannot reach the database.
+//! Parsed domain types: ids, identities, device tokens, and the states of calls, deliveries and
+//! registrations. Handlers, services and the store only ever see these, never raw strings, so
+//! invalid input cannot reach the database and a stored typo cannot pass for a state.
 
 mod device_token;
 mod identity;
 mod sid;
+mod states;
 
 pub use device_token::{DeviceToken, shorten};
 pub use identity::Identity;
 pub use sid::{
     AccountSid, ApiKeySid, CallSid, CredentialSid, InviteSid, RegistrationSid, Sid, SidKind,
+};
+pub use states::{
+    CallEnd, CancelPush, DeliveryId, DeliveryStatus, Environment, InviteStatus, Platform,
+    RegistrationState, UnknownValue,
 };
 
 /// Why a value from outside could not be turned into a domain type.

@@ -7,14 +7,15 @@
 
 pub mod relay;
 
+use crate::domain::{InviteSid, InviteStatus};
 use tokio::sync::{broadcast, mpsc};
 
 /// An invite whose deliveries or status changed.
 #[derive(Debug, Clone)]
 pub struct InviteChange {
-    pub invite_sid: String,
+    pub invite_sid: InviteSid,
     /// The invite's new status, when it changed.
-    pub status: Option<String>,
+    pub status: Option<InviteStatus>,
     /// The invite's status callback URL, when it has one and the status changed.
     pub callback: Option<String>,
 }

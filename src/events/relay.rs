@@ -17,13 +17,14 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::InviteChange;
+use crate::domain::{InviteSid, InviteStatus};
 use crate::tasks::Tasks;
 
 #[derive(Serialize, Deserialize)]
 struct Message {
     origin: String,
-    invite: String,
-    status: Option<String>,
+    invite: InviteSid,
+    status: Option<InviteStatus>,
 }
 
 /// What the relay needs: a client for the subscriber connection, the shared connection for

@@ -20,8 +20,7 @@ use super::extract::ApiKeyAuth;
 use super::stream_caps::StreamSlot;
 use super::{ApiError, AppState};
 use crate::auth::bridge_token::BridgeClaims;
-use crate::calls::{Conflict, event_name, is_final};
-use crate::domain::{AccountSid, CallSid, InviteSid};
+use crate::domain::{InviteSid, InviteStatus, RegistrationSid};
 use crate::events::InviteChange;
 use crate::store::InviteRecord;
 
@@ -51,58 +50,6 @@ impl FromRequestParts<AppState> for BridgeAuth {
     }
 }
 
-/// The invite a bridge token is for, checked against `{sid}`.
-async fn bridged_invite(
-    state: &AppState,
-    claims: &BridgeClaims,
-    sid: &str,
-) -> Result<InviteRecord, ApiError> {
-    let invite = state
-        .store
-        .invite_by_sid(&claims.inv)
-        .await?
-        .ok_or_else(|| ApiError::not_found("invite"))?;
-    if sid != invite.sid.as_str() && sid != invite.call_sid.as_str() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            code::BRIDGE_TOKEN_OTHER_INVITE,
-            "this bridge token belongs to another call",
-        ));
-    }
-    Ok(invite)
-}
-
-/// The account's invite named by an invite SID or a call SID.
-pub async fn account_invite(
-    state: &AppState,
-    account: &AccountSid,
-    sid: &str,
-) -> Result<InviteRecord, ApiError> {
-    let found = if let Ok(sid) = InviteSid::parse(sid) {
-        state.store.invite(account, &sid).await?
-    } else if let Ok(call) = CallSid::parse(sid) {
-        state.store.invite_by_call(account, &call).await?
-    } else {
-        None
-    };
-    found.ok_or_else(|| ApiError::not_found("invite"))
-}
-
-fn conflict(c: Conflict) -> ApiError {
-    match c {
-        Conflict::AnsweredElsewhere => ApiError::new(
-            StatusCode::CONFLICT,
-            code::ANSWERED_ELSEWHERE,
-            "the call was answered on another device",
-        ),
-        Conflict::Ended(state) => ApiError::new(
-            StatusCode::CONFLICT,
-            code::CALL_ENDED,
-            format!("the call has already ended: {state}"),
-        ),
-    }
-}
-
 /// A call's state, as accept/reject/cancel answer it and as each event's data.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -119,14 +66,14 @@ pub struct CallState {
     this_device: bool,
 }
 
-fn state_body(invite: &InviteRecord, me: Option<&str>) -> serde_json::Value {
+fn state_body(invite: &InviteRecord, me: Option<&RegistrationSid>) -> serde_json::Value {
     json!({
-        "event": event_name(&invite.status),
+        "event": invite.status.event_name(),
         "invite_sid": invite.sid.as_str(),
         "call_sid": invite.call_sid.as_str(),
         "status": invite.status,
         "registration_sid": invite.answered_by,
-        "this_device": me.is_some() && invite.answered_by.as_deref() == me,
+        "this_device": me.is_some() && invite.answered_by.as_ref() == me,
     })
 }
 
@@ -147,12 +94,7 @@ pub async fn accept(
     BridgeAuth(claims): BridgeAuth,
     Path(sid): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let invite = bridged_invite(&state, &claims, &sid).await?;
-    let ended = state
-        .calls
-        .accept(&invite, &claims.reg)
-        .await?
-        .map_err(conflict)?;
+    let ended = state.invites.accept(&claims, &sid).await?;
     Ok(axum::Json(state_body(&ended, Some(&claims.reg))))
 }
 
@@ -173,12 +115,7 @@ pub async fn reject(
     BridgeAuth(claims): BridgeAuth,
     Path(sid): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let invite = bridged_invite(&state, &claims, &sid).await?;
-    let ended = state
-        .calls
-        .reject(&invite, &claims.reg)
-        .await?
-        .map_err(conflict)?;
+    let ended = state.invites.reject(&claims, &sid).await?;
     Ok(axum::Json(state_body(&ended, Some(&claims.reg))))
 }
 
@@ -196,8 +133,7 @@ pub async fn cancel(
     ApiKeyAuth(caller): ApiKeyAuth,
     Path(sid): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let invite = account_invite(&state, &caller.account, &sid).await?;
-    let ended = state.calls.cancel(&invite).await?.map_err(conflict)?;
+    let ended = state.invites.cancel(&caller.account, &sid).await?;
     Ok(axum::Json(state_body(&ended, None)))
 }
 
@@ -224,17 +160,19 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     // Subscribe before the first read so no change slips between them.
     let changes = state.engine.subscribe();
-    let invite = bridged_invite(&state, &claims, &sid)
+    let invite = state
+        .invites
+        .for_bridge(&claims, &sid)
         .await
-        .map_err(IntoResponse::into_response)?;
+        .map_err(|e| ApiError::from(e).into_response())?;
     let slot = state
         .event_streams
-        .open(invite.sid.as_str(), &claims.reg)
+        .open(invite.sid.as_str(), claims.reg.as_str())
         .map_err(IntoResponse::into_response)?;
     let follow = Follow {
         _slot: slot,
         stopping: state.stopping.subscribe(),
-        invite_sid: invite.sid.to_string(),
+        invite_sid: invite.sid.clone(),
         first: Some(invite),
         state,
         changes,
@@ -255,10 +193,10 @@ struct Follow {
     state: AppState,
     stopping: tokio::sync::watch::Receiver<bool>,
     changes: broadcast::Receiver<InviteChange>,
-    invite_sid: String,
-    me: String,
+    invite_sid: InviteSid,
+    me: RegistrationSid,
     first: Option<InviteRecord>,
-    last: Option<String>,
+    last: Option<InviteStatus>,
     done: bool,
 }
 
@@ -284,20 +222,20 @@ impl Follow {
                         // This invite changed, or we missed messages: re-read it.
                         _ => {}
                     }
-                    match self.state.store.invite_by_sid(&self.invite_sid).await {
+                    match self.state.invites.current(&self.invite_sid).await {
                         Ok(Some(invite)) => invite,
                         _ => continue,
                     }
                 }
             };
-            if self.last.as_deref() == Some(invite.status.as_str()) {
+            if self.last == Some(invite.status) {
                 continue;
             }
-            self.last = Some(invite.status.clone());
-            self.done = is_final(&invite.status);
+            self.last = Some(invite.status);
+            self.done = invite.status.is_final();
             return Some(
                 Event::default()
-                    .event(event_name(&invite.status))
+                    .event(invite.status.event_name())
                     .data(state_body(&invite, Some(&self.me)).to_string()),
             );
         }

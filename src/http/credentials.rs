@@ -237,7 +237,8 @@ pub async fn remove(
     match state.store.delete_credential(&caller.account, &sid).await? {
         Some(registrations) => {
             state.engine.clients().invalidate(sid.as_str());
-            crate::metrics::METRICS
+            state
+                .metrics
                 .registration_changes
                 .with_label_values(&["deleted_with_credential"])
                 .inc_by(registrations);

@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use crate::auth::{AuthError, TokenError};
 use crate::domain::DomainError;
+use crate::invites::{InvalidInvite, InviteError};
+use crate::registrations::RegistrationError;
 use crate::store::StoreError;
 
 /// Stable numeric error codes. Twilio's where Twilio has one, pushgate's own otherwise.
@@ -172,12 +174,10 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// The 401 of a refused access token. Pure: the refusal is counted where it happens
+/// (`extract::token_refused`).
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
-        crate::metrics::METRICS
-            .token_rejections
-            .with_label_values(&[&e.code().to_string()])
-            .inc();
         Self::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string())
     }
 }
@@ -191,5 +191,39 @@ impl From<DomainError> for ApiError {
             }
         };
         Self::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    }
+}
+
+impl From<InviteError> for ApiError {
+    fn from(e: InviteError) -> Self {
+        let message = e.to_string();
+        let (status, code) = match e {
+            InviteError::Store(store) => return store.into(),
+            InviteError::Invalid(InvalidInvite::Domain(d)) => return d.into(),
+            InviteError::NotFound => return Self::not_found("invite"),
+            InviteError::Invalid(InvalidInvite::Field(_)) | InviteError::Callback(_) => {
+                (StatusCode::BAD_REQUEST, code::INVALID_PARAMETER)
+            }
+            InviteError::NoRegistrations(_) => (StatusCode::NOT_FOUND, code::NO_REGISTRATIONS),
+            InviteError::PayloadTooLarge { .. } => {
+                (StatusCode::BAD_REQUEST, code::PAYLOAD_TOO_LARGE)
+            }
+            InviteError::OtherCall => (StatusCode::FORBIDDEN, code::BRIDGE_TOKEN_OTHER_INVITE),
+            InviteError::AnsweredElsewhere => (StatusCode::CONFLICT, code::ANSWERED_ELSEWHERE),
+            InviteError::Ended(_) => (StatusCode::CONFLICT, code::CALL_ENDED),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl From<RegistrationError> for ApiError {
+    fn from(e: RegistrationError) -> Self {
+        match e {
+            RegistrationError::UnknownCredential => {
+                TokenError::BadGrants(crate::registrations::UNKNOWN_CREDENTIAL).into()
+            }
+            RegistrationError::NotFound => Self::not_found("registration"),
+            RegistrationError::Store(store) => store.into(),
+        }
     }
 }

@@ -96,7 +96,9 @@ impl FromRequestParts<AppState> for PhoneAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = phone_token(parts).ok_or(TokenError::Missing)?;
+        let Some(token) = phone_token(parts) else {
+            return Err(token_refused(state, TokenError::Missing));
+        };
         Ok(PhoneAuth(verify_token(state, parts, token).await?))
     }
 }
@@ -140,7 +142,7 @@ async fn verify_token(
 ) -> Result<VerifiedToken, ApiError> {
     match check_token(state, token).await {
         Ok(verified) => Ok(verified),
-        Err(TokenCheck::Token(e)) => Err(failed(state, parts, e.into())),
+        Err(TokenCheck::Token(e)) => Err(failed(state, parts, token_refused(state, e))),
         Err(TokenCheck::Auth(e)) => Err(e.into()),
     }
 }
@@ -166,6 +168,16 @@ async fn check_token(state: &AppState, token: &str) -> Result<VerifiedToken, Tok
     unverified
         .verify(&secret, &record.account_sid, now_secs(), leeway)
         .map_err(TokenCheck::Token)
+}
+
+/// Counts an access token refused with `e` (by its Twilio code) and answers its 401.
+pub(super) fn token_refused(state: &AppState, e: TokenError) -> ApiError {
+    state
+        .metrics
+        .token_rejections
+        .with_label_values(&[&e.code().to_string()])
+        .inc();
+    e.into()
 }
 
 /// Counts a failed authentication against the client's address: the 401 `refusal`, or 429

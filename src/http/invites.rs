@@ -1,8 +1,7 @@
-//! `/v1/invites`: the backend says "call alice". The invite and one delivery per registration
-//! are written in one transaction before the 202; then every phone rings at once.
+//! `/v1/invites`: the backend says "call alice". Parses the request into a [`NewInvite`],
+//! calls the invites service and renders the invite; the rules live in [`crate::invites`].
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
@@ -10,23 +9,12 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
-use super::error::code;
 use super::extract::{ApiKeyAuth, Json};
 use super::{ApiError, AppState};
-use crate::apns::MAX_VOIP_PAYLOAD;
-use crate::auth::ApiKeyPrincipal;
-use crate::clock::{now_ms, rfc3339};
-use crate::delivery::{DeliveryJob, InviteInfo, call_payload, params_query};
-use crate::domain::{CallSid, CredentialSid, Identity, InviteSid};
-use crate::store::{CreateInvite, DeliveryRecord, InviteRecord};
-
-const DEFAULT_TTL: u32 = 30;
-const MAX_TTL: u32 = 300;
-const MAX_WAIT_MS: u64 = 10_000;
-/// The longest `?wait=` a request may hold.
-pub const MAX_WAIT: Duration = Duration::from_millis(MAX_WAIT_MS);
+use crate::clock::rfc3339;
+use crate::invites::{InviteError, InviteFields, NewInvite};
+use crate::store::{DeliveryRecord, InviteRecord};
 
 /// Body of `POST /v1/invites`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -110,7 +98,7 @@ fn view(invite: &InviteRecord, deliveries: &[DeliveryRecord], with_deliveries: b
         sid: invite.sid.to_string(),
         call_sid: invite.call_sid.to_string(),
         account_sid: invite.account_sid.to_string(),
-        status: invite.status.clone(),
+        status: invite.status.as_str().to_owned(),
         to: invite.to_identity.to_string(),
         from: invite.caller.clone(),
         devices: deliveries.len(),
@@ -121,9 +109,9 @@ fn view(invite: &InviteRecord, deliveries: &[DeliveryRecord], with_deliveries: b
             deliveries
                 .iter()
                 .map(|d| DeliveryView {
-                    registration_sid: d.registration_sid.clone(),
-                    environment: d.environment.clone(),
-                    status: d.status.clone(),
+                    registration_sid: d.registration_sid.to_string(),
+                    environment: d.environment.as_str().to_owned(),
+                    status: d.status.as_str().to_owned(),
                     attempts: d.attempts,
                     apns_status: d.apns_status,
                     apns_reason: d.apns_reason.clone(),
@@ -135,8 +123,18 @@ fn view(invite: &InviteRecord, deliveries: &[DeliveryRecord], with_deliveries: b
     }
 }
 
-fn invalid_field(message: impl Into<String>) -> ApiError {
-    ApiError::invalid(message)
+impl From<CreateInviteBody> for InviteFields {
+    fn from(b: CreateInviteBody) -> Self {
+        Self {
+            to: b.to,
+            from: b.from,
+            call_sid: b.call_sid,
+            params: b.params,
+            ttl: b.ttl,
+            status_callback: b.status_callback,
+            cancel_push: b.cancel_push,
+        }
+    }
 }
 
 /// Rings every registered device of `to`.
@@ -152,176 +150,14 @@ pub async fn create(
     ApiKeyAuth(caller): ApiKeyAuth,
     Json(body): Json<CreateInviteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (invite, deliveries) = place(&state, &caller, body).await?;
-    let body = view(&invite, &deliveries, false);
+    let new = NewInvite::try_from(InviteFields::from(body)).map_err(InviteError::from)?;
+    let placed = state.invites.place(&caller, new).await?;
+    let body = view(&placed.invite, &placed.deliveries, false);
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, body.url.clone())],
         axum::Json(body),
     ))
-}
-
-/// Validates and places an invite for `caller`: the existing one for a known call SID, or a
-/// new one written with its deliveries and handed to the delivery engine.
-pub async fn place(
-    state: &AppState,
-    caller: &ApiKeyPrincipal,
-    body: CreateInviteBody,
-) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
-    // `client:` alone is the identity "client:", as the description's pattern reads it.
-    let to = body
-        .to
-        .strip_prefix("client:")
-        .filter(|rest| !rest.is_empty())
-        .unwrap_or(&body.to);
-    let to = Identity::parse(to)?;
-    let from_len = body.from.chars().count();
-    if from_len == 0 || from_len > 256 || body.from.chars().any(char::is_control) {
-        return Err(invalid_field(
-            "from must be 1-256 printable characters, e.g. client:bob",
-        ));
-    }
-    let call_sid = match &body.call_sid {
-        Some(s) => CallSid::parse(s)?,
-        None => CallSid::generate(),
-    };
-    let ttl = body.ttl.unwrap_or(DEFAULT_TTL);
-    if !(1..=MAX_TTL).contains(&ttl) {
-        return Err(invalid_field("ttl must be between 1 and 300 seconds"));
-    }
-    let status_callback = match &body.status_callback {
-        Some(url) => Some(
-            crate::calls::callbacks::check_url(url, &state.config.status_callback_allowed_hosts)
-                .map_err(invalid_field)?,
-        ),
-        None => None,
-    };
-    let cancel_push = match body.cancel_push.as_deref() {
-        None | Some("none") => None,
-        Some("voip") => Some("voip".to_owned()),
-        Some(_) => return Err(invalid_field("cancel_push must be \"voip\" or \"none\"")),
-    };
-    // A repeated call SID is caught by the insert itself (no lookup on the hot path).
-    let registrations = state
-        .store
-        .active_registrations(&caller.account, &to)
-        .await?;
-    if registrations.is_empty() {
-        if let Some(existing) = state
-            .store
-            .invite_by_call(&caller.account, &call_sid)
-            .await?
-        {
-            return existing_invite(state, existing).await;
-        }
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            code::NO_REGISTRATIONS,
-            format!("{to} has no registered devices"),
-        ));
-    }
-    let now = now_ms();
-    let invite = InviteRecord {
-        sid: InviteSid::generate(),
-        account_sid: caller.account.clone(),
-        call_sid,
-        to_identity: to,
-        caller: body.from,
-        params: body.params.as_ref().and_then(params_query),
-        status: "queued".into(),
-        status_callback: status_callback.map(|url| url.as_str().to_owned()),
-        api_key_sid: Some(caller.key.to_string()),
-        answered_by: None,
-        cancel_push,
-        expires_at: now + i64::from(ttl) * 1000,
-        date_created: now,
-        date_updated: now,
-    };
-    let mut deliveries = Vec::with_capacity(registrations.len());
-    for r in &registrations {
-        let environment = match &r.environment {
-            Some(env) => env.clone(),
-            None => default_environment(state, &caller.account, &r.credential_sid).await,
-        };
-        deliveries.push(DeliveryRecord {
-            id: Uuid::new_v4().to_string(),
-            invite_sid: invite.sid.to_string(),
-            registration_sid: r.sid.to_string(),
-            credential_sid: r.credential_sid.to_string(),
-            device_token: r.device_token.as_hex().to_owned(),
-            environment,
-            status: "queued".into(),
-            attempts: 0,
-            apns_status: None,
-            apns_reason: None,
-            apns_id: None,
-            accepted_at: None,
-            date_updated: now,
-        });
-    }
-    let info = Arc::new(InviteInfo::from(&invite));
-    let jobs: Vec<DeliveryJob> = deliveries
-        .iter()
-        .filter_map(|d| DeliveryJob::from_record(d, info.clone()))
-        .collect();
-    check_payload_size(state, &jobs)?;
-    match state.store.create_invite(&invite, &deliveries).await? {
-        CreateInvite::Existing(existing) => return existing_invite(state, *existing).await,
-        CreateInvite::Created => {
-            crate::metrics::METRICS.invites_accepted.inc();
-            state.engine.enqueue(jobs);
-            state
-                .calls
-                .schedule_expiry(invite.sid.to_string(), invite.expires_at);
-        }
-    }
-    tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,
-        devices = deliveries.len(), "invite accepted");
-    Ok((invite, deliveries))
-}
-
-async fn existing_invite(
-    state: &AppState,
-    invite: InviteRecord,
-) -> Result<(InviteRecord, Vec<DeliveryRecord>), ApiError> {
-    let deliveries = state.store.deliveries(&invite.sid).await?;
-    Ok((invite, deliveries))
-}
-
-async fn default_environment(
-    state: &AppState,
-    account: &crate::domain::AccountSid,
-    credential: &CredentialSid,
-) -> String {
-    match state.engine.clients().get(account, credential).await {
-        Ok(entry) => entry.default_environment().as_str().to_owned(),
-        // The delivery will fail with the credential's problem; the environment is moot.
-        Err(_) => crate::apns::Environment::Production.as_str().to_owned(),
-    }
-}
-
-/// Refuses an invite whose push would exceed APNs's VoIP payload limit.
-fn check_payload_size(state: &AppState, jobs: &[DeliveryJob]) -> Result<(), ApiError> {
-    // Every device's payload has the same size (SIDs and UUIDs are fixed-length): one suffices.
-    if let Some(job) = jobs.first() {
-        let token = state.engine.bridge().sign(
-            &job.invite.sid,
-            &job.registration_sid,
-            job.invite.expires_at,
-        );
-        let size = call_payload(job, &token).len();
-        if size > MAX_VOIP_PAYLOAD {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                code::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the push would be {size} bytes, over APNs's {MAX_VOIP_PAYLOAD}-byte VoIP limit: \
-                     shorten params or from"
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Query of `GET /v1/invites/{sid}`.
@@ -349,34 +185,10 @@ pub async fn fetch(
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<InviteView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let sid = super::calls::account_invite(&state, &caller.account, &sid)
-        .await?
-        .sid;
-    let wait = Duration::from_millis(query.wait.unwrap_or(0).min(MAX_WAIT_MS));
-    let deadline = tokio::time::Instant::now() + wait;
-    // Subscribe before reading so no change slips between the read and the wait.
-    let mut changes = state.engine.subscribe();
-    loop {
-        // Deliveries first: the invite's status is updated in the same transaction as the
-        // deliveries, so the invite read after them is at least as fresh.
-        let deliveries = state.store.deliveries(&sid).await?;
-        let invite = state
-            .store
-            .invite(&caller.account, &sid)
-            .await?
-            .ok_or_else(|| ApiError::not_found("invite"))?;
-        let open = deliveries
-            .iter()
-            .any(|d| d.status == "queued" || d.status == "retrying");
-        if !open || tokio::time::Instant::now() >= deadline {
-            return Ok(axum::Json(view(&invite, &deliveries, true)));
-        }
-        loop {
-            match tokio::time::timeout_at(deadline, changes.recv()).await {
-                Err(_) => break,
-                Ok(Ok(change)) if change.invite_sid != sid.as_str() => continue,
-                Ok(_) => break,
-            }
-        }
-    }
+    let wait = Duration::from_millis(query.wait.unwrap_or(0));
+    let (invite, deliveries) = state
+        .invites
+        .wait_settled(&caller.account, &sid, wait)
+        .await?;
+    Ok(axum::Json(view(&invite, &deliveries, true)))
 }

@@ -24,13 +24,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, State};
 use axum::http::{Request, Response, StatusCode};
 use axum::routing::{delete, get};
 use tower_http::trace::TraceLayer;
 use tracing::{Span, field};
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
@@ -41,7 +42,10 @@ pub struct AppState {
     pub master_key: Arc<MasterKey>,
     pub config: Arc<Config>,
     pub engine: Arc<crate::delivery::Engine>,
-    pub calls: Arc<crate::calls::Calls>,
+    /// The call: place, read, answer, reject, cancel, expire.
+    pub invites: Arc<crate::invites::Invites>,
+    /// Device registrations.
+    pub registrations: crate::registrations::Registrations,
     /// Recently verified API keys.
     pub keys: Arc<crate::auth::key_cache::KeyCache>,
     /// Failed authentications per client address.
@@ -50,6 +54,14 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// Open event streams, under their caps.
     pub event_streams: Arc<stream_caps::EventStreams>,
+    /// This gateway's metrics (recorded by handlers, rendered by `/metrics`).
+    pub metrics: Metrics,
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
 }
 
 impl AppState {
@@ -128,7 +140,10 @@ pub fn router(state: AppState) -> Router {
             Duration::from_millis(state.config.http_request_timeout_ms),
             timeout::request_timeout,
         ))
-        .layer(axum::middleware::from_fn(track::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            track::track,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
@@ -154,20 +169,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn serve_metrics() -> impl axum::response::IntoResponse {
+/// `GET /metrics`: this gateway's metrics in Prometheus text format.
+pub async fn serve_metrics(State(metrics): State<Metrics>) -> impl axum::response::IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::METRICS.render(),
+        metrics.render(),
     )
 }
 
-/// A router serving only `/metrics` (for `metrics_listen`).
-pub fn metrics_router() -> Router {
-    Router::new().route("/metrics", get(serve_metrics))
+/// A router serving only `/metrics` of `metrics` (for `metrics_listen`).
+pub fn metrics_router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(serve_metrics))
+        .with_state(metrics)
 }
 
 async fn not_found() -> ApiError {

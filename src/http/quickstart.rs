@@ -14,12 +14,13 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
 use super::error::code;
-use super::invites::{CreateInviteBody, place};
+use super::extract::token_refused;
 use super::{ApiError, AppState};
 use crate::auth::access_token::{MintRequest, mint};
 use crate::auth::{ApiKeyPrincipal, api_keys};
 use crate::clock::now_secs;
 use crate::domain::Identity;
+use crate::invites::{InviteError, InviteFields, NewInvite};
 
 /// The caller quickstart calls come from, as in the quickstart servers.
 pub const CALLER: &str = "client:quick_start";
@@ -154,7 +155,8 @@ pub async fn access_token(
         push_credential: Some(&credential),
         ttl_secs: 3600,
         now: now_secs(),
-    })?;
+    })
+    .map_err(|e| token_refused(&state, e))?;
     Ok(token)
 }
 
@@ -172,17 +174,14 @@ pub async fn place_call(
         .cloned()
         .unwrap_or_else(|| DEFAULT_IDENTITY.to_owned());
     let (principal, _, _) = defaults(&state).await?;
-    let request = CreateInviteBody {
+    let new = NewInvite::try_from(InviteFields {
         to,
         from: CALLER.to_owned(),
-        call_sid: None,
-        params: None,
-        ttl: None,
-        status_callback: None,
-        cancel_push: None,
-    };
-    let (invite, _) = place(&state, &principal, request).await?;
-    Ok(invite.call_sid.to_string())
+        ..InviteFields::default()
+    })
+    .map_err(InviteError::from)?;
+    let placed = state.invites.place(&principal, new).await?;
+    Ok(placed.invite.call_sid.to_string())
 }
 
 #[cfg(test)]

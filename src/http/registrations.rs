@@ -9,12 +9,13 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::code;
-use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth};
+use super::extract::{ApiKeyAuth, Caller, Json, PhoneAuth, token_refused};
 use super::{ApiError, AppState};
 use crate::auth::TokenError;
-use crate::clock::{now_ms, rfc3339};
-use crate::domain::{DeviceToken, Identity, RegistrationSid};
-use crate::store::{NewRegistration, Registration};
+use crate::clock::rfc3339;
+use crate::domain::{DeviceToken, Identity, Platform, RegistrationSid};
+use crate::registrations::{Register, RegistrationError, Scope};
+use crate::store::Registration;
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 1000;
@@ -24,7 +25,7 @@ const MAX_PAGE: u32 = 1000;
 /// Read field by field (see [`RegisterDevice::read`]) so that what is accepted is exactly what
 /// the schema below describes: `null` is the same as absent, other fields are ignored.
 pub struct RegisterDevice {
-    binding_type: String,
+    platform: Platform,
     device_token: DeviceToken,
 }
 
@@ -112,9 +113,11 @@ impl RegisterDevice {
                 format!("channel type {other:?} is not supported: use \"apn\""),
             ));
         }
-        let binding_type = types.iter().flatten().next().ok_or_else(|| {
-            ApiError::invalid("channel_type (or binding_type) is required: use \"apn\"")
-        })?;
+        if types.iter().flatten().next().is_none() {
+            return Err(ApiError::invalid(
+                "channel_type (or binding_type) is required: use \"apn\"",
+            ));
+        }
         let tokens = [data, opt_str(body, "address")?];
         let mut parsed = Vec::with_capacity(2);
         for raw in tokens.into_iter().flatten() {
@@ -128,7 +131,7 @@ impl RegisterDevice {
             )
         })?;
         Ok(Self {
-            binding_type: (*binding_type).to_owned(),
+            platform: Platform::Apns,
             device_token,
         })
     }
@@ -159,10 +162,10 @@ impl From<&Registration> for RegistrationView {
             account_sid: r.account_sid.to_string(),
             identity: r.identity.to_string(),
             credential_sid: r.credential_sid.to_string(),
-            binding_type: r.binding_type.clone(),
+            binding_type: r.platform.as_str().to_owned(),
             address: r.device_token.short(),
-            environment: r.environment.clone(),
-            state: r.state.clone(),
+            environment: r.environment.map(|e| e.as_str().to_owned()),
+            state: r.state.as_str().to_owned(),
             date_created: rfc3339(r.date_created),
             date_updated: rfc3339(r.date_updated),
             url: location(&r.sid),
@@ -192,49 +195,28 @@ pub async fn register(
     Json(body): Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let RegisterDevice {
-        binding_type,
+        platform,
         device_token,
     } = RegisterDevice::read(&body)?;
-    if !state
-        .store
-        .credential_exists(&phone.account, &phone.push_credential)
-        .await?
-    {
-        return Err(TokenError::BadGrants(
-            "grants.voice.push_credential_sid is not a credential of this account",
-        )
-        .into());
-    }
-    let new = NewRegistration {
-        account_sid: phone.account,
-        credential_sid: phone.push_credential,
-        identity: phone.identity,
-        binding_type,
-        device_token,
-    };
-    let max = state.config.max_registrations_per_identity;
-    let upserted = state.store.upsert_registration(&new, max, now_ms()).await?;
+    let upserted = state
+        .registrations
+        .register(Register {
+            account: phone.account,
+            credential: phone.push_credential,
+            identity: phone.identity,
+            platform,
+            device_token,
+        })
+        .await
+        .map_err(|e| match e {
+            // A refused access token grant, counted like every token rejection.
+            RegistrationError::UnknownCredential => token_refused(
+                &state,
+                TokenError::BadGrants(crate::registrations::UNKNOWN_CREDENTIAL),
+            ),
+            other => other.into(),
+        })?;
     let r = &upserted.registration;
-    let change = match (&upserted.moved_from, upserted.created) {
-        (Some(_), _) => "moved",
-        (None, true) => "registered",
-        (None, false) => "refreshed",
-    };
-    let changes = &crate::metrics::METRICS.registration_changes;
-    changes.with_label_values(&[change]).inc();
-    changes
-        .with_label_values(&["retired_identity_limit"])
-        .inc_by(upserted.retired.len() as u64);
-    tracing::info!(
-        registration = %r.sid, identity = %r.identity, token = %r.device_token,
-        created = upserted.created, moved_from = ?upserted.moved_from, "device registered"
-    );
-    for retired in &upserted.retired {
-        tracing::info!(
-            registration = %retired.sid, identity = %retired.identity,
-            token = %retired.device_token, reason = "identity_limit", "registration retired"
-        );
-    }
     let view = RegistrationView::from(r);
     Ok((
         StatusCode::CREATED,
@@ -256,14 +238,8 @@ pub async fn fetch(
     Path(sid): Path<String>,
 ) -> Result<axum::Json<RegistrationView>, ApiError> {
     let sid = RegistrationSid::parse(&sid).map_err(|_| ApiError::not_found("registration"))?;
-    let (account, identity) = scope(&caller);
-    let found = state.store.registration(account, &sid).await?;
-    match found {
-        Some(r) if identity.is_none_or(|i| *i == r.identity) => {
-            Ok(axum::Json(RegistrationView::from(&r)))
-        }
-        _ => Err(ApiError::not_found("registration")),
-    }
+    let r = state.registrations.get(scope(&caller), &sid).await?;
+    Ok(axum::Json(RegistrationView::from(&r)))
 }
 
 /// Removes a registration: the owning phone's own (access token), or any of the account's
@@ -280,26 +256,20 @@ pub async fn unregister(
     Path(sid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let sid = RegistrationSid::parse(&sid).map_err(|_| ApiError::not_found("registration"))?;
-    let (account, identity) = scope(&caller);
-    if !state
-        .store
-        .delete_registration(account, &sid, identity)
-        .await?
-    {
-        return Err(ApiError::not_found("registration"));
-    }
-    crate::metrics::METRICS
-        .registration_changes
-        .with_label_values(&["unregistered"])
-        .inc();
-    tracing::info!(registration = %sid, reason = "unregistered", "registration removed");
+    state.registrations.remove(scope(&caller), &sid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn scope(caller: &Caller) -> (&crate::domain::AccountSid, Option<&Identity>) {
+fn scope(caller: &Caller) -> Scope<'_> {
     match caller {
-        Caller::Phone(phone) => (&phone.account, Some(&phone.identity)),
-        Caller::ApiKey(key) => (&key.account, None),
+        Caller::Phone(phone) => Scope {
+            account: &phone.account,
+            identity: Some(&phone.identity),
+        },
+        Caller::ApiKey(key) => Scope {
+            account: &key.account,
+            identity: None,
+        },
     }
 }
 
@@ -361,8 +331,8 @@ pub async fn list(
         .transpose()
         .map_err(|_| ApiError::invalid("page_token is not one this API returned"))?;
     let page = state
-        .store
-        .registrations(
+        .registrations
+        .list(
             &caller.account,
             identity.as_ref(),
             after.as_ref(),

@@ -14,7 +14,7 @@ use super::ApiError;
 use super::error::code;
 
 /// The route whose `?wait=` holds a request open on purpose, and for how long at most.
-const LONG_POLL: (&str, Duration) = ("/v1/invites/{sid}", super::invites::MAX_WAIT);
+const LONG_POLL: (&str, Duration) = ("/v1/invites/{sid}", crate::invites::MAX_WAIT);
 
 /// Answers 408 when the inner service takes longer than the budget.
 pub async fn request_timeout(

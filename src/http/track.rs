@@ -2,12 +2,13 @@
 //! non-standard methods before anything is kept for them, the request metrics (route template,
 //! method from a closed set, status), and the method label the request span records.
 
-use axum::extract::MatchedPath;
+use axum::extract::{MatchedPath, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use super::error::code;
+use crate::metrics::Metrics;
 
 /// The method as a metric or log label: one of the standard methods, or `other`.
 pub fn method_label(method: &Method) -> &'static str {
@@ -50,13 +51,17 @@ pub async fn refuse_unknown_methods(
     next.run(req).await
 }
 
-/// Counts and times every request by route template, method and status.
-pub async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// Counts and times every request by route template, method and status, in `metrics`.
+pub async fn track(
+    State(metrics): State<Metrics>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let route = route_label(&req);
     let method = method_label(req.method());
     let started = std::time::Instant::now();
     let response = next.run(req).await;
-    let m = &crate::metrics::METRICS;
+    let m = &metrics;
     m.http_requests
         .with_label_values(&[&route, method, response.status().as_str()])
         .inc();

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::extract::ApiKeyAuth;
 use super::{ApiError, AppState};
-use crate::calls::webhook_secret::{self, WebhookSecretError};
+use crate::invites::webhook_secret::{self, WebhookSecretError};
 
 /// A webhook signing secret just made: the only response that includes it.
 #[derive(Serialize, ToSchema)]

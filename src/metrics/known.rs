@@ -6,7 +6,7 @@
 
 use prometheus::core::Collector;
 
-use super::Metrics;
+use super::Families;
 use crate::apns::RetryCause;
 
 /// Registration environments as the store counts them (`default`: not chosen by the device).
@@ -36,7 +36,7 @@ const AUTH_FAILURES: &[&str] = &["refused", "limited"];
 /// Credential health states (`credentials::manage::Health`).
 pub(super) const HEALTH: &[&str] = &["ok", "expiring", "expired", "rejected"];
 
-impl Metrics {
+impl Families {
     /// Creates the zero series of every closed label set.
     pub(super) fn prime(&self) {
         for env in ENVIRONMENTS {

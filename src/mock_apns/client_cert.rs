@@ -106,7 +106,7 @@ impl ClientCertInfo {
     /// The environment the certificate pins a push to, if it names only one.
     pub fn sole_environment(&self) -> Option<Environment> {
         match (self.development, self.production) {
-            (true, false) => Some(Environment::Development),
+            (true, false) => Some(Environment::Sandbox),
             (false, true) => Some(Environment::Production),
             _ => None,
         }

@@ -9,16 +9,10 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 /// An APNs environment: production (`api.push.apple.com`) or development
-/// (`api.sandbox.push.apple.com`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    /// The production environment.
-    Production,
-    /// The development ("sandbox") environment.
-    #[serde(alias = "sandbox")]
-    Development,
-}
+/// (`api.sandbox.push.apple.com`) — the domain's one [`Environment`](crate::domain::Environment)
+/// type, shared with registrations, deliveries and the APNs client. (Registrations through the
+/// control API may also name the sandbox `development`.)
+pub use crate::domain::Environment;
 
 /// Which environment(s) one simulator listener serves.
 ///
@@ -42,7 +36,7 @@ impl EnvironmentMode {
         match self {
             EnvironmentMode::Both => true,
             EnvironmentMode::Production => env == Environment::Production,
-            EnvironmentMode::Development => env == Environment::Development,
+            EnvironmentMode::Development => env == Environment::Sandbox,
         }
     }
 
@@ -51,7 +45,7 @@ impl EnvironmentMode {
         match self {
             EnvironmentMode::Both => None,
             EnvironmentMode::Production => Some(Environment::Production),
-            EnvironmentMode::Development => Some(Environment::Development),
+            EnvironmentMode::Development => Some(Environment::Sandbox),
         }
     }
 }

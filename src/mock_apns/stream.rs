@@ -148,7 +148,7 @@ fn answer(shared: &Shared, respond: &mut SendResponse<Bytes>, v: &Verdict, apns_
     let unique;
     if v.status == 200 {
         Counters::bump(&shared.counters.accepted);
-        if v.environment == Some(Environment::Development) {
+        if v.environment == Some(Environment::Sandbox) {
             unique = uuid::Uuid::new_v4().to_string();
             headers.push(("apns-unique-id", &unique));
         }

@@ -7,8 +7,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use rusqlite::ToSql;
 
-use super::{Store, StoreError, sqlite};
-use crate::domain::{AccountSid, CallSid, Identity, InviteSid};
+use super::{Store, StoreError, decode, sqlite};
+use crate::domain::{
+    AccountSid, ApiKeySid, CallEnd, CallSid, CancelPush, CredentialSid, DeliveryId, DeliveryStatus,
+    DeviceToken, Environment, Identity, InviteSid, InviteStatus, Platform, RegistrationSid,
+};
 
 /// An invite as stored.
 #[derive(Debug, Clone)]
@@ -20,15 +23,15 @@ pub struct InviteRecord {
     pub caller: String,
     /// `twi_params`: custom parameters as a URL query string.
     pub params: Option<String>,
-    pub status: String,
+    pub status: InviteStatus,
     pub status_callback: Option<String>,
     /// The API key that created the invite (callbacks are signed with the account's webhook
     /// secret, not with this key).
-    pub api_key_sid: Option<String>,
+    pub api_key_sid: Option<ApiKeySid>,
     /// The registration that answered, once one did.
-    pub answered_by: Option<String>,
-    /// `voip` to send legacy cancel pushes when the call ends unanswered on a device.
-    pub cancel_push: Option<String>,
+    pub answered_by: Option<RegistrationSid>,
+    /// Whether legacy cancel pushes go out when the call ends (stored NULL for `none`).
+    pub cancel_push: CancelPush,
     pub expires_at: i64,
     pub date_created: i64,
     pub date_updated: i64,
@@ -37,14 +40,15 @@ pub struct InviteRecord {
 /// One push of an invite to one registration.
 #[derive(Debug, Clone)]
 pub struct DeliveryRecord {
-    /// Lowercase UUID, also the push's `apns-id`.
-    pub id: String,
-    pub invite_sid: String,
-    pub registration_sid: String,
-    pub credential_sid: String,
-    pub device_token: String,
-    pub environment: String,
-    pub status: String,
+    /// Also the push's `apns-id`.
+    pub id: DeliveryId,
+    pub invite_sid: InviteSid,
+    pub registration_sid: RegistrationSid,
+    pub credential_sid: CredentialSid,
+    pub platform: Platform,
+    pub device_token: DeviceToken,
+    pub environment: Environment,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub apns_status: Option<i64>,
     pub apns_reason: Option<String>,
@@ -80,24 +84,28 @@ struct InviteRow {
     date_updated: i64,
 }
 
-impl From<InviteRow> for InviteRecord {
-    fn from(r: InviteRow) -> Self {
-        Self {
+impl TryFrom<InviteRow> for InviteRecord {
+    type Error = StoreError;
+    fn try_from(r: InviteRow) -> Result<Self, StoreError> {
+        Ok(Self {
             sid: InviteSid::trusted(r.sid),
             account_sid: AccountSid::trusted(r.account_sid),
             call_sid: CallSid::trusted(r.call_sid),
             to_identity: Identity::trusted(r.to_identity),
             caller: r.caller,
             params: r.params,
-            status: r.status,
+            status: decode(&r.status)?,
             status_callback: r.status_callback,
-            api_key_sid: r.api_key_sid,
-            answered_by: r.answered_by,
-            cancel_push: r.cancel_push,
+            api_key_sid: r.api_key_sid.map(ApiKeySid::trusted),
+            answered_by: r.answered_by.map(RegistrationSid::trusted),
+            cancel_push: r
+                .cancel_push
+                .as_deref()
+                .map_or(Ok(CancelPush::None), decode)?,
             expires_at: r.expires_at,
             date_created: r.date_created,
             date_updated: r.date_updated,
-        }
+        })
     }
 }
 
@@ -107,6 +115,7 @@ pub(super) struct DeliveryRow {
     invite_sid: String,
     registration_sid: String,
     credential_sid: String,
+    platform: String,
     device_token: String,
     environment: String,
     status: String,
@@ -118,23 +127,25 @@ pub(super) struct DeliveryRow {
     date_updated: i64,
 }
 
-impl From<DeliveryRow> for DeliveryRecord {
-    fn from(r: DeliveryRow) -> Self {
-        Self {
-            id: r.id,
-            invite_sid: r.invite_sid,
-            registration_sid: r.registration_sid,
-            credential_sid: r.credential_sid,
-            device_token: r.device_token,
-            environment: r.environment,
-            status: r.status,
+impl TryFrom<DeliveryRow> for DeliveryRecord {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: decode(&r.id)?,
+            invite_sid: InviteSid::trusted(r.invite_sid),
+            registration_sid: RegistrationSid::trusted(r.registration_sid),
+            credential_sid: CredentialSid::trusted(r.credential_sid),
+            platform: decode(&r.platform)?,
+            device_token: DeviceToken::trusted(r.device_token),
+            environment: decode(&r.environment)?,
+            status: decode(&r.status)?,
             attempts: r.attempts,
             apns_status: r.apns_status,
             apns_reason: r.apns_reason,
             apns_id: r.apns_id,
             accepted_at: r.accepted_at,
             date_updated: r.date_updated,
-        }
+        })
     }
 }
 
@@ -152,8 +163,8 @@ macro_rules! select_invite {
 macro_rules! select_delivery {
     ($tail:literal) => {
         concat!(
-            "SELECT id, invite_sid, registration_sid, credential_sid, device_token, environment, \
-             status, attempts, apns_status, apns_reason, apns_id, accepted_at, date_updated \
+            "SELECT id, invite_sid, registration_sid, credential_sid, platform, device_token, \
+             environment, status, attempts, apns_status, apns_reason, apns_id, accepted_at, date_updated \
              FROM deliveries ",
             $tail
         )
@@ -196,36 +207,46 @@ fn insert_invites_sql(rows: usize) -> String {
     )
 }
 
-/// Inserts `rows` deliveries (9 values each). Run by both backends.
+/// Inserts `rows` deliveries (10 values each). Run by both backends.
 fn insert_deliveries_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, \
+        "INSERT INTO deliveries (id, invite_sid, registration_sid, credential_sid, platform, \
          device_token, environment, status, attempts, date_updated) VALUES {}",
-        placeholders(rows, 9)
+        placeholders(rows, 10)
     )
+}
+
+/// An optional text as an owned SQLite value.
+fn owned_text(v: Option<&str>) -> rusqlite::types::ToSqlOutput<'static> {
+    rusqlite::types::ToSqlOutput::Owned(v.map(str::to_owned).into())
+}
+
+/// The stored form of `cancel_push`: NULL for `none`, as earlier versions wrote it.
+fn cancel_push_column(c: CancelPush) -> Option<&'static str> {
+    (c != CancelPush::None).then(|| c.as_str())
 }
 
 /// Looks up an invite by account and call SID. Run by both backends.
 const INVITE_BY_CALL: &str = select_invite!("WHERE account_sid = $1 AND call_sid = $2");
 
 impl InviteRow {
-    /// A row of [`select_invite!`] read by rusqlite (columns in its order).
+    /// A row of [`select_invite!`] read by rusqlite.
     fn from_rusqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            sid: r.get(0)?,
-            account_sid: r.get(1)?,
-            call_sid: r.get(2)?,
-            to_identity: r.get(3)?,
-            caller: r.get(4)?,
-            params: r.get(5)?,
-            status: r.get(6)?,
-            status_callback: r.get(7)?,
-            api_key_sid: r.get(8)?,
-            answered_by: r.get(9)?,
-            cancel_push: r.get(10)?,
-            expires_at: r.get(11)?,
-            date_created: r.get(12)?,
-            date_updated: r.get(13)?,
+            sid: r.get("sid")?,
+            account_sid: r.get("account_sid")?,
+            call_sid: r.get("call_sid")?,
+            to_identity: r.get("to_identity")?,
+            caller: r.get("caller")?,
+            params: r.get("params")?,
+            status: r.get("status")?,
+            status_callback: r.get("status_callback")?,
+            api_key_sid: r.get("api_key_sid")?,
+            answered_by: r.get("answered_by")?,
+            cancel_push: r.get("cancel_push")?,
+            expires_at: r.get("expires_at")?,
+            date_created: r.get("date_created")?,
+            date_updated: r.get("date_updated")?,
         })
     }
 }
@@ -237,7 +258,7 @@ const SQLITE_CHUNK: usize = 1;
 fn write_invites_sqlite(
     tx: &rusqlite::Connection,
     batch: &[(InviteRecord, Vec<DeliveryRecord>)],
-) -> rusqlite::Result<Vec<CreateInvite>> {
+) -> Result<Vec<CreateInvite>, StoreError> {
     let mut inserted = HashSet::new();
     // One cached single-row statement per row: no round trips to save on this thread, and
     // multi-row statements of each new size would be parsed again.
@@ -251,10 +272,10 @@ fn write_invites_sqlite(
                 invite.to_identity.as_str().to_sql()?,
                 invite.caller.to_sql()?,
                 invite.params.to_sql()?,
-                invite.status.to_sql()?,
+                invite.status.as_str().to_sql()?,
                 invite.status_callback.to_sql()?,
-                invite.api_key_sid.to_sql()?,
-                invite.cancel_push.to_sql()?,
+                owned_text(invite.api_key_sid.as_ref().map(|k| k.as_str())),
+                owned_text(cancel_push_column(invite.cancel_push)),
                 invite.expires_at.to_sql()?,
                 invite.date_created.to_sql()?,
             ]);
@@ -273,16 +294,18 @@ fn write_invites_sqlite(
         .flat_map(|(_, deliveries)| deliveries.iter())
         .collect();
     for chunk in deliveries.chunks(SQLITE_CHUNK) {
-        let mut args = Vec::with_capacity(chunk.len() * 9);
-        for d in chunk {
+        let mut args = Vec::with_capacity(chunk.len() * 10);
+        let ids: Vec<String> = chunk.iter().map(|d| d.id.to_string()).collect();
+        for (d, id) in chunk.iter().zip(&ids) {
             args.extend([
-                d.id.to_sql()?,
-                d.invite_sid.to_sql()?,
-                d.registration_sid.to_sql()?,
-                d.credential_sid.to_sql()?,
-                d.device_token.to_sql()?,
-                d.environment.to_sql()?,
-                d.status.to_sql()?,
+                id.as_str().to_sql()?,
+                d.invite_sid.as_str().to_sql()?,
+                d.registration_sid.as_str().to_sql()?,
+                d.credential_sid.as_str().to_sql()?,
+                d.platform.as_str().to_sql()?,
+                d.device_token.as_hex().to_sql()?,
+                d.environment.as_str().to_sql()?,
+                d.status.as_str().to_sql()?,
                 d.attempts.to_sql()?,
                 d.date_updated.to_sql()?,
             ]);
@@ -303,9 +326,12 @@ fn write_invites_sqlite(
             InviteRow::from_rusqlite,
         )?
         .into_iter()
+        .map(InviteRecord::try_from)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
         .next()
         .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-        results.push(CreateInvite::Existing(Box::new(existing.into())));
+        results.push(CreateInvite::Existing(Box::new(existing)));
     }
     Ok(results)
 }
@@ -412,9 +438,7 @@ impl Store {
                 .map(|(invite, deliveries)| ((*invite).clone(), deliveries.to_vec()))
                 .collect();
             return fast
-                .write(gate, move |tx| {
-                    write_invites_sqlite(tx, &batch).map_err(sqlite::map_err)
-                })
+                .write(gate, move |tx| write_invites_sqlite(tx, &batch))
                 .await;
         }
         let mut tx = self.begin_write().await?;
@@ -430,10 +454,10 @@ impl Store {
                     .bind(invite.to_identity.as_str())
                     .bind(&invite.caller)
                     .bind(invite.params.clone())
-                    .bind(&invite.status)
+                    .bind(invite.status.as_str())
                     .bind(invite.status_callback.clone())
-                    .bind(invite.api_key_sid.clone())
-                    .bind(invite.cancel_push.clone())
+                    .bind(invite.api_key_sid.as_ref().map(|k| k.to_string()))
+                    .bind(cancel_push_column(invite.cancel_push))
                     .bind(invite.expires_at)
                     .bind(invite.date_created);
             }
@@ -455,13 +479,14 @@ impl Store {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for d in chunk {
                 query = query
-                    .bind(d.id.clone())
-                    .bind(d.invite_sid.clone())
-                    .bind(d.registration_sid.clone())
-                    .bind(d.credential_sid.clone())
-                    .bind(d.device_token.clone())
-                    .bind(d.environment.clone())
-                    .bind(d.status.clone())
+                    .bind(d.id.to_string())
+                    .bind(d.invite_sid.as_str())
+                    .bind(d.registration_sid.as_str())
+                    .bind(d.credential_sid.as_str())
+                    .bind(d.platform.as_str())
+                    .bind(d.device_token.as_hex())
+                    .bind(d.environment.as_str())
+                    .bind(d.status.as_str())
                     .bind(d.attempts)
                     .bind(d.date_updated);
             }
@@ -494,7 +519,7 @@ impl Store {
             .bind(call.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(InviteRecord::try_from).transpose()
     }
 
     /// One invite of `account`.
@@ -509,16 +534,16 @@ impl Store {
                 .bind(account.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(Into::into))
+        row.map(InviteRecord::try_from).transpose()
     }
 
     /// An invite by SID alone (for the delivery engine).
-    pub async fn invite_by_sid(&self, sid: &str) -> Result<Option<InviteRecord>, StoreError> {
+    pub async fn invite_by_sid(&self, sid: &InviteSid) -> Result<Option<InviteRecord>, StoreError> {
         let row: Option<InviteRow> = sqlx::query_as(select_invite!("WHERE sid = $1"))
-            .bind(sid)
+            .bind(sid.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(InviteRecord::try_from).transpose()
     }
 
     /// The invite's deliveries.
@@ -529,7 +554,7 @@ impl Store {
         .bind(invite.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(DeliveryRecord::try_from).collect()
     }
 
     /// Invites still ringing (or about to), for resuming their expiry timers.
@@ -539,7 +564,7 @@ impl Store {
         ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(InviteRecord::try_from).collect()
     }
 
     /// Moves an open invite (queued, sending or delivered, not past `expires_at` unless
@@ -547,9 +572,9 @@ impl Store {
     /// updated invite, or `None` if it was no longer open (someone else ended it first).
     pub async fn end_invite(
         &self,
-        sid: &str,
-        to: &str,
-        answered_by: Option<&str>,
+        sid: &InviteSid,
+        to: CallEnd,
+        answered_by: Option<&RegistrationSid>,
         now: i64,
     ) -> Result<Option<InviteRecord>, StoreError> {
         let ended = sqlx::query(
@@ -557,10 +582,10 @@ impl Store {
              WHERE sid = $4 AND status IN ('queued', 'sending', 'delivered') \
              AND (expires_at > $3 OR $1 = 'expired')",
         )
-        .bind(to)
-        .bind(answered_by)
+        .bind(to.as_str())
+        .bind(answered_by.map(|r| r.as_str()))
         .bind(now)
-        .bind(sid)
+        .bind(sid.as_str())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -576,6 +601,6 @@ impl Store {
             sqlx::query_as(select_delivery!("WHERE status IN ('queued', 'retrying')"))
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(DeliveryRecord::try_from).collect()
     }
 }

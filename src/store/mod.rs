@@ -21,7 +21,9 @@ pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
 pub use credentials::CredentialRecord;
 pub use invites::{CreateInvite, DeliveryRecord, InviteRecord};
-pub use outcomes::{BatchResult, CredentialRejection, DeliveryUpdate, RegistrationEffect};
+pub use outcomes::{
+    BatchResult, CredentialRejection, DeliveryUpdate, InviteStatusChange, RegistrationEffect,
+};
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
 pub use rekey::{ResealCount, ResealError};
 pub use stats::Gauges;
@@ -253,6 +255,17 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute("PRAGMA foreign_keys = ON").await?;
     conn.execute("PRAGMA busy_timeout = 5000").await?;
     Ok(())
+}
+
+/// Reads a stored text as the domain type it names; a value outside the type's set (a row
+/// written by something else) is a store error, never a silent default.
+pub(crate) fn decode<T>(text: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr<Err = crate::domain::UnknownValue>,
+{
+    text.parse().map_err(|e: crate::domain::UnknownValue| {
+        StoreError::Database(sqlx::Error::Decode(e.into()))
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 use super::invites::DeliveryRow;
 use super::{DeliveryRecord, Store, StoreError};
 use crate::config::StoreKind;
+use crate::domain::{DeliveryId, InviteSid};
 
-const DELIVERY_COLUMNS: &str = "id, invite_sid, registration_sid, credential_sid, device_token, \
-     environment, status, attempts, apns_status, apns_reason, apns_id, accepted_at, date_updated";
+const DELIVERY_COLUMNS: &str = "id, invite_sid, registration_sid, credential_sid, platform, \
+     device_token, environment, status, attempts, apns_status, apns_reason, apns_id, accepted_at, date_updated";
 
 /// `$from, $from+1, …` for `n` values.
 fn list(from: usize, n: usize) -> String {
@@ -19,16 +20,16 @@ fn list(from: usize, n: usize) -> String {
 
 impl Store {
     /// Notes that these deliveries are in the Redis Stream.
-    pub async fn mark_enqueued(&self, ids: &[String], now: i64) -> Result<(), StoreError> {
+    pub async fn mark_enqueued(&self, ids: &[DeliveryId], now: i64) -> Result<(), StoreError> {
         self.set_enqueued(ids, Some(now)).await
     }
 
     /// Notes that these deliveries did not reach the stream after all.
-    pub async fn unmark_enqueued(&self, ids: &[String]) -> Result<(), StoreError> {
+    pub async fn unmark_enqueued(&self, ids: &[DeliveryId]) -> Result<(), StoreError> {
         self.set_enqueued(ids, None).await
     }
 
-    async fn set_enqueued(&self, ids: &[String], at: Option<i64>) -> Result<(), StoreError> {
+    async fn set_enqueued(&self, ids: &[DeliveryId], at: Option<i64>) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -50,7 +51,7 @@ impl Store {
             };
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at);
             for id in chunk {
-                query = query.bind(id.as_str());
+                query = query.bind(id.to_string());
             }
             query.execute(&mut *tx).await?;
         }
@@ -85,7 +86,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(DeliveryRecord::try_from).collect()
     }
 
     /// After Redis lost its data: every open delivery is to be enqueued again.
@@ -122,7 +123,7 @@ impl Store {
     /// The stored state of these deliveries (missing ones are left out).
     pub async fn deliveries_by_id(
         &self,
-        ids: &[String],
+        ids: &[DeliveryId],
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
@@ -132,21 +133,26 @@ impl Store {
             );
             let mut query = sqlx::query_as::<_, DeliveryRow>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
-                query = query.bind(id.as_str());
+                query = query.bind(id.to_string());
             }
             out.extend(
                 query
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()
-                    .map(Into::into),
+                    .map(DeliveryRecord::try_from)
+                    .collect::<Result<Vec<_>, _>>()?,
             );
         }
         Ok(out)
     }
 
     /// Open invites past their expiry (their timer's replica may be gone), oldest first.
-    pub async fn overdue_invites(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn overdue_invites(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<InviteSid>, StoreError> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT sid FROM invites WHERE status IN ('queued', 'sending', 'delivered') \
              AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
@@ -155,6 +161,9 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(sid,)| sid).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(sid,)| InviteSid::trusted(sid))
+            .collect())
     }
 }

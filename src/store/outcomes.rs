@@ -2,7 +2,11 @@
 //! credentials, and the invites' resulting status — many at once, in one transaction, so the
 //! store keeps up with the push rate.
 
-use super::{Store, StoreError, sqlite};
+use super::{Store, StoreError, decode, sqlite};
+use crate::domain::{
+    CredentialSid, DeliveryId, DeliveryStatus, Environment, InviteSid, InviteStatus,
+    RegistrationSid,
+};
 
 /// What a delivery's outcome does to its registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +14,7 @@ pub enum RegistrationEffect {
     /// APNs accepted a push: the registration is in use (resets its time to live).
     Touch,
     /// APNs accepted it in the other environment: remember that one, and touch.
-    SetEnvironment(String),
+    SetEnvironment(Environment),
     /// APNs says the token is dead since `since_ms`: delete the registration unless it was
     /// refreshed after that.
     Retire { since_ms: Option<i64> },
@@ -21,13 +25,13 @@ pub enum RegistrationEffect {
 /// A delivery's new state.
 #[derive(Debug, Clone)]
 pub struct DeliveryUpdate {
-    pub id: String,
-    pub invite_sid: String,
-    pub registration_sid: String,
+    pub id: DeliveryId,
+    pub invite_sid: InviteSid,
+    pub registration_sid: RegistrationSid,
     /// `retrying`, `accepted`, `failed` or `expired`.
-    pub status: &'static str,
+    pub status: DeliveryStatus,
     pub attempts: i64,
-    pub environment: String,
+    pub environment: Environment,
     pub apns_status: Option<i64>,
     pub apns_reason: Option<String>,
     pub apns_id: Option<String>,
@@ -40,31 +44,51 @@ pub struct DeliveryUpdate {
 /// A credential APNs refused.
 #[derive(Debug, Clone)]
 pub struct CredentialRejection {
-    pub sid: String,
+    pub sid: CredentialSid,
     pub reason: String,
 }
 
 /// What a recorded batch changed, for events, logs and metrics.
 #[derive(Debug, Default)]
 pub struct BatchResult {
-    /// Invites whose status was recomputed: (sid, status, status callback URL).
-    pub invites: Vec<(String, String, Option<String>)>,
+    /// Invites whose status was recomputed.
+    pub invites: Vec<InviteStatusChange>,
     /// Registrations deleted because APNs reported their token dead.
-    pub retired: Vec<String>,
+    pub retired: Vec<RegistrationSid>,
     /// Registrations kept despite a 410 because they were refreshed after its timestamp.
-    pub kept: Vec<String>,
+    pub kept: Vec<RegistrationSid>,
+}
+
+/// An invite whose status a batch of outcomes moved.
+#[derive(Debug, Clone)]
+pub struct InviteStatusChange {
+    pub sid: InviteSid,
+    pub status: InviteStatus,
+    pub status_callback: Option<String>,
+}
+
+impl InviteStatusChange {
+    pub(super) fn decode(
+        (sid, status, status_callback): (String, String, Option<String>),
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            sid: InviteSid::trusted(sid),
+            status: decode(&status)?,
+            status_callback,
+        })
+    }
 }
 
 impl BatchResult {
     /// Notes a 410's effect on `registration`: retired if its row was deleted (`gone`), else
     /// kept (it was refreshed after the 410's timestamp).
-    fn retire(&mut self, registration: &str, gone: u64) {
+    fn retire(&mut self, registration: &RegistrationSid, gone: u64) {
         let list = if gone > 0 {
             &mut self.retired
         } else {
             &mut self.kept
         };
-        list.push(registration.to_owned());
+        list.push(registration.clone());
     }
 }
 
@@ -128,7 +152,6 @@ impl Store {
             return fast
                 .write(gate, move |tx| {
                     record_deliveries_sqlite(tx, &updates, &rejections, now)
-                        .map_err(sqlite::map_err)
                 })
                 .await;
         }
@@ -139,15 +162,15 @@ impl Store {
         for u in updates {
             // A final outcome is never overwritten (at-least-once delivery may repeat one).
             sqlx::query(UPDATE_DELIVERY)
-                .bind(u.status)
+                .bind(u.status.as_str())
                 .bind(u.attempts)
-                .bind(&u.environment)
+                .bind(u.environment.as_str())
                 .bind(u.apns_status)
                 .bind(u.apns_reason.clone())
                 .bind(u.apns_id.clone())
                 .bind(u.accepted_at)
                 .bind(now)
-                .bind(&u.id)
+                .bind(u.id.to_string())
                 .execute(&mut *tx)
                 .await?;
             if !touched.contains(&u.invite_sid) {
@@ -161,15 +184,15 @@ impl Store {
                 Some(RegistrationEffect::SetEnvironment(env)) => {
                     sqlx::query(SET_ENVIRONMENT)
                         .bind(now)
-                        .bind(env)
-                        .bind(&u.registration_sid)
+                        .bind(env.as_str())
+                        .bind(u.registration_sid.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
                 Some(RegistrationEffect::Retire { since_ms }) => {
                     let since = since_ms.unwrap_or(i64::MAX);
                     let gone = sqlx::query(RETIRE)
-                        .bind(&u.registration_sid)
+                        .bind(u.registration_sid.as_str())
                         .bind(since)
                         .execute(&mut *tx)
                         .await?
@@ -179,7 +202,7 @@ impl Store {
                 Some(RegistrationEffect::Invalid { reason }) => {
                     sqlx::query(INVALIDATE)
                         .bind(reason)
-                        .bind(&u.registration_sid)
+                        .bind(u.registration_sid.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -188,7 +211,7 @@ impl Store {
         for r in rejections {
             sqlx::query(REJECT_CREDENTIAL)
                 .bind(&r.reason)
-                .bind(&r.sid)
+                .bind(r.sid.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -208,7 +231,9 @@ impl Store {
             for sid in chunk {
                 query = query.bind(sid.as_str());
             }
-            result.invites.extend(query.fetch_all(&mut *tx).await?);
+            for row in query.fetch_all(&mut *tx).await? {
+                result.invites.push(InviteStatusChange::decode(row)?);
+            }
         }
         tx.commit().await?;
         Ok(result)
@@ -232,7 +257,7 @@ fn record_deliveries_sqlite(
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
     now: i64,
-) -> rusqlite::Result<BatchResult> {
+) -> Result<BatchResult, StoreError> {
     let mut result = BatchResult::default();
     let mut touched: Vec<&str> = Vec::new();
     let mut used = Vec::new();
@@ -241,38 +266,39 @@ fn record_deliveries_sqlite(
             tx,
             UPDATE_DELIVERY,
             &[
-                &u.status,
+                &u.status.as_str(),
                 &u.attempts,
-                &u.environment,
+                &u.environment.as_str(),
                 &u.apns_status,
                 &u.apns_reason,
                 &u.apns_id,
                 &u.accepted_at,
                 &now,
-                &u.id,
+                &u.id.to_string(),
             ],
         )?;
         if !touched.contains(&u.invite_sid.as_str()) {
-            touched.push(&u.invite_sid);
+            touched.push(u.invite_sid.as_str());
         }
         match &u.effect {
             None => {}
             Some(RegistrationEffect::Touch) => used.push(u.registration_sid.as_str()),
             Some(RegistrationEffect::SetEnvironment(env)) => {
-                sqlite::execute(tx, SET_ENVIRONMENT, &[&now, env, &u.registration_sid])?;
+                let sid = u.registration_sid.as_str();
+                sqlite::execute(tx, SET_ENVIRONMENT, &[&now, &env.as_str(), &sid])?;
             }
             Some(RegistrationEffect::Retire { since_ms }) => {
                 let since = since_ms.unwrap_or(i64::MAX);
-                let gone = sqlite::execute(tx, RETIRE, &[&u.registration_sid, &since])?;
+                let gone = sqlite::execute(tx, RETIRE, &[&u.registration_sid.as_str(), &since])?;
                 result.retire(&u.registration_sid, gone as u64);
             }
             Some(RegistrationEffect::Invalid { reason }) => {
-                sqlite::execute(tx, INVALIDATE, &[reason, &u.registration_sid])?;
+                sqlite::execute(tx, INVALIDATE, &[reason, &u.registration_sid.as_str()])?;
             }
         }
     }
     for r in rejections {
-        sqlite::execute(tx, REJECT_CREDENTIAL, &[&r.reason, &r.sid])?;
+        sqlite::execute(tx, REJECT_CREDENTIAL, &[&r.reason, &r.sid.as_str()])?;
     }
     for chunk in used.chunks(SID_CHUNK) {
         let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now];
@@ -283,9 +309,12 @@ fn record_deliveries_sqlite(
         let sql = FINAL_CHECK.replace("{}", &sid_list(chunk.len()));
         let mut args: Vec<&dyn rusqlite::ToSql> = vec![&now];
         args.extend(chunk.iter().map(|sid| sid as &dyn rusqlite::ToSql));
-        result.invites.extend(sqlite::query(tx, &sql, &args, |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?);
+        let rows = sqlite::query(tx, &sql, &args, |r| {
+            Ok((r.get("sid")?, r.get("status")?, r.get("status_callback")?))
+        })?;
+        for row in rows {
+            result.invites.push(InviteStatusChange::decode(row)?);
+        }
     }
     Ok(result)
 }

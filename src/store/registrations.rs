@@ -1,8 +1,11 @@
 //! Device registrations (bindings, `BS…`): which device token rings which identity, under
 //! which push credential.
 
-use super::{Store, StoreError, sqlite};
-use crate::domain::{AccountSid, CredentialSid, DeviceToken, Identity, RegistrationSid};
+use super::{Store, StoreError, decode, sqlite};
+use crate::domain::{
+    AccountSid, CredentialSid, DeviceToken, Environment, Identity, Platform, RegistrationSid,
+    RegistrationState,
+};
 
 /// A registration as stored.
 #[derive(Debug, Clone)]
@@ -11,11 +14,12 @@ pub struct Registration {
     pub account_sid: AccountSid,
     pub credential_sid: CredentialSid,
     pub identity: Identity,
-    pub binding_type: String,
+    /// Stored as `binding_type` (`apn`).
+    pub platform: Platform,
     pub device_token: DeviceToken,
-    /// `production` / `sandbox` once learned; `None` means the credential's default.
-    pub environment: Option<String>,
-    pub state: String,
+    /// Learned from the provider; `None` means the credential's default.
+    pub environment: Option<Environment>,
+    pub state: RegistrationState,
     pub state_reason: Option<String>,
     pub date_created: i64,
     pub date_updated: i64,
@@ -28,7 +32,7 @@ pub struct NewRegistration {
     pub account_sid: AccountSid,
     pub credential_sid: CredentialSid,
     pub identity: Identity,
-    pub binding_type: String,
+    pub platform: Platform,
     pub device_token: DeviceToken,
 }
 
@@ -68,22 +72,23 @@ struct Row {
     last_used: Option<i64>,
 }
 
-impl From<Row> for Registration {
-    fn from(r: Row) -> Self {
-        Self {
+impl TryFrom<Row> for Registration {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(Self {
             sid: RegistrationSid::trusted(r.sid),
             account_sid: AccountSid::trusted(r.account_sid),
             credential_sid: CredentialSid::trusted(r.credential_sid),
             identity: Identity::trusted(r.identity),
-            binding_type: r.binding_type,
+            platform: decode(&r.binding_type)?,
             device_token: DeviceToken::trusted(r.device_token),
-            environment: r.environment,
-            state: r.state,
+            environment: r.environment.as_deref().map(decode).transpose()?,
+            state: decode(&r.state)?,
             state_reason: r.state_reason,
             date_created: r.date_created,
             date_updated: r.date_updated,
             last_used: r.last_used,
-        }
+        })
     }
 }
 
@@ -103,21 +108,21 @@ const ACTIVE: &str =
     select!("WHERE account_sid = $1 AND identity = $2 AND state = 'active' ORDER BY sid");
 
 impl Row {
-    /// A row of [`select!`] read by rusqlite (columns in its order).
+    /// A row of [`select!`] read by rusqlite.
     fn from_rusqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            sid: r.get(0)?,
-            account_sid: r.get(1)?,
-            credential_sid: r.get(2)?,
-            identity: r.get(3)?,
-            binding_type: r.get(4)?,
-            device_token: r.get(5)?,
-            environment: r.get(6)?,
-            state: r.get(7)?,
-            state_reason: r.get(8)?,
-            date_created: r.get(9)?,
-            date_updated: r.get(10)?,
-            last_used: r.get(11)?,
+            sid: r.get("sid")?,
+            account_sid: r.get("account_sid")?,
+            credential_sid: r.get("credential_sid")?,
+            identity: r.get("identity")?,
+            binding_type: r.get("binding_type")?,
+            device_token: r.get("device_token")?,
+            environment: r.get("environment")?,
+            state: r.get("state")?,
+            state_reason: r.get("state_reason")?,
+            date_created: r.get("date_created")?,
+            date_updated: r.get("date_updated")?,
+            last_used: r.get("last_used")?,
         })
     }
 }
@@ -160,12 +165,12 @@ impl Store {
         .bind(new.account_sid.as_str())
         .bind(new.credential_sid.as_str())
         .bind(new.identity.as_str())
-        .bind(&new.binding_type)
+        .bind(new.platform.as_str())
         .bind(new.device_token.as_hex())
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        let registration = Registration::from(row);
+        let registration = Registration::try_from(row)?;
         let surplus: Vec<Row> = sqlx::query_as(select!(
             "WHERE account_sid = $1 AND identity = $2 AND sid <> $3 \
              ORDER BY date_updated DESC, sid DESC LIMIT 1000 OFFSET $4"
@@ -191,7 +196,10 @@ impl Store {
             created,
             registration,
             moved_from,
-            retired: surplus.into_iter().map(Into::into).collect(),
+            retired: surplus
+                .into_iter()
+                .map(Registration::try_from)
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -211,14 +219,14 @@ impl Store {
                     Row::from_rusqlite,
                 )
             })?;
-            return Ok(rows.into_iter().map(Into::into).collect());
+            return rows.into_iter().map(Registration::try_from).collect();
         }
         let rows: Vec<Row> = sqlx::query_as(ACTIVE)
             .bind(account.as_str())
             .bind(identity.as_str())
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(Registration::try_from).collect()
     }
 
     /// One registration of `account`.
@@ -232,7 +240,7 @@ impl Store {
             .bind(account.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(Registration::try_from).transpose()
     }
 
     /// Deletes a registration of `account`, only if it belongs to `identity` when one is
@@ -299,7 +307,10 @@ impl Store {
         rows.truncate(page_size as usize);
         let next_page_token = more.then(|| rows.last().map(|r| r.sid.clone())).flatten();
         Ok(RegistrationPage {
-            registrations: rows.into_iter().map(Into::into).collect(),
+            registrations: rows
+                .into_iter()
+                .map(Registration::try_from)
+                .collect::<Result<_, _>>()?,
             next_page_token,
         })
     }

@@ -292,6 +292,12 @@ pub(super) fn query<T>(
     Ok(out)
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        map_err(e)
+    }
+}
+
 /// Maps a rusqlite error as sqlx's would be: "busy", "locked", I/O, "can't open" and "disk
 /// full" are [`StoreError::Unavailable`] (retry later), anything else
 /// [`StoreError::Database`].

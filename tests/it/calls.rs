@@ -209,8 +209,8 @@ async fn bridge_tokens_are_scoped_and_expire(b: Backend) {
         .unwrap()
         .unwrap();
     let expired = pushgate::auth::bridge_token::BridgeTokens::new(&app.master).sign(
-        invite.sid.as_str(),
-        "BS00000000000000000000000000000000",
+        &invite.sid,
+        &pushgate::domain::RegistrationSid::parse("BS00000000000000000000000000000000").unwrap(),
         pushgate::clock::now_ms() - 120_000,
     );
     let (status, _) = post(&app, &format!("/v1/invites/{first}/accept"), Some(&expired)).await;

@@ -306,7 +306,7 @@ impl Apns {
     /// Makes `token` a valid device token of the seeded app in `env`.
     pub fn register(&self, token: &str, env: &str) {
         let environment = if env == "sandbox" {
-            SimEnvironment::Development
+            SimEnvironment::Sandbox
         } else {
             SimEnvironment::Production
         };
@@ -483,7 +483,7 @@ pub async fn copy_invite_unqueued(app: &TestApp, sid: &str, age_ms: i64) -> Stri
     let url = app.config.database_url.clone().unwrap();
     let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
     let at = pushgate::clock::now_ms() - age_ms;
-    let call = format!("CA{}", &hex_id()[..16]);
+    let call = pushgate::domain::CallSid::generate().to_string();
     sqlx::query(
         "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, status, \
          expires_at, date_created, date_updated) \

@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, device_token, spawn_app_with_apns, store_tests};
+use crate::helpers::{
+    Backend, TestApp, device_token, spawn_app_with, spawn_app_with_apns, store_tests,
+};
 
 /// The sum of a family's samples whose labels contain every `labels` pair.
 fn value(text: &str, family: &str, labels: &[&str]) -> f64 {
@@ -142,19 +144,17 @@ async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
     }
 }
 
-async fn metrics_can_live_on_a_private_listener(b: Backend) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A port nothing listens on (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let (app, _apns) = spawn_app_with_apns(b, |c| {
-        c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
-    })
-    .await;
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), 404, "not on the public listener");
-    let mut text = String::new();
+        .port()
+}
+
+/// `GET /metrics` on the private metrics listener at `port`, once it is up.
+async fn scrape_private(app: &TestApp, port: u16) -> String {
     for _ in 0..50 {
         if let Ok(res) = app
             .client
@@ -162,12 +162,91 @@ async fn metrics_can_live_on_a_private_listener(b: Backend) {
             .send()
             .await
         {
-            text = res.text().await.unwrap();
-            break;
+            assert_eq!(res.status(), 200);
+            return res.text().await.unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    panic!("the metrics listener on port {port} never answered");
+}
+
+async fn metrics_can_live_on_a_private_listener(b: Backend) {
+    let port = free_port();
+    let (app, _apns) = spawn_app_with_apns(b, |c| {
+        c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    })
+    .await;
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "not on the public listener");
+    let text = scrape_private(&app, port).await;
     assert!(text.contains("pushgate_invites_accepted_total"));
+}
+
+/// Two gateways in one process keep their own counts: what one records never shows in the
+/// other's `/metrics` (public router or private listener).
+async fn two_gateways_in_one_process_count_apart(b: Backend) {
+    let (one, apns) = spawn_app_with_apns(b, |_| {}).await;
+    let port = free_port();
+    let two = spawn_app_with(b, |c| {
+        c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    })
+    .await;
+    apns.register(&device_token(1), "production");
+    one.register_device("alice", &device_token(1)).await;
+    let (_, invite) = one
+        .invite(json!({"to": "alice", "from": "client:bob"}))
+        .await;
+    one.settled(invite["sid"].as_str().unwrap()).await;
+    let bad = two.register("not-a-token", &device_token(2)).await;
+    assert_eq!(bad.status(), 401);
+
+    let first = scrape(&one, "/metrics").await;
+    let second = scrape_private(&two, port).await;
+    let both = |family: &str, labels: &[&str]| {
+        (
+            value(&first, family, labels),
+            value(&second, family, labels),
+        )
+    };
+    assert_eq!(both("pushgate_invites_accepted_total", &[]), (1.0, 0.0));
+    assert_eq!(
+        both("pushgate_apns_requests_total", &["status=\"200\""]),
+        (1.0, 0.0)
+    );
+    assert_eq!(
+        both("pushgate_invite_first_push_seconds_count", &[]),
+        (1.0, 0.0)
+    );
+    assert_eq!(
+        both(
+            "pushgate_registration_changes_total",
+            &["change=\"registered\""]
+        ),
+        (1.0, 0.0)
+    );
+    assert_eq!(
+        both(
+            "pushgate_access_token_rejections_total",
+            &["code=\"20101\""]
+        ),
+        (0.0, 1.0)
+    );
+    assert_eq!(
+        both(
+            "pushgate_http_requests_total",
+            &["route=\"/v1/invites\"", "status=\"202\""]
+        ),
+        (1.0, 0.0)
+    );
+    assert_eq!(
+        both(
+            "pushgate_http_requests_total",
+            &["route=\"/v1/registrations\"", "status=\"401\""]
+        ),
+        (0.0, 1.0)
+    );
+    one.stop().await.unwrap();
+    two.stop().await.unwrap();
 }
 
 /// The registration gauges come from trigger-kept counts, not a table scan: after registering,
@@ -192,7 +271,7 @@ async fn registration_counts_follow_every_change(b: Backend) {
     let url = app.config.database_url.clone().unwrap();
     let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
     for sql in [
-        "UPDATE registrations SET state = 'retired' WHERE device_token = $1",
+        "UPDATE registrations SET state = 'invalid' WHERE device_token = $1",
         "UPDATE registrations SET environment = 'sandbox' WHERE device_token = $1",
         "DELETE FROM registrations WHERE device_token = $1",
         "UPDATE registrations SET last_used = 1 WHERE device_token = $1",
@@ -271,5 +350,6 @@ store_tests!(
     every_family_is_exported_from_the_first_scrape,
     metrics_pass_promtool_and_move_with_pushes,
     metrics_can_live_on_a_private_listener,
+    two_gateways_in_one_process_count_apart,
     registration_counts_follow_every_change,
 );

@@ -113,19 +113,34 @@ async fn replicas_share_one_queue_and_relay_events() {
     assert_eq!(sent.len(), 30 * usize::from(DEVICES));
     assert!(sent.values().all(|n| *n == 1), "a push was sent twice");
     // The first-push latency is observed once per invite, whichever replicas sent its pushes
-    // (the replicas share this test process's metrics).
-    let metrics = scrape(&app).await;
-    let first_pushes: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("pushgate_invite_first_push_seconds_count "))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
+    // (each replica counts in its own registry: summed over all of them).
+    let first_pushes = counted(&app, &replicas, "pushgate_invite_first_push_seconds_count").await;
     assert_eq!(first_pushes, 30.0);
     stop(app, replicas).await;
 }
 
-async fn scrape(app: &TestApp) -> String {
-    app.metrics_text().await
+/// The sum of family `name`'s samples over every gateway's `/metrics` (the app and its
+/// replicas: each keeps its own counts).
+async fn counted(app: &TestApp, replicas: &[Replica], name: &str) -> f64 {
+    let mut total = 0.0;
+    for i in 0..=replicas.len() {
+        let res = app
+            .client
+            .get(format!("{}/metrics", base(app, replicas, i)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        total += res
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    total
 }
 
 #[tokio::test]
@@ -160,12 +175,7 @@ async fn transient_apns_failures_are_retried_through_redis() {
     let sent = accepted_per_id(&apns);
     assert_eq!(sent.len(), 20 * usize::from(DEVICES));
     assert!(sent.values().all(|n| *n == 1), "a push was accepted twice");
-    let metrics = scrape(&app).await;
-    let retries: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("pushgate_apns_retries_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let retries = counted(&app, &replicas, "pushgate_apns_retries_total").await;
     assert!(retries >= 1.0, "retries show in the metrics");
     stop(app, replicas).await;
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use uuid::Uuid;
+use crate::domain::DeliveryId;
 
 use super::{RedisQueue, Then, wire};
 use crate::clock::now_ms;
@@ -15,13 +15,13 @@ use crate::delivery::queue::{Acker, Acknowledge, OnWritten, Settle};
 pub(super) struct RedisAcker {
     queue: Arc<RedisQueue>,
     entry: String,
-    id: Uuid,
+    id: DeliveryId,
 }
 
 impl RedisAcker {
     /// The acker of `entry`, which this replica now works on (kept from looking idle by the
     /// heartbeat until it is acknowledged).
-    pub(super) fn taken(queue: &Arc<RedisQueue>, entry: String, id: Uuid) -> Acker {
+    pub(super) fn taken(queue: &Arc<RedisQueue>, entry: String, id: DeliveryId) -> Acker {
         queue.working_on(&entry, id);
         Acker::new(Self {
             queue: queue.clone(),
@@ -40,7 +40,8 @@ impl Acknowledge for RedisAcker {
                 due: now_ms() + delay.as_millis() as i64,
             },
             Settle::DeadLetter(reason) => {
-                crate::metrics::METRICS
+                self.queue
+                    .metrics
                     .queue_events
                     .with_label_values(&["dead_lettered"])
                     .inc();

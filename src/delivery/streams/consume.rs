@@ -22,7 +22,7 @@ use super::{GROUP, RedisQueue, Then, wire};
 use crate::clock::now_ms;
 use crate::delivery::job::DeliveryJob;
 use crate::delivery::queue::{Consumer, Delivery};
-use crate::metrics::METRICS;
+use crate::domain::DeliveryId;
 use crate::store::Store;
 
 /// Longest XREADGROUP block (the reader connection's response timeout is longer).
@@ -173,17 +173,17 @@ async fn still_open(
     store: &Store,
     jobs: Vec<Taken>,
 ) -> Result<Vec<Taken>, String> {
-    let ids: Vec<String> = jobs.iter().map(|t| t.job.delivery_id.to_string()).collect();
+    let ids: Vec<DeliveryId> = jobs.iter().map(|t| t.job.delivery_id).collect();
     let stored = store
         .deliveries_by_id(&ids)
         .await
         .map_err(|e| e.to_string())?;
-    let stored: HashMap<&str, &crate::store::DeliveryRecord> =
-        stored.iter().map(|d| (d.id.as_str(), d)).collect();
+    let stored: HashMap<DeliveryId, &crate::store::DeliveryRecord> =
+        stored.iter().map(|d| (d.id, d)).collect();
     let mut open = Vec::with_capacity(jobs.len());
     for mut t in jobs {
-        match stored.get(t.job.delivery_id.to_string().as_str()) {
-            Some(d) if d.status == "queued" || d.status == "retrying" => {
+        match stored.get(&t.job.delivery_id) {
+            Some(d) if d.status.is_open() => {
                 t.job.attempts = u32::try_from(d.attempts).unwrap_or(t.job.attempts);
                 open.push(t);
             }
@@ -234,7 +234,8 @@ fn decode(
     let job = json.as_deref().and_then(|j| wire::decode(j, invites));
     if job.is_none() {
         tracing::error!(entry = %entry.id, "unreadable queue entry dead-lettered");
-        METRICS
+        queue
+            .metrics
             .queue_events
             .with_label_values(&["dead_lettered"])
             .inc();
@@ -269,7 +270,8 @@ async fn claim(queue: &RedisQueue, store: &Store, count: usize) -> redis::RedisR
     let (Some(first), Some(last)) = (reply.claimed.first(), reply.claimed.last()) else {
         return Ok(Vec::new());
     };
-    METRICS
+    queue
+        .metrics
         .queue_events
         .with_label_values(&["claimed"])
         .inc_by(reply.claimed.len() as u64);

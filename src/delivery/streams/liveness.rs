@@ -25,7 +25,7 @@ pub(super) async fn heartbeat(queue: Arc<RedisQueue>, stop: CancellationToken) {
             _ = tick.tick() => {}
         }
         let max_age = queue.settings.claim_idle * 10;
-        let working: Vec<(String, uuid::Uuid)> = {
+        let working: Vec<(String, crate::domain::DeliveryId)> = {
             let mut working = queue.working.lock().unwrap_or_else(|p| p.into_inner());
             working.retain(|_, (_, since)| since.elapsed() < max_age);
             working

@@ -58,6 +58,7 @@ use super::job::DeliveryJob;
 use super::queue::{OnWritten, Producer};
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tasks::Tasks;
 
@@ -116,14 +117,17 @@ enum Ack {
     /// `release`: the delivery whose lease (if any) ends with this acknowledgement.
     Entry {
         entry: Option<String>,
-        release: Option<uuid::Uuid>,
+        release: Option<crate::domain::DeliveryId>,
         then: Then,
     },
     Flush(oneshot::Sender<()>),
 }
 
-type Working =
-    Arc<std::sync::Mutex<std::collections::HashMap<String, (uuid::Uuid, std::time::Instant)>>>;
+type Working = Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<String, (crate::domain::DeliveryId, std::time::Instant)>,
+    >,
+>;
 
 /// The Redis queue of this replica.
 pub struct RedisQueue {
@@ -140,6 +144,8 @@ pub struct RedisQueue {
     /// When this replica last re-created a lost queue (epoch ms), until the sweeper has
     /// unmarked the deliveries whose marks landed after that.
     recreated: std::sync::Mutex<Option<i64>>,
+    /// Where queue events are counted.
+    metrics: Metrics,
 }
 
 impl RedisQueue {
@@ -163,13 +169,15 @@ impl RedisQueue {
 
     /// Makes sure the consumer group exists and starts the enqueuer, the acknowledger, the
     /// heartbeat, the retry mover and the outbox sweeper, tracked by `tasks` (they stop when
-    /// it is stopping; the acknowledger once it is drained).
+    /// it is stopping; the acknowledger once it is drained). Queue events are counted in
+    /// `metrics`.
     pub async fn start(
         conn: ConnectionManager,
         prefix: &str,
         settings: Settings,
         store: Store,
         tasks: &Tasks,
+        metrics: Metrics,
     ) -> Result<Arc<Self>, redis::RedisError> {
         let (enqueue, enqueue_rx) = mpsc::unbounded_channel();
         let (acks, acks_rx) = mpsc::unbounded_channel();
@@ -182,6 +190,7 @@ impl RedisQueue {
             acks,
             working: Arc::default(),
             recreated: std::sync::Mutex::default(),
+            metrics,
         });
         queue.ensure_group(&store).await?;
         let stop = tasks.stopping();
@@ -209,7 +218,7 @@ impl RedisQueue {
     fn ack_later(
         &self,
         entry: Option<String>,
-        release: Option<uuid::Uuid>,
+        release: Option<crate::domain::DeliveryId>,
         then: Then,
     ) -> OnWritten {
         let acks = self.acks.clone();
@@ -223,7 +232,7 @@ impl RedisQueue {
     }
 
     /// Notes that this replica works on `entry` (delivery `id`) until it is acknowledged.
-    fn working_on(&self, entry: &str, id: uuid::Uuid) {
+    fn working_on(&self, entry: &str, id: crate::domain::DeliveryId) {
         self.working
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -231,7 +240,7 @@ impl RedisQueue {
     }
 
     /// The lease key of delivery `id`.
-    fn lease_key(&self, id: uuid::Uuid) -> String {
+    fn lease_key(&self, id: crate::domain::DeliveryId) -> String {
         format!("{}{id}", self.keys.lease)
     }
 

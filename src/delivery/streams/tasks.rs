@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Ack, DEAD_LETTERS_KEPT, GROUP, Keys, RedisQueue, Then};
 use crate::clock::now_ms;
 use crate::delivery::job::{DeliveryJob, jobs_from_store};
-use crate::metrics::METRICS;
+use crate::domain::DeliveryId;
 use crate::store::Store;
 use crate::tasks::{Tasks, sleep_unless};
 
@@ -72,14 +72,15 @@ pub(super) async fn enqueuer(
         let added_at = now_ms();
         match queue.add(&jobs, queue.enqueue_budget()).await {
             Ok(()) => {
-                let mut ids: Vec<String> = jobs.iter().map(|j| j.delivery_id.to_string()).collect();
+                let mut ids: Vec<DeliveryId> = jobs.iter().map(|j| j.delivery_id).collect();
                 ids.sort();
                 // In the background: the next batch must not wait behind the store.
                 let (store, stop) = (store.clone(), stop.clone());
                 tasks.spawn(async move { mark_enqueued(&store, &ids, added_at, &stop).await });
             }
             Err(e) => {
-                METRICS
+                queue
+                    .metrics
                     .queue_events
                     .with_label_values(&["enqueue_failed"])
                     .inc_by(jobs.len() as u64);
@@ -93,7 +94,7 @@ pub(super) async fn enqueuer(
 /// Marks deliveries enqueued, retrying for a while: an unmarked row is swept into the stream a
 /// second time (the reader then asks the store before sending it, see `consume`). At shutdown
 /// the attempt under way is the last.
-async fn mark_enqueued(store: &Store, ids: &[String], added_at: i64, stop: &CancellationToken) {
+async fn mark_enqueued(store: &Store, ids: &[DeliveryId], added_at: i64, stop: &CancellationToken) {
     let mut backoff = Duration::from_millis(20);
     for attempt in 1..=8 {
         match store.mark_enqueued(ids, added_at).await {
@@ -164,7 +165,7 @@ async fn acknowledge(
     conn: &mut ConnectionManager,
     keys: &Keys,
     replica: &str,
-    batch: &[(Option<String>, Option<uuid::Uuid>, Then)],
+    batch: &[(Option<String>, Option<DeliveryId>, Then)],
 ) {
     let mut pipe = redis::pipe();
     pipe.atomic();
@@ -300,7 +301,7 @@ pub(super) async fn sweep_outbox(queue: Arc<RedisQueue>, store: Store, stop: Can
                 continue;
             }
         };
-        let ids: Vec<String> = taken.iter().map(|d| d.id.clone()).collect();
+        let ids: Vec<DeliveryId> = taken.iter().map(|d| d.id).collect();
         let added = match jobs_from_store(&store, &taken).await {
             Ok(jobs) => queue
                 .add(&jobs, queue.enqueue_budget())
@@ -310,7 +311,8 @@ pub(super) async fn sweep_outbox(queue: Arc<RedisQueue>, store: Store, stop: Can
         };
         match added {
             Ok(()) => {
-                METRICS
+                queue
+                    .metrics
                     .queue_events
                     .with_label_values(&["swept"])
                     .inc_by(ids.len() as u64);

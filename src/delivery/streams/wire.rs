@@ -5,15 +5,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::delivery::job::{DeliveryJob, InviteInfo, parse_environment};
+use crate::delivery::job::{DeliveryJob, InviteInfo};
+use crate::domain::{
+    AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Environment, Identity, InviteSid,
+    Platform, RegistrationSid,
+};
 
 #[derive(Serialize, Deserialize)]
 struct WireInvite {
-    sid: String,
-    account: String,
-    call: String,
+    sid: InviteSid,
+    account: AccountSid,
+    call: CallSid,
     to: String,
     caller: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,25 +27,36 @@ struct WireInvite {
 
 #[derive(Serialize, Deserialize)]
 struct WireJob {
-    id: String,
+    id: DeliveryId,
     invite: WireInvite,
-    registration: String,
-    credential: String,
+    registration: RegistrationSid,
+    credential: CredentialSid,
+    /// Absent in jobs written before platforms existed: APNs.
+    #[serde(default = "apns", skip_serializing_if = "is_apns")]
+    platform: Platform,
     token: String,
-    environment: String,
+    environment: Environment,
     attempts: u32,
+}
+
+fn apns() -> Platform {
+    Platform::Apns
+}
+
+fn is_apns(p: &Platform) -> bool {
+    *p == Platform::Apns
 }
 
 /// The JSON of `job`.
 pub fn encode(job: &DeliveryJob) -> String {
     let i = &job.invite;
     let wire = WireJob {
-        id: job.delivery_id.to_string(),
+        id: job.delivery_id,
         invite: WireInvite {
             sid: i.sid.clone(),
             account: i.account_sid.clone(),
             call: i.call_sid.clone(),
-            to: i.to_identity.clone(),
+            to: i.to_identity.as_str().to_owned(),
             caller: i.caller.clone(),
             params: i.params.clone(),
             expires_at: i.expires_at,
@@ -50,8 +64,9 @@ pub fn encode(job: &DeliveryJob) -> String {
         },
         registration: job.registration_sid.clone(),
         credential: job.credential_sid.clone(),
-        token: job.device_token.clone(),
-        environment: job.environment.as_str().to_owned(),
+        platform: job.platform,
+        token: job.device_token.as_hex().to_owned(),
+        environment: job.environment,
         attempts: job.attempts,
     };
     serde_json::to_string(&wire).expect("a job always serializes")
@@ -61,14 +76,17 @@ pub fn encode(job: &DeliveryJob) -> String {
 /// share their [`InviteInfo`].
 pub fn decode(json: &str, invites: &mut HashMap<String, Arc<InviteInfo>>) -> Option<DeliveryJob> {
     let w: WireJob = serde_json::from_str(json).ok()?;
+    // Our own writes, like the store's rows: trusted as written.
+    let to = Identity::trusted(w.invite.to);
+    let token = DeviceToken::trusted(w.token);
     let invite = invites
-        .entry(w.invite.sid.clone())
+        .entry(w.invite.sid.to_string())
         .or_insert_with(|| {
             Arc::new(InviteInfo {
                 sid: w.invite.sid,
                 account_sid: w.invite.account,
                 call_sid: w.invite.call,
-                to_identity: w.invite.to,
+                to_identity: to,
                 caller: w.invite.caller,
                 params: w.invite.params,
                 expires_at: w.invite.expires_at,
@@ -77,12 +95,13 @@ pub fn decode(json: &str, invites: &mut HashMap<String, Arc<InviteInfo>>) -> Opt
         })
         .clone();
     Some(DeliveryJob {
-        delivery_id: Uuid::parse_str(&w.id).ok()?,
+        delivery_id: w.id,
         invite,
         registration_sid: w.registration,
         credential_sid: w.credential,
-        device_token: w.token,
-        environment: parse_environment(&w.environment),
+        platform: w.platform,
+        device_token: token,
+        environment: w.environment,
         attempts: w.attempts,
     })
 }

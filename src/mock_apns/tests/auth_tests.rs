@@ -155,7 +155,7 @@ async fn one_team_per_connection_and_key_restrictions() {
 
     let dev_only = Key::new("KEYDEVONLY", "TEAMCCCCCC");
     let mut reg = register(&sim, &dev_only, KeyPem::P8);
-    reg.environment = Some(Environment::Development);
+    reg.environment = Some(Environment::Sandbox);
     sim.register_key(&reg).expect("re-register");
     let c = Client::connect(&sim, None).await;
     let r = push(&c, &t, &voip_headers(&dev_only.token(iat, false))).await;

@@ -35,7 +35,7 @@ async fn strict_registry_reasons() {
     let (good, dev, other_app) = (device_token(1), device_token(2), device_token(3));
     sim.register_token(&reg(&good.to_uppercase(), VOIP, Environment::Production))
         .expect("reg");
-    sim.register_token(&reg(&dev, VOIP, Environment::Development))
+    sim.register_token(&reg(&dev, VOIP, Environment::Sandbox))
         .expect("reg");
     sim.register_token(&reg(
         &other_app,
@@ -80,7 +80,7 @@ async fn both_mode_follows_the_token_environment() {
     let sim = run(config(EnvironmentMode::Both, &clock)).await;
     let h = voip_headers(&Key::new("BOTHKEY001", "TEAM000006").token(now_secs(&clock), false));
     let c = Client::connect(&sim, None).await;
-    sim.register_token(&reg(&device_token(1), VOIP, Environment::Development))
+    sim.register_token(&reg(&device_token(1), VOIP, Environment::Sandbox))
         .expect("reg");
     sim.register_token(&reg(&device_token(2), VOIP, Environment::Production))
         .expect("reg");
@@ -99,7 +99,7 @@ async fn both_mode_follows_the_token_environment() {
     assert_eq!(
         envs,
         [
-            Some(Environment::Development),
+            Some(Environment::Sandbox),
             Some(Environment::Production),
             None
         ]

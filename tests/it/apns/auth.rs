@@ -166,7 +166,7 @@ async fn credential_problems_are_credential_rejections() {
             key_id: KEY_ID.into(),
             team_id: TEAM_ID.into(),
             private_key_pem: Some(pem),
-            environment: Some(sim::Environment::Development),
+            environment: Some(sim::Environment::Sandbox),
             ..sim::KeyRegistration::default()
         })
         .expect("register key");

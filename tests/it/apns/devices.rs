@@ -22,7 +22,7 @@ async fn a_token_of_the_other_environment_is_wrong_environment() {
     .await;
     let token = device_token(3);
     for s in [&production, &sandbox] {
-        register(s, &token, TOPIC, sim::Environment::Development);
+        register(s, &token, TOPIC, sim::Environment::Sandbox);
     }
     let config = ApnsConfig {
         production_url: url(&production),

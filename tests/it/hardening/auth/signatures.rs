@@ -83,8 +83,11 @@ async fn callbacks_verify_with_the_readme_snippet_and_replays_do_not() {
     let old = (now_secs() - 600).to_string();
     assert!(!python_verify(&body, &old, &signature, &secret));
     // Replayed ten minutes later, correctly signed for its old time: too old.
-    let resigned =
-        pushgate::calls::callbacks::sign(secret.as_bytes(), old.parse().unwrap(), body.as_bytes());
+    let resigned = pushgate::invites::callbacks::sign(
+        secret.as_bytes(),
+        old.parse().unwrap(),
+        body.as_bytes(),
+    );
     assert!(!python_verify(&body, &old, &resigned, &secret));
     // The API key's secret no longer signs callbacks.
     assert!(!python_verify(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use pushgate::calls::callback_dns::{CallbackLookup, StaticLookup};
+use pushgate::invites::callback_dns::{CallbackLookup, StaticLookup};
 use serde_json::json;
 
 use super::{Receiver, metric, ring_with_callback};

@@ -26,12 +26,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::callback_dns::{GuardedResolver, refused};
 use super::callback_url::{AllowList, CallbackUrl};
-use super::{event_name, is_final, webhook_secret};
+use super::webhook_secret;
 use crate::clock::{now_ms, now_secs, rfc3339};
 use crate::config::Config;
 use crate::domain::AccountSid;
+use crate::domain::{InviteSid, InviteStatus};
 use crate::events::InviteChange;
-use crate::metrics::METRICS;
+use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 use crate::tasks::Tasks;
@@ -68,10 +69,11 @@ pub fn check_url(raw: &str, allowed: &[String]) -> Result<CallbackUrl, String> {
 struct Sender {
     client: reqwest::Client,
     allowed: AllowList,
+    metrics: Metrics,
 }
 
 impl Sender {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, metrics: Metrics) -> Self {
         let allowed = AllowList::new(&config.status_callback_allowed_hosts);
         let resolver = GuardedResolver::new(config.callback_lookup.get(), allowed.clone());
         let client = reqwest::Client::builder()
@@ -81,7 +83,16 @@ impl Sender {
             .dns_resolver(Arc::new(resolver))
             .build()
             .expect("HTTP client");
-        Self { client, allowed }
+        Self {
+            client,
+            allowed,
+            metrics,
+        }
+    }
+
+    /// Counts one callback `result`.
+    fn count(&self, result: &str) {
+        self.metrics.callbacks.with_label_values(&[result]).inc();
     }
 }
 
@@ -89,9 +100,9 @@ struct Outgoing {
     url: String,
     account: AccountSid,
     body: Vec<u8>,
-    event: String,
-    invite_sid: String,
-    status: String,
+    event: &'static str,
+    invite_sid: InviteSid,
+    status: InviteStatus,
 }
 
 /// How often lost final callbacks are looked for, and how long after the invite ended.
@@ -101,20 +112,22 @@ const RECOVER_AFTER_MS: i64 = 60_000;
 const RECOVER_WITHIN_MS: i64 = 24 * 3600 * 1000;
 
 /// Starts the dispatcher that turns invite changes into callbacks, and the sweep that
-/// replays final callbacks lost with a stopped replica (through `events`), tracked by `tasks`.
-/// The sweep ends when `tasks` is stopping; the dispatcher once it is drained (after the
-/// changes of the last outcomes), then a callback being sent is not retried and queued ones
-/// are dropped (a final one is replayed by the sweep).
+/// replays final callbacks lost with a stopped replica (through `events`). Results are
+/// counted in `metrics`; the tasks are tracked by `tasks`. The sweep ends when `tasks` is
+/// stopping; the dispatcher once it is drained (after the changes of the last outcomes), then
+/// a callback being sent is not retried and queued ones are dropped (a final one is replayed
+/// by the sweep).
 pub fn start(
     store: Store,
     master: Arc<MasterKey>,
     changes: mpsc::UnboundedReceiver<InviteChange>,
     events: crate::events::Events,
     config: &Config,
+    metrics: Metrics,
     tasks: &Tasks,
 ) -> tokio::task::JoinHandle<()> {
     tasks.spawn(recover(store.clone(), events, tasks.stopping()));
-    let sender = Sender::new(config);
+    let sender = Sender::new(config, metrics);
     tasks.spawn(dispatch(store, master, changes, sender, tasks.clone()))
 }
 
@@ -131,12 +144,13 @@ async fn recover(store: Store, events: crate::events::Events, stop: Cancellation
             .await;
         match lost {
             Ok(lost) => {
-                for (invite_sid, status, url) in lost {
-                    tracing::info!(invite = %invite_sid, %status, "replaying a lost status callback");
+                for lost in lost {
+                    tracing::info!(invite = %lost.sid, status = lost.status.as_str(),
+                        "replaying a lost status callback");
                     events.replay_callback(InviteChange {
-                        invite_sid,
-                        status: Some(status),
-                        callback: Some(url),
+                        invite_sid: lost.sid,
+                        status: Some(lost.status),
+                        callback: lost.status_callback,
                     });
                 }
             }
@@ -153,7 +167,7 @@ async fn dispatch(
     tasks: Tasks,
 ) {
     let stop = tasks.drained();
-    let mut queues: HashMap<String, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
+    let mut queues: HashMap<InviteSid, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
     loop {
         let change = tokio::select! {
             biased;
@@ -166,7 +180,7 @@ async fn dispatch(
         let (Some(status), Some(url)) = (change.status, change.callback) else {
             continue;
         };
-        if event_name(&status) == "pending" {
+        if status.event_name() == "pending" {
             continue;
         }
         let invite = match store.invite_by_sid(&change.invite_sid).await {
@@ -190,7 +204,7 @@ async fn dispatch(
         });
         *sequence += 1;
         let body = serde_json::json!({
-            "event": event_name(&status),
+            "event": status.event_name(),
             "sequence": *sequence,
             "invite_sid": invite.sid.as_str(),
             "call_sid": invite.call_sid.as_str(),
@@ -205,11 +219,11 @@ async fn dispatch(
             url,
             account: invite.account_sid.clone(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
-            event: event_name(&status).to_owned(),
+            event: status.event_name(),
             invite_sid: change.invite_sid.clone(),
-            status: status.clone(),
+            status,
         });
-        if is_final(&status) {
+        if status.is_final() {
             queues.remove(&change.invite_sid);
         }
     }
@@ -232,9 +246,9 @@ async fn send_in_order(
             },
         };
         send_one(&sender, &store, &master, &out, &stop).await;
-        if is_final(&out.status)
+        if out.status.is_final()
             && let Err(e) = store
-                .mark_callback_reported(&out.invite_sid, &out.status)
+                .mark_callback_reported(&out.invite_sid, out.status)
                 .await
         {
             tracing::warn!(error = %e, invite = %out.invite_sid, "recording a sent status callback failed");
@@ -254,7 +268,7 @@ async fn send_one(
     let url = match CallbackUrl::stored(&out.url, &sender.allowed) {
         Ok(url) => url,
         Err(why) => {
-            METRICS.callbacks.with_label_values(&["refused"]).inc();
+            sender.count("refused");
             tracing::warn!(invite = %out.invite_sid, event = %out.event, %why,
                 "status callback not sent: its URL is not allowed");
             return;
@@ -287,12 +301,12 @@ async fn send_one(
         };
         let why = match result {
             Ok(res) if res.status().is_success() => {
-                METRICS.callbacks.with_label_values(&["sent"]).inc();
+                sender.count("sent");
                 return;
             }
             Ok(res) => res.status().to_string(),
             Err(Err(refusal)) => {
-                METRICS.callbacks.with_label_values(&["refused"]).inc();
+                sender.count("refused");
                 tracing::warn!(url = %url, event = %out.event, why = %refusal,
                     "status callback refused: its host is not a public address");
                 return;
@@ -300,12 +314,12 @@ async fn send_one(
             Err(Ok(why)) => why,
         };
         if attempt == ATTEMPTS {
-            METRICS.callbacks.with_label_values(&["failed"]).inc();
+            sender.count("failed");
             tracing::error!(url = %url, event = %out.event, %why,
                 "status callback failed; giving up");
             return;
         }
-        METRICS.callbacks.with_label_values(&["retried"]).inc();
+        sender.count("retried");
         tracing::warn!(url = %url, event = %out.event, %why, attempt,
             "status callback failed; retrying");
         if !crate::tasks::sleep_unless(stop, backoff).await {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::apns::Notification;
-use crate::delivery::{Engine, InviteInfo, parse_environment};
-use crate::domain::{AccountSid, CredentialSid};
+use crate::delivery::{Engine, InviteInfo};
+use crate::domain::DeliveryStatus;
 use crate::store::{InviteRecord, Store};
 
 /// `twi_message_type` of a cancel.
@@ -39,25 +39,27 @@ pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecor
             Err(e) => return tracing::warn!(error = %e, "cancel pushes: reading deliveries failed"),
         };
         let info = InviteInfo::from(&invite);
-        let account = AccountSid::trusted(info.account_sid.clone());
         for d in deliveries {
-            if d.status != "accepted"
-                || invite.answered_by.as_deref() == Some(d.registration_sid.as_str())
+            if d.status != DeliveryStatus::Accepted
+                || invite.answered_by.as_ref() == Some(&d.registration_sid)
             {
                 continue;
             }
-            let credential = CredentialSid::trusted(d.credential_sid.clone());
-            let Ok(entry) = engine.clients().get(&account, &credential).await else {
+            let Ok(entry) = engine
+                .clients()
+                .get(&info.account_sid, &d.credential_sid)
+                .await
+            else {
                 continue;
             };
             let id = Uuid::new_v4();
             let notification = Notification {
                 apns_id: Some(id),
                 expiration: Some(0),
-                collapse_id: Some(info.call_sid.clone()),
+                collapse_id: Some(info.call_sid.to_string()),
                 ..Notification::voip(
-                    d.device_token.clone(),
-                    parse_environment(&d.environment),
+                    d.device_token.as_hex().to_owned(),
+                    d.environment,
                     entry.record.voip_topic.clone(),
                     cancel_payload(&info, &id),
                 )
