@@ -1,17 +1,25 @@
 //! pushgate: a self-hosted push relay for VoIP calling apps.
 //!
-//! Crate map:
+//! Crate map (the README's "Architecture" section draws the data flow):
 //! - [`cli`]: the `pushgate` command line (thin `main` calls [`cli::main`]).
 //! - [`config`]: layered configuration (defaults → TOML → `PUSHGATE_*`), validated at load.
-//! - [`domain`]: parsed types (SIDs, identities, device tokens).
-//! - [`auth`]: API keys (HTTP Basic) and Twilio-format access tokens.
+//! - [`domain`]: parsed types: SIDs, identities, device tokens, and the states, environments,
+//!   platforms and delivery ids everything past the store edge uses.
+//! - [`invites`]: the invites service — place, read, wait, accept, reject, cancel, expire — and
+//!   status callbacks; [`registrations`]: the registrations service.
+//! - [`credentials`]: push credentials: parsing and validation (PEM, .p12, .p8), sealing, rotation.
+//! - [`auth`]: API keys (HTTP Basic), Twilio-format access tokens, bridge tokens.
 //! - [`secrets`]: the master key and envelope encryption of secrets at rest.
-//! - [`store`]: sqlx repositories over SQLite or PostgreSQL.
-//! - [`http`]: the axum API, its error mapping and OpenAPI description.
-//! - [`apns`], [`mock_apns`], [`delivery`]: the APNs client, its simulator, invite delivery.
+//! - [`store`]: repositories over SQLite or PostgreSQL; rows decode into domain types here.
+//! - [`delivery`]: queues (embedded, Redis Streams) behind one consumer interface, the worker,
+//!   per-platform senders (APNs), retries, outcome recording.
+//! - [`apns`], [`mock_apns`]: the APNs client (outcomes classified there) and its simulator.
+//! - [`events`]: invite changes to event streams, callbacks and (with Redis) other replicas.
+//! - [`http`]: the axum API: handlers parse, call a service, render; errors mapped once.
+//! - [`metrics`], [`observe`]: the per-gateway metrics registry and its store-derived gauges.
 //! - [`bench`]: `pushgate bench`, the end-to-end load generator.
 //! - [`tasks`]: the tracker of every background task, and the stop signals shutdown sends.
-//! - [`telemetry`], [`clock`]: logging set-up and time helpers.
+//! - [`redis_conn`], [`telemetry`], [`clock`]: Redis connections, logging, time helpers.
 
 pub mod apns;
 pub mod auth;

@@ -17,8 +17,8 @@ use super::load::HttpClient;
 use crate::auth::access_token::{self, MintRequest};
 use crate::auth::api_keys;
 use crate::clock::{now_ms, now_secs};
-use crate::credentials::devcerts::{self, KeyKind, LeafOptions};
-use crate::credentials::manage::{self, CredentialPatch, Material};
+use crate::credentials::devcerts::VoipPair;
+use crate::credentials::manage::{self, CredentialPatch};
 use crate::domain::{AccountSid, ApiKeySid, CredentialSid, DeviceToken, Identity, random_bytes};
 use crate::secrets::MasterKey;
 use crate::store::Store;
@@ -52,16 +52,7 @@ impl Seeded {
 
 /// A fresh self-made universal VoIP certificate and its PKCS#8 key (PEM).
 pub(super) fn certificate() -> anyhow::Result<(String, SecretString)> {
-    let now = now_secs();
-    let ca = devcerts::generate_ca("pushgate bench CA", now)?;
-    let leaf = devcerts::issue_leaf(
-        &ca,
-        &LeafOptions {
-            key: KeyKind::EcP256,
-            ..LeafOptions::voip(BUNDLE, now)
-        },
-    )?;
-    Ok((leaf.cert_pem()?, leaf.key_pkcs8_pem()?))
+    Ok(VoipPair::issue(BUNDLE)?.leaf_pem()?)
 }
 
 fn random_token() -> DeviceToken {
@@ -102,12 +93,8 @@ pub async fn into_store(
         .with_context(|| format!("opening {database_url}"))?;
     store.migrate().await?;
     let (account, key) = api_keys::create_account(&store, master, "bench", "bench").await?;
-    let (cert, private_key) = certificate()?;
     let patch = CredentialPatch {
-        material: Some(Material::CertificatePem {
-            certificate: cert,
-            private_key,
-        }),
+        material: Some(VoipPair::issue(BUNDLE)?.material()?),
         ..CredentialPatch::default()
     };
     let credential = manage::create(&store, master, &account.sid, patch, 0)

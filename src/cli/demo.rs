@@ -7,18 +7,18 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 
+use crate::auth::accounts::{self, AccountChoice};
 use crate::auth::api_keys;
-use crate::clock::now_secs;
 use crate::config::Config;
-use crate::credentials::devcerts::{self, KeyKind, LeafOptions};
-use crate::credentials::manage::{self, CredentialPatch, Material};
+use crate::credentials::devcerts::VoipPair;
+use crate::credentials::manage::{self, CredentialPatch};
 use crate::domain::{DeviceToken, Identity, Platform};
 use crate::mock_apns::{self, SimulatorConfig, TlsSource};
 use crate::registrations::{Register, Registrations};
-use crate::store::Store;
+use crate::store::{AccountRecord, Store};
 
 /// The demo app's bundle id.
 const BUNDLE: &str = "com.example.quickstart";
@@ -72,7 +72,7 @@ pub(super) async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()
     let master = config.master_key()?;
     let store = Store::open(&config).await?;
     store.migrate().await?;
-    let auth = ensure_account(&store, &master, &config.data_dir).await?;
+    let auth = ensure_account(&store, &master, &config).await?;
     ensure_credential_and_phones(&store, &master, &config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -86,13 +86,26 @@ pub(super) async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()
     Ok(())
 }
 
+/// The account the demo (and its quickstart endpoints) act for: `quickstart_account`, or
+/// the only one; `None` when there is none yet.
+async fn demo_account(store: &Store, config: &Config) -> anyhow::Result<Option<AccountRecord>> {
+    match accounts::resolve(store, config.quickstart_account.as_ref()).await {
+        Ok(account) => Ok(Some(account)),
+        Err(AccountChoice::NoAccount) => Ok(None),
+        Err(e @ (AccountChoice::Several { .. } | AccountChoice::NotFound(_))) => {
+            bail!("{e}: set quickstart_account (PUSHGATE_QUICKSTART_ACCOUNT) to the demo's account")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The demo's API key as `SK…:secret`, kept in `<data_dir>/demo.env` (mode 0600).
 async fn ensure_account(
     store: &Store,
     master: &crate::secrets::MasterKey,
-    data_dir: &Path,
+    config: &Config,
 ) -> anyhow::Result<String> {
-    let env_file = data_dir.join("demo.env");
+    let env_file = config.data_dir.join("demo.env");
     if let Ok(text) = std::fs::read_to_string(&env_file) {
         let get = |k: &str| {
             text.lines()
@@ -102,7 +115,7 @@ async fn ensure_account(
             return Ok(format!("{key}:{secret}"));
         }
     }
-    let created = match store.accounts().await?.into_iter().next() {
+    let created = match demo_account(store, config).await? {
         Some(account) => api_keys::create_key(store, master, &account.sid, "demo").await?,
         None => {
             api_keys::create_account(store, master, "demo", "demo")
@@ -134,7 +147,9 @@ async fn ensure_credential_and_phones(
     master: &crate::secrets::MasterKey,
     config: &Config,
 ) -> anyhow::Result<()> {
-    let account = store.accounts().await?.remove(0);
+    let account = demo_account(store, config)
+        .await?
+        .context("the demo's account vanished")?;
     let credentials = store.credentials(&account.sid).await?;
     let credential = match credentials
         .into_iter()
@@ -144,22 +159,10 @@ async fn ensure_credential_and_phones(
         None => {
             // A self-made VoIP Services certificate: the simulator accepts any client
             // certificate; real APNs would not.
-            let now = now_secs();
-            let ca = devcerts::generate_ca("pushgate demo CA", now)?;
-            let leaf = devcerts::issue_leaf(
-                &ca,
-                &LeafOptions {
-                    key: KeyKind::EcP256,
-                    ..LeafOptions::voip(BUNDLE, now)
-                },
-            )?;
             let patch = CredentialPatch {
                 friendly_name: Some(CREDENTIAL_NAME.into()),
                 sandbox: Some(true),
-                material: Some(Material::CertificatePem {
-                    certificate: leaf.cert_pem()?,
-                    private_key: leaf.key_pkcs8_pem()?,
-                }),
+                material: Some(VoipPair::issue(BUNDLE)?.material()?),
                 ..CredentialPatch::default()
             };
             manage::create(

@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 
 use super::KeysCommand;
+use crate::auth::accounts::{self, AccountChoice};
 use crate::auth::{access_token, api_keys};
 use crate::clock::{now_ms, now_secs, rfc3339};
 use crate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
@@ -11,15 +12,24 @@ use crate::secrets::MasterKey;
 use crate::store::{AccountRecord, RevokeOutcome, Store};
 
 pub(super) async fn init(store: &Store, master: &MasterKey, name: &str) -> anyhow::Result<()> {
-    if let Some(account) = store.accounts().await?.into_iter().next() {
-        let keys = store.api_keys(&account.sid).await?;
-        let active = keys.iter().filter(|k| k.date_revoked.is_none()).count();
-        println!(
-            "Account {} ({}) already exists with {active} active API key(s); nothing changed.",
-            account.sid, account.friendly_name
-        );
-        println!("Use `pushgate keys create` for a new key.");
-        return Ok(());
+    match accounts::resolve(store, None).await {
+        Err(AccountChoice::NoAccount) => {}
+        Ok(account) => {
+            let keys = store.api_keys(&account.sid).await?;
+            let active = keys.iter().filter(|k| k.date_revoked.is_none()).count();
+            println!(
+                "Account {} ({}) already exists with {active} active API key(s); nothing changed.",
+                account.sid, account.friendly_name
+            );
+            println!("Use `pushgate keys create` for a new key.");
+            return Ok(());
+        }
+        Err(AccountChoice::Several { count }) => {
+            println!("{count} accounts already exist; nothing changed.");
+            println!("Use `pushgate keys create --account AC…` for a new key.");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     }
     let (account, key) = api_keys::create_account(store, master, name, "initial key").await?;
     println!("Created account and API key.");
@@ -30,23 +40,20 @@ pub(super) async fn init(store: &Store, master: &MasterKey, name: &str) -> anyho
     Ok(())
 }
 
+/// The account `--account` names, or the only one ([`accounts::resolve`]).
 pub(super) async fn resolve_account(
     store: &Store,
     given: Option<String>,
 ) -> anyhow::Result<AccountRecord> {
-    if let Some(sid) = given {
-        let sid = AccountSid::parse(&sid)?;
-        return store
-            .account(&sid)
-            .await?
-            .with_context(|| format!("account {sid} does not exist"));
-    }
-    let mut accounts = store.accounts().await?;
-    match accounts.len() {
-        0 => bail!("no account yet: run `pushgate init` first"),
-        1 => Ok(accounts.remove(0)),
-        _ => bail!("several accounts exist: choose one with --account AC…"),
-    }
+    let given = given.as_deref().map(AccountSid::parse).transpose()?;
+    accounts::resolve(store, given.as_ref())
+        .await
+        .map_err(|e| match e {
+            AccountChoice::Several { .. } => {
+                anyhow::anyhow!("several accounts exist: choose one with --account AC…")
+            }
+            other => other.into(),
+        })
 }
 
 pub(super) async fn keys_command(

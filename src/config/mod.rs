@@ -109,6 +109,9 @@ pub struct Config {
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.
     pub quickstart_allow_remote: bool,
+    /// The account the quickstart endpoints and `demo` act for; needed only when several
+    /// accounts exist (otherwise the only one is used).
+    pub quickstart_account: Option<crate::domain::AccountSid>,
     /// Serve `/metrics` on this separate (private) address instead of the API's.
     pub metrics_listen: Option<SocketAddr>,
     /// Seconds between refreshes of the gauges read from the store (registrations,
@@ -185,6 +188,7 @@ impl Default for Config {
             callback_lookup: Default::default(),
             quickstart: false,
             quickstart_allow_remote: false,
+            quickstart_account: None,
             metrics_listen: None,
             metrics_refresh_seconds: 15,
             redis_url: None,

@@ -108,3 +108,23 @@ fn errors_never_echo_a_secret_value() {
         Ok(())
     });
 }
+
+#[test]
+fn quickstart_account_is_an_account_sid() {
+    figment::Jail::expect_with(|jail| {
+        assert_eq!(
+            Config::load(None)
+                .map_err(|e| e.to_string())?
+                .quickstart_account,
+            None
+        );
+        let sid = crate::domain::AccountSid::generate();
+        jail.set_env("PUSHGATE_QUICKSTART_ACCOUNT", sid.as_str());
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.quickstart_account, Some(sid));
+        jail.set_env("PUSHGATE_QUICKSTART_ACCOUNT", "SK123");
+        let e = load_error();
+        assert!(e.contains("PUSHGATE_QUICKSTART_ACCOUNT"), "{e}");
+        Ok(())
+    });
+}

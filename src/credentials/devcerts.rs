@@ -2,7 +2,9 @@
 //!
 //! Owns: a throwaway CA ([`generate_ca`]), push client certificates signed by it that
 //! look like Apple's ([`issue_leaf`] with [`LeafOptions`]: UID, CN, environment
-//! extensions, topic list, any validity window, RSA or EC key), TLS server certificates
+//! extensions, topic list, any validity window, RSA or EC key), the one CA + VoIP
+//! certificate set-up that the demo, the benchmark and the tests share ([`VoipPair`]),
+//! TLS server certificates
 //! for loopback test servers ([`issue_server`]), `.p12` export in modern or
 //! Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the formats
 //! operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
@@ -11,6 +13,7 @@
 //! Nothing here is suitable for production trust.
 
 mod issue;
+mod voip;
 
 use openssl::ec::{EcGroup, EcKey};
 use openssl::error::ErrorStack;
@@ -24,6 +27,7 @@ use openssl::x509::X509;
 use secrecy::SecretString;
 
 pub use issue::{generate_ca, issue_leaf, issue_server};
+pub use voip::{LeafOptions, VoipPair};
 
 use super::p12::legacy_provider_available;
 use super::validate::secret_from_pem;
@@ -181,53 +185,6 @@ impl DevCert {
             }
         };
         Ok(builder.build2(password)?.to_der()?)
-    }
-}
-
-/// Options for [`issue_leaf`]. Start from [`LeafOptions::voip`] or
-/// [`LeafOptions::apple_push`] and adjust fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeafOptions {
-    /// Subject UID (the topic), e.g. `com.example.app.voip`; empty = no UID attribute.
-    pub uid: String,
-    /// Subject CN, e.g. `VoIP Services: com.example.app`.
-    pub common_name: String,
-    /// Environment extensions to include.
-    pub environment: AppleEnvironment,
-    /// Topics for the `1.2.840.113635.100.6.3.6` extension; empty = no extension.
-    pub topics: Vec<String>,
-    /// notBefore, Unix seconds.
-    pub not_before: i64,
-    /// notAfter, Unix seconds.
-    pub not_after: i64,
-    /// Key algorithm of the leaf.
-    pub key: KeyKind,
-}
-
-impl LeafOptions {
-    /// A universal `VoIP Services: <bundle>` certificate with UID `<bundle>.voip`, RSA
-    /// 2048, valid from a day before `now_unix` for a year, no topic extension.
-    pub fn voip(bundle_id: &str, now_unix: i64) -> Self {
-        Self {
-            uid: format!("{bundle_id}.voip"),
-            common_name: format!("VoIP Services: {bundle_id}"),
-            environment: AppleEnvironment::Universal,
-            topics: Vec::new(),
-            not_before: now_unix - 86_400,
-            not_after: now_unix + 365 * 86_400,
-            key: KeyKind::Rsa2048,
-        }
-    }
-
-    /// A universal `Apple Push Services: <bundle>` certificate with UID `<bundle>` and a
-    /// topic list of the bundle and its `.voip` topic, otherwise like [`Self::voip`].
-    pub fn apple_push(bundle_id: &str, now_unix: i64) -> Self {
-        Self {
-            uid: bundle_id.to_owned(),
-            common_name: format!("Apple Push Services: {bundle_id}"),
-            topics: vec![bundle_id.to_owned(), format!("{bundle_id}.voip")],
-            ..Self::voip(bundle_id, now_unix)
-        }
     }
 }
 

@@ -17,6 +17,7 @@ use super::error::code;
 use super::extract::token_refused;
 use super::{ApiError, AppState};
 use crate::auth::access_token::{MintRequest, mint};
+use crate::auth::accounts::{self, AccountChoice};
 use crate::auth::{ApiKeyPrincipal, api_keys};
 use crate::clock::now_secs;
 use crate::domain::Identity;
@@ -86,7 +87,8 @@ fn params(query: HashMap<String, String>, body: &Bytes) -> HashMap<String, Strin
     all
 }
 
-/// The first account, its oldest active key, and the default push credential.
+/// The quickstart's account ([`accounts::resolve`] with `quickstart_account`), its oldest
+/// active key, and the default push credential.
 async fn defaults(
     state: &AppState,
 ) -> Result<
@@ -104,13 +106,19 @@ async fn defaults(
             format!("quickstart needs {what}: run `pushgate init` and `pushgate credentials add`"),
         )
     };
-    let account = state
-        .store
-        .accounts()
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| unconfigured("an account"))?;
+    let account =
+        match accounts::resolve(&state.store, state.config.quickstart_account.as_ref()).await {
+            Ok(account) => account,
+            Err(AccountChoice::NoAccount) => return Err(unconfigured("an account")),
+            Err(AccountChoice::Store(e)) => return Err(e.into()),
+            Err(e @ (AccountChoice::Several { .. } | AccountChoice::NotFound(_))) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code::QUICKSTART_UNCONFIGURED,
+                    format!("quickstart needs one account: {e}; set quickstart_account = \"AC…\""),
+                ));
+            }
+        };
     let keys = state.store.api_keys(&account.sid).await?;
     let key = keys
         .iter()

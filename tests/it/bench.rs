@@ -7,9 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::helpers::bin::BIN;
 use crate::helpers::{Backend, fresh_database, redis_url, store_tests};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
 
 /// `pushgate bench` for 2 s (+0.5 s warm-up) at 40 invites/s, 5 identities × 2 devices,
 /// writing its report to `json` and keeping its work directory in `work`.

@@ -5,27 +5,22 @@
 use base64::Engine;
 use pushgate::clock::now_secs;
 use pushgate::credentials::devcerts::{
-    self, AppleEnvironment, DevCert, KeyKind, LeafOptions, P12Encryption,
+    self, AppleEnvironment, DevCert, KeyKind, LeafOptions, P12Encryption, VoipPair,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, TestApp, assert_error, device_token, spawn_app, store_tests, voip_certificate,
-};
+use crate::helpers::{Backend, TestApp, assert_error, device_token, spawn_app, store_tests};
 
 const P12_PASSWORD: &str = "correct horse battery";
 
+/// A certificate as `opts` describe, signed by a fresh CA.
 fn leaf(opts: LeafOptions) -> DevCert {
-    let ca = devcerts::generate_ca("test CA", now_secs()).unwrap();
-    devcerts::issue_leaf(&ca, &opts).unwrap()
+    VoipPair::issue_with(&opts, now_secs()).unwrap().leaf
 }
 
 fn voip(bundle: &str) -> LeafOptions {
-    LeafOptions {
-        key: KeyKind::EcP256,
-        ..LeafOptions::voip(bundle, now_secs())
-    }
+    VoipPair::voip(bundle, now_secs())
 }
 
 fn pem_body(cert: &DevCert, sandbox: bool) -> Value {
@@ -347,7 +342,7 @@ async fn rotation_keeps_registrations_and_deletion_removes_them(b: Backend) {
     let path = format!("/v1/credentials/{}", app.credential);
     let (_, before) = app.get_json(&path).await;
 
-    let (_, new_cert) = voip_certificate("com.example.app");
+    let new_cert = leaf(voip("com.example.app"));
     let res = post_json(&app, &path, &pem_body(&new_cert, true)).await;
     assert_eq!(res.status(), 200);
     let after: Value = res.json().await.unwrap();

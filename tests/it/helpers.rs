@@ -1,4 +1,10 @@
-//! `spawn_app()` and friends: a real server on port 0 with its own database.
+//! `spawn_app()` and friends: a real server on port 0 with its own database; [`bin`] runs
+//! the real binary.
+
+mod apns;
+pub mod bin;
+
+pub use apns::{Apns, TOPIC, spawn_app_with_apns};
 
 use std::net::SocketAddr;
 
@@ -7,13 +13,9 @@ use pushgate::auth::access_token::{self, MintRequest};
 use pushgate::auth::api_keys;
 use pushgate::clock::now_secs;
 use pushgate::config::Config;
-use pushgate::credentials::devcerts::{self, DevCert, KeyKind, LeafOptions};
-use pushgate::credentials::manage::{self, CredentialPatch, Material};
+use pushgate::credentials::devcerts::VoipPair;
+use pushgate::credentials::manage::{self, CredentialPatch};
 use pushgate::domain::{AccountSid, ApiKeySid, CredentialSid, Identity};
-use pushgate::mock_apns::{
-    Environment as SimEnvironment, EnvironmentMode, PushRecord, Simulator, SimulatorConfig,
-    TokenRegistration,
-};
 use pushgate::secrets::MasterKey;
 use pushgate::store::Store;
 use secrecy::{ExposeSecret, SecretString};
@@ -152,29 +154,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     }
 }
 
-/// A development CA and a universal VoIP Services certificate for `bundle` signed by it.
-pub fn voip_certificate(bundle: &str) -> (DevCert, DevCert) {
-    let now = now_secs();
-    let ca = devcerts::generate_ca("pushgate test CA", now).unwrap();
-    let leaf = devcerts::issue_leaf(
-        &ca,
-        &LeafOptions {
-            key: KeyKind::EcP256,
-            ..LeafOptions::voip(bundle, now)
-        },
-    )
-    .unwrap();
-    (ca, leaf)
-}
-
 /// An upload of a fresh universal VoIP certificate for `bundle`.
 pub fn voip_certificate_patch(bundle: &str) -> CredentialPatch {
-    let (_, leaf) = voip_certificate(bundle);
     CredentialPatch {
-        material: Some(Material::CertificatePem {
-            certificate: leaf.cert_pem().unwrap(),
-            private_key: leaf.key_pkcs8_pem().unwrap(),
-        }),
+        material: Some(VoipPair::issue(bundle).unwrap().material().unwrap()),
         ..CredentialPatch::default()
     }
 }
@@ -284,92 +267,6 @@ pub async fn assert_error(res: reqwest::Response, status: u16, code: u64) -> Val
     body
 }
 
-/// The VoIP topic of the seeded credential.
-pub const TOPIC: &str = "com.example.app.voip";
-
-/// Two strict APNs simulators standing in for Apple's production and sandbox hosts.
-pub struct Apns {
-    pub production: Simulator,
-    pub sandbox: Simulator,
-}
-
-impl Apns {
-    /// The simulator of `env` (`production` or `sandbox`).
-    pub fn of(&self, env: &str) -> &Simulator {
-        if env == "sandbox" {
-            &self.sandbox
-        } else {
-            &self.production
-        }
-    }
-
-    /// Makes `token` a valid device token of the seeded app in `env`.
-    pub fn register(&self, token: &str, env: &str) {
-        let environment = if env == "sandbox" {
-            SimEnvironment::Sandbox
-        } else {
-            SimEnvironment::Production
-        };
-        self.of(env)
-            .register_token(&TokenRegistration {
-                token: token.to_owned(),
-                topic: TOPIC.to_owned(),
-                environment,
-            })
-            .unwrap();
-    }
-
-    /// Every push the simulator of `env` received so far.
-    pub fn pushes(&self, env: &str) -> Vec<PushRecord> {
-        self.of(env).pushes(0)
-    }
-}
-
-async fn simulator(environment: EnvironmentMode) -> Simulator {
-    pushgate::mock_apns::start(
-        SimulatorConfig {
-            tls_listen: "127.0.0.1:0".parse().unwrap(),
-            environment,
-            strict: true,
-            log_pushes: true,
-            ..SimulatorConfig::default()
-        },
-        std::future::pending(),
-    )
-    .await
-    .expect("start simulator")
-}
-
-/// Starts two simulators and a gateway whose APNs endpoints are them.
-pub async fn spawn_app_with_apns(
-    backend: Backend,
-    adjust: impl FnOnce(&mut Config),
-) -> (TestApp, Apns) {
-    let apns = Apns {
-        production: simulator(EnvironmentMode::Production).await,
-        sandbox: simulator(EnvironmentMode::Development).await,
-    };
-    let ca_file = tempfile::NamedTempFile::new()
-        .unwrap()
-        .into_temp_path()
-        .keep()
-        .unwrap();
-    let pem = format!(
-        "{}{}",
-        apns.production.ca_pem().unwrap(),
-        apns.sandbox.ca_pem().unwrap()
-    );
-    std::fs::write(&ca_file, pem).unwrap();
-    let app = spawn_app_with(backend, |c| {
-        c.apns_production_url = apns.production.base_url();
-        c.apns_sandbox_url = apns.sandbox.base_url();
-        c.apns_ca_file = Some(ca_file);
-        adjust(c);
-    })
-    .await;
-    (app, apns)
-}
-
 impl TestApp {
     /// Registers `device` for `identity`, returning the registration SID.
     pub async fn register_device(&self, identity: &str, device: &str) -> String {
@@ -401,31 +298,6 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body
     }
-}
-
-/// Runs `pushgate serve` from `cmd` (the binary, with its environment set) on a free port,
-/// reading the bound address from its JSON log; returns the process and the address.
-pub fn serve_on_free_port(mut cmd: std::process::Command) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = cmd
-        .arg("serve")
-        .env("PUSHGATE_LISTEN", "127.0.0.1:0")
-        .env("PUSHGATE_LOG_FORMAT", "json")
-        .env("PUSHGATE_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if let Some(addr) = entry["addr"].as_str() {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
 }
 
 /// The Redis server tests use; never skipped: an unreachable server fails the test.

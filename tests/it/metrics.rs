@@ -6,19 +6,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
+use crate::helpers::bin::metric_value;
 use crate::helpers::{
     Backend, TestApp, device_token, spawn_app_with, spawn_app_with_apns, store_tests,
 };
-
-/// The sum of a family's samples whose labels contain every `labels` pair.
-fn value(text: &str, family: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' ']))
-        .filter(|l| labels.iter().all(|p| l.contains(p)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 async fn scrape(app: &TestApp, path: &str) -> String {
     let res = app.client.get(app.url(path)).send().await.unwrap();
@@ -66,14 +57,14 @@ async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
     let mut after = String::new();
     for _ in 0..50 {
         after = scrape(&app, "/metrics").await;
-        if value(&after, "pushgate_registrations", &[]) >= 1.0 {
+        if metric_value(&after, "pushgate_registrations", &[]) >= 1.0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     promtool(&after);
     let moved = |family: &str, labels: &[&str]| {
-        value(&after, family, labels) - value(&before, family, labels)
+        metric_value(&after, family, labels) - metric_value(&before, family, labels)
     };
     assert_eq!(moved("pushgate_invites_accepted_total", &[]), 1.0);
     assert_eq!(
@@ -116,24 +107,24 @@ async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
             &["route=\"/v1/invites\"", "status=\"202\""]
         ) >= 1.0
     );
-    assert!(value(&after, "pushgate_registrations", &["state=\"active\""]) >= 1.0);
+    assert!(metric_value(&after, "pushgate_registrations", &["state=\"active\""]) >= 1.0);
     let credential = format!("credential=\"{}\"", app.credential);
     assert!(
-        value(
+        metric_value(
             &after,
             "pushgate_credential_not_after_timestamp_seconds",
             &[&credential]
         ) > 1.7e9
     );
     assert_eq!(
-        value(
+        metric_value(
             &after,
             "pushgate_credential_health",
             &[&credential, "state=\"ok\""]
         ),
         1.0
     );
-    assert!(value(&after, "pushgate_apns_connections", &[&credential]) >= 1.0);
+    assert!(metric_value(&after, "pushgate_apns_connections", &[&credential]) >= 1.0);
     assert!(after.contains("process_resident_memory_bytes"));
     assert!(after.contains("pushgate_queue_oldest_age_seconds"));
     for forbidden in [device_token(1), "alice".to_owned()] {
@@ -204,8 +195,8 @@ async fn two_gateways_in_one_process_count_apart(b: Backend) {
     let second = scrape_private(&two, port).await;
     let both = |family: &str, labels: &[&str]| {
         (
-            value(&first, family, labels),
-            value(&second, family, labels),
+            metric_value(&first, family, labels),
+            metric_value(&second, family, labels),
         )
     };
     assert_eq!(both("pushgate_invites_accepted_total", &[]), (1.0, 0.0));
@@ -333,7 +324,10 @@ async fn every_family_is_exported_from_the_first_scrape(b: Backend) {
         );
     }
     // The seeded credential is counted before the first request was served.
-    assert_eq!(value(&text, "pushgate_credentials", &["state=\"ok\""]), 1.0);
+    assert_eq!(
+        metric_value(&text, "pushgate_credentials", &["state=\"ok\""]),
+        1.0
+    );
     for series in [
         "pushgate_registrations{environment=\"production\",state=\"active\"} 0",
         "pushgate_invites_finished_total{status=\"answered\"} 0",

@@ -2,54 +2,15 @@
 //! unexpired delivery completes, and none whose acceptance was recorded is sent twice.
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Command;
 
 use pushgate::mock_apns::{FaultSpec, SimulatorConfig};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, basic, device_token, fresh_database, store_tests, voip_certificate};
+use crate::helpers::bin::{Pushgate, output_value};
+use crate::helpers::{Backend, basic, device_token, fresh_database, store_tests};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
 const DEVICES: u8 = 10;
-
-struct Gateway {
-    env: Vec<(String, String)>,
-}
-
-impl Gateway {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Starts `serve` on a free port, returning the process and its address.
-    fn serve(&self) -> (Child, String) {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
-        crate::helpers::serve_on_free_port(cmd)
-    }
-}
-
-fn value(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap()
-        .to_owned()
-}
 
 async fn killed_mid_fan_out_and_restarted(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
@@ -82,28 +43,13 @@ async fn killed_mid_fan_out_and_restarted(b: Backend) {
             pushgate::secrets::MasterKey::generate().to_base64(),
         ));
     }
-    let gw = Gateway {
-        env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-    };
+    let gw = Pushgate::with_env(env);
     let init = gw.run(&["init"]);
-    let auth = basic(&value(&init, "API_KEY"), &value(&init, "API_KEY_SECRET"));
-    let (_, leaf) = voip_certificate("com.example.app");
-    std::fs::write(d.join("cert.pem"), leaf.cert_pem().unwrap()).unwrap();
-    std::fs::write(
-        d.join("key.pem"),
-        leaf.key_pkcs8_pem().unwrap().expose_secret(),
-    )
-    .unwrap();
-    let cert = d.join("cert.pem");
-    let key = d.join("key.pem");
-    gw.run(&[
-        "credentials",
-        "add",
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ]);
+    let auth = basic(
+        output_value(&init, "API_KEY"),
+        output_value(&init, "API_KEY_SECRET"),
+    );
+    gw.add_voip_credential(d, "com.example.app", &[]);
     let token = gw.run(&["token", "--identity", "alice"]).trim().to_owned();
 
     let (mut server, addr) = gw.serve();

@@ -46,9 +46,8 @@ fn leaf_chains_to_ca_as_tls_client() {
         assert!(verifies(&leaf, NOW), "{key:?}");
         assert!(!verifies(&leaf, NOW + 400 * DAY), "{key:?} after expiry");
     }
-    let other_ca = devcerts::generate_ca("another CA", NOW).unwrap();
-    let stranger = devcerts::issue_leaf(&other_ca, &voip_opts(AppleEnvironment::Universal));
-    assert!(!verifies(&stranger.unwrap(), NOW));
+    let stranger = VoipPair::issue_with(&voip_opts(AppleEnvironment::Universal), NOW);
+    assert!(!verifies(&stranger.unwrap().leaf, NOW));
 }
 
 #[test]

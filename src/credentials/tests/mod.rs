@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::devcerts::{self, AppleEnvironment, DevCert, KeyKind, LeafOptions};
+use super::devcerts::{self, AppleEnvironment, DevCert, KeyKind, LeafOptions, VoipPair};
 use super::{CredentialError, CredentialInput, ValidatedCredential, validate};
 
 /// Fixed validation time for devcerts-based tests (2025-06-15).
@@ -25,23 +25,27 @@ pub(super) const NOW: i64 = 1_750_000_000;
 pub(super) const BUNDLE: &str = "com.example.app";
 pub(super) const DAY: i64 = 86_400;
 
-/// One CA shared by all tests (generation is not free).
+/// One CA (with a VoIP leaf) shared by all tests (generation is not free).
+fn pair() -> &'static VoipPair {
+    static PAIR: OnceLock<VoipPair> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        VoipPair::issue_with(&voip_opts(AppleEnvironment::Universal), NOW).expect("CA")
+    })
+}
+
+/// The shared CA.
 pub(super) fn ca() -> &'static DevCert {
-    static CA: OnceLock<DevCert> = OnceLock::new();
-    CA.get_or_init(|| devcerts::generate_ca("pushgate test CA", NOW).expect("CA"))
+    &pair().ca
 }
 
 /// A VoIP Services leaf with an EC key (fast) and the given environment.
 pub(super) fn voip_opts(env: AppleEnvironment) -> LeafOptions {
-    LeafOptions {
-        environment: env,
-        key: KeyKind::EcP256,
-        ..LeafOptions::voip(BUNDLE, NOW)
-    }
+    VoipPair::voip(BUNDLE, NOW).with_environment(env)
 }
 
+/// A leaf as `opts` describe, signed by the shared CA.
 pub(super) fn issue(opts: &LeafOptions) -> DevCert {
-    devcerts::issue_leaf(ca(), opts).expect("leaf")
+    pair().sibling(opts).expect("leaf")
 }
 
 pub(super) fn pem_input(certificate: String, key: SecretString) -> CredentialInput {

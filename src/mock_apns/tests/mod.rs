@@ -20,7 +20,9 @@ use tokio::net::TcpStream;
 
 use super::provider_token::sign;
 use super::{EnvironmentMode, ManualClock, PemSource, Simulator, SimulatorConfig, start};
-use crate::credentials::devcerts::{self, AppleEnvironment, DevCert, KeyKind, LeafOptions};
+use crate::credentials::devcerts::{
+    self, AppleEnvironment, DevCert, KeyKind, LeafOptions, VoipPair,
+};
 
 pub use client::{Client, Reply, request};
 
@@ -117,26 +119,24 @@ pub async fn push(c: &Client, token: &str, headers: &[(&str, String)]) -> Reply 
         .expect("push")
 }
 
-/// A CA for client certificates.
-pub fn client_ca() -> DevCert {
-    devcerts::generate_ca("Test Apple WWDR CA", crate::clock::now_secs()).expect("ca")
+/// A CA for client certificates (with a VoIP certificate it signed).
+pub fn client_ca() -> VoipPair {
+    VoipPair::issue("com.example.app").expect("ca")
 }
 
 /// `client_ca` as a config value.
-pub fn ca_source(ca: &DevCert) -> Option<PemSource> {
-    Some(PemSource::Pem(ca.cert_pem().expect("ca pem")))
+pub fn ca_source(ca: &VoipPair) -> Option<PemSource> {
+    Some(PemSource::Pem(ca.ca_pem().expect("ca pem")))
 }
 
-/// An Apple-style push client certificate: subject UID `uid`, environment
-/// OIDs (`dev`, `prod`), optional topic list.
-pub fn apple_cert(ca: &DevCert, uid: &str, dev: bool, prod: bool, topics: &[&str]) -> DevCert {
-    let opts = LeafOptions {
-        environment: AppleEnvironment::from_flags(dev, prod),
-        topics: topics.iter().map(|t| t.to_string()).collect(),
-        key: KeyKind::EcP256,
-        ..LeafOptions::apple_push(uid, crate::clock::now_secs())
-    };
-    devcerts::issue_leaf(ca, &opts).expect("client cert")
+/// An Apple-style push client certificate signed by `ca`: subject UID `uid`,
+/// environment OIDs (`dev`, `prod`), optional topic list.
+pub fn apple_cert(ca: &VoipPair, uid: &str, dev: bool, prod: bool, topics: &[&str]) -> DevCert {
+    let opts = LeafOptions::apple_push(uid, crate::clock::now_secs())
+        .with_key(KeyKind::EcP256)
+        .with_environment(AppleEnvironment::from_flags(dev, prod))
+        .with_topics(topics);
+    ca.sibling(&opts).expect("client cert")
 }
 
 /// A control API call over plain HTTP/1.1: (status, JSON body).

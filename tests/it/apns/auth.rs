@@ -8,7 +8,7 @@ use pushgate::mock_apns::{self as sim, AuthInfo, EnvironmentMode, SimulatorConfi
 
 #[tokio::test]
 async fn certificate_auth_over_mutual_tls() {
-    let ca = Ca::new("Test Apple WWDR");
+    let ca = Ca::new();
     let s = start(SimulatorConfig {
         log_pushes: true,
         ..sim_config_with_client_ca(&ca)
@@ -84,10 +84,10 @@ async fn token_auth_with_a_p8_key() {
 
 #[tokio::test]
 async fn a_wrong_certificate_is_a_credential_rejection() {
-    let trusted = Ca::new("Test Apple WWDR");
+    let trusted = Ca::new();
     let s = start(sim_config_with_client_ca(&trusted)).await;
 
-    let stranger = Ca::new("Someone Else");
+    let stranger = Ca::new();
     let client = client(&s, stranger.client_cert(TOPIC, true, true, &[]), 1);
     let outcome = client
         .send(invite(&device_token(1), Environment::Production))
@@ -117,7 +117,7 @@ fn client_for_topic(s: &sim::Simulator, ca: &Ca, topic: &str) -> ApnsClient {
 #[tokio::test]
 async fn credential_problems_are_credential_rejections() {
     // A certificate for development only, against a production host.
-    let ca = Ca::new("Test Apple WWDR");
+    let ca = Ca::new();
     let production = start(SimulatorConfig {
         environment: EnvironmentMode::Production,
         ..sim_config_with_client_ca(&ca)

@@ -235,7 +235,7 @@ async fn an_unreachable_server_is_a_connect_retry_with_backoff() {
     drop(listener);
     let config = ApnsConfig::default().with_url_for_both(format!("https://127.0.0.1:{port}"));
     let client =
-        ApnsClient::new(config, Ca::new("x").client_cert(TOPIC, true, true, &[])).expect("client");
+        ApnsClient::new(config, Ca::new().client_cert(TOPIC, true, true, &[])).expect("client");
     match push(&client, 1).await {
         Outcome::Retry {
             cause: RetryCause::Connect,

@@ -42,7 +42,7 @@ async fn serve_then_freeze(
 
 #[tokio::test]
 async fn an_unanswered_ping_closes_the_connection() {
-    let ca = Ca::new("ping test CA");
+    let ca = Ca::new();
     let (cert, key) = ca.server_identity();
     let mut acceptor =
         SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).expect("acceptor");

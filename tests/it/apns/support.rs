@@ -14,7 +14,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use pushgate::apns::{ApnsAuth, ApnsClient, ApnsConfig, Clock, Environment, Notification};
 use pushgate::clock::now_secs;
-use pushgate::credentials::devcerts::{self, AppleEnvironment, DevCert, KeyKind, LeafOptions};
+use pushgate::credentials::devcerts::{self, AppleEnvironment, VoipPair};
 use pushgate::mock_apns::{
     self as sim, EnvironmentMode, KeyRegistration, PemSource, Simulator, SimulatorConfig,
     TokenRegistration,
@@ -25,33 +25,30 @@ pub const TOPIC: &str = "com.example.app.voip";
 pub const KEY_ID: &str = "KEYID12345";
 pub const TEAM_ID: &str = "TEAMID1234";
 
-/// A throwaway certificate authority.
+/// A throwaway certificate authority (the CA of a [`VoipPair`]).
 pub struct Ca {
-    ca: DevCert,
+    pair: VoipPair,
     /// The CA certificate as PEM.
     pub pem: String,
 }
 
 impl Ca {
-    /// A self-signed CA named `name`.
-    pub fn new(name: &str) -> Ca {
-        let ca = devcerts::generate_ca(name, now_secs()).expect("CA");
-        let pem = ca.cert_pem().expect("CA pem");
-        Ca { ca, pem }
+    /// A fresh self-signed CA.
+    pub fn new() -> Ca {
+        let pair = VoipPair::issue("com.example.app").expect("CA");
+        let pem = pair.ca_pem().expect("CA pem");
+        Ca { pair, pem }
     }
 
     /// An Apple-style push client certificate: subject `UID=<uid>, CN=VoIP Services: ...`,
     /// environment OIDs `.3.1` (development) / `.3.2` (production) and, when
     /// `topics` is non-empty, the `.3.6` topic list.
     pub fn client_cert(&self, uid: &str, dev: bool, prod: bool, topics: &[&str]) -> ApnsAuth {
-        let opts = LeafOptions {
-            uid: uid.to_owned(),
-            environment: AppleEnvironment::from_flags(dev, prod),
-            topics: topics.iter().map(|t| t.to_string()).collect(),
-            key: KeyKind::EcP256,
-            ..LeafOptions::voip(uid.trim_end_matches(".voip"), now_secs())
-        };
-        let leaf = devcerts::issue_leaf(&self.ca, &opts).expect("client cert");
+        let opts = VoipPair::voip(uid.trim_end_matches(".voip"), now_secs())
+            .with_uid(uid)
+            .with_environment(AppleEnvironment::from_flags(dev, prod))
+            .with_topics(topics);
+        let leaf = self.pair.sibling(&opts).expect("client cert");
         ApnsAuth::Certificate {
             cert_chain_pem: leaf.cert_pem().expect("pem"),
             private_key_pem: leaf.key_pkcs8_pem().expect("pem"),
@@ -61,7 +58,8 @@ impl Ca {
     /// A TLS server certificate for `127.0.0.1`, signed by this CA.
     pub fn server_identity(&self) -> (X509, PKey<Private>) {
         let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-        let server = devcerts::issue_server(&self.ca, &[], &loopback, now_secs()).expect("server");
+        let server =
+            devcerts::issue_server(&self.pair.ca, &[], &loopback, now_secs()).expect("server");
         (server.cert, server.key)
     }
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::bin::metric_value;
 use crate::helpers::{Apns, TestApp, device_token};
 
 /// A status callback receiver: every request's headers and raw body.
@@ -73,8 +74,7 @@ pub async fn ring_with_callback(app: &TestApp, apns: &Apns, url: &str) -> Value 
 
 /// The value of a counter sample `name{labels}` in the app's `/metrics` (0 if absent).
 pub async fn metric(app: &TestApp, sample: &str) -> f64 {
-    let text = app.metrics_text().await;
-    text.lines()
-        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    let (family, labels) = sample.split_once('{').unwrap_or((sample, "}"));
+    let labels: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
+    metric_value(&app.metrics_text().await, family, &labels)
 }

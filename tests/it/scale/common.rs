@@ -136,11 +136,7 @@ impl Cluster {
                 continue;
             };
             let text = res.text().await.unwrap_or_default();
-            total += text
-                .lines()
-                .filter(|l| l.starts_with(family) && l.contains(label))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum::<f64>();
+            total += crate::helpers::bin::metric_value(&text, family, &[label]);
         }
         total
     }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
+use crate::helpers::bin::{BIN, serve_on_free_port};
 
 /// The binary run through `sh` with umask 022 (`$0` is the binary, the rest its arguments).
 fn under_umask_022(data_dir: &Path) -> Command {
@@ -37,7 +37,7 @@ async fn data_dir_and_files_are_private_whatever_the_umask() {
         String::from_utf8_lossy(&out.stderr)
     );
     // While serving, SQLite's -wal and -shm files exist too.
-    let (mut child, addr) = crate::helpers::serve_on_free_port(under_umask_022(&data));
+    let (mut child, addr) = serve_on_free_port(under_umask_022(&data));
     let health = reqwest::get(format!("http://{addr}/healthz"))
         .await
         .unwrap();

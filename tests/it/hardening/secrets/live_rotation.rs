@@ -14,8 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::helpers::basic;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
+use crate::helpers::bin::Pushgate;
 
 #[tokio::test]
 async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
@@ -77,19 +76,9 @@ async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
             }
         })
     };
-    let out = tokio::process::Command::new(BIN)
-        .arg("rotate-master-key")
-        .env_clear()
-        .env("PUSHGATE_DATA_DIR", &data)
-        .env("PUSHGATE_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Pushgate::in_dir(&data)
+        .run_async(&["rotate-master-key"])
+        .await;
     // Traffic goes on after the rotation (bounded: a server that can't open the re-sealed
     // secrets only fails).
     let (before, seen) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use pushgate::credentials::devcerts::{P12Encryption, patch_der_integers};
+use pushgate::credentials::devcerts::{P12Encryption, VoipPair, patch_der_integers};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_error, spawn_app, spawn_app_with, voip_certificate};
+use crate::helpers::{Backend, TestApp, assert_error, spawn_app, spawn_app_with};
 
 const PASSWORD: &str = "export password";
 /// Distinct counts built into the file, then patched: MAC, then encryption.
@@ -15,7 +15,7 @@ const MAC: u32 = 3001;
 const ENC: u32 = 3002;
 
 fn p12(mac: u32, enc: u32, encryption: P12Encryption) -> Vec<u8> {
-    let (_, leaf) = voip_certificate("com.example.app");
+    let leaf = VoipPair::issue("com.example.app").unwrap().leaf;
     leaf.to_p12_with_iterations(&[], PASSWORD, encryption, mac, enc)
         .unwrap()
 }

@@ -12,9 +12,8 @@ use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::helpers::bin::Pushgate;
 use crate::helpers::{Backend, device_token, spawn_app_with};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
 
 struct Server {
     addr: SocketAddr,
@@ -148,18 +147,15 @@ async fn rolling_rotation_with_two_servers_fails_no_request() {
         roll(&pool, &mut servers, slot, with_keys(&base, &new, &[&old])).await;
         pause().await;
     }
-    let out = std::process::Command::new(BIN)
-        .arg("rotate-master-key")
-        .env_clear()
+    let out = Pushgate::default()
         .env(
             "PUSHGATE_DATABASE_URL",
             base.database_url.as_deref().unwrap(),
         )
-        .env("PUSHGATE_MASTER_KEY", new.to_base64())
-        .env("PUSHGATE_MASTER_KEY_PREVIOUS", old.to_base64())
+        .env("PUSHGATE_MASTER_KEY", &new.to_base64())
+        .env("PUSHGATE_MASTER_KEY_PREVIOUS", &old.to_base64())
         .env("PUSHGATE_LOG", "warn")
-        .output()
-        .unwrap();
+        .output(&["rotate-master-key"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -222,22 +218,8 @@ async fn key_file_rotation_keeps_previous_keys_privately() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(BIN)
-            .args(args)
-            .env_clear()
-            .env("PUSHGATE_DATA_DIR", &data)
-            .env("PUSHGATE_LOG", "warn")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?}: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        text
-    };
+    let pushgate = Pushgate::in_dir(&data);
+    let run = |args: &[&str]| pushgate.run(args);
     run(&["init"]);
     let read = |name: &str| std::fs::read_to_string(data.join(name)).unwrap();
     let first = read("master.key");

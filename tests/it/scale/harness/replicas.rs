@@ -5,12 +5,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-
 use super::{ApnsSim, free_port, poll_until, signal, tail, wait_exit};
-use crate::helpers::{basic, voip_certificate};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pushgate");
+use crate::helpers::basic;
+use crate::helpers::bin::{Pushgate, output_value};
 
 /// What the replicas share.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +25,7 @@ pub struct ReplicaConfig {
 /// The replicas, an account with an API key, and one VoIP certificate credential.
 pub struct Replicas {
     dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
+    pushgate: Pushgate,
     ports: Vec<u16>,
     children: Vec<Option<Child>>,
     next: AtomicUsize,
@@ -73,50 +70,30 @@ impl Replicas {
             key: String::new(),
             secret: String::new(),
             auth: String::new(),
-            env,
+            pushgate: Pushgate::with_env(env),
             dir,
         };
         let init = replicas.run(&["init"]).await;
-        replicas.key = value(&init, "API_KEY");
-        replicas.secret = value(&init, "API_KEY_SECRET");
+        replicas.key = output_value(&init, "API_KEY").to_owned();
+        replicas.secret = output_value(&init, "API_KEY_SECRET").to_owned();
         replicas.auth = basic(&replicas.key, &replicas.secret);
-        let (_, leaf) = voip_certificate("com.example.app");
-        let (cert, key) = (
-            replicas.dir.path().join("cert.pem"),
-            replicas.dir.path().join("key.pem"),
-        );
-        std::fs::write(&cert, leaf.cert_pem().unwrap()).unwrap();
-        std::fs::write(&key, leaf.key_pkcs8_pem().unwrap().expose_secret()).unwrap();
-        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-        replicas
-            .run(&["credentials", "add", "--cert", cert, "--key", key])
-            .await;
+        let (pushgate, dir) = (replicas.pushgate.clone(), replicas.dir.path().to_owned());
+        tokio::task::spawn_blocking(move || {
+            pushgate.add_voip_credential(&dir, "com.example.app", &[])
+        })
+        .await
+        .unwrap();
         replicas
     }
 
     /// The `pushgate` binary with the shared environment (and nothing else) set.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
+        self.pushgate.command(args)
     }
 
     /// Runs a CLI command to completion (on a blocking thread), asserting success; its stdout.
     pub async fn run(&self, args: &[&str]) -> String {
-        let mut cmd = self.command(args);
-        let what = args.join(" ");
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("run pushgate {what}: {e}"));
-        assert!(
-            out.status.success(),
-            "pushgate {what}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.pushgate.run_async(args).await
     }
 
     /// An access token for `identity` (`pushgate token`), for registering devices.
@@ -283,14 +260,6 @@ impl Drop for Replicas {
             self.kill(i);
         }
     }
-}
-
-/// `KEY=value` from `init`'s output.
-fn value(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("{key} not in: {text}"))
-        .to_owned()
 }
 
 fn strip_ansi(text: &str) -> String {
