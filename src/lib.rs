@@ -11,12 +11,14 @@
 //! - [`auth`]: API keys (HTTP Basic), Twilio-format access tokens, bridge tokens.
 //! - [`secrets`]: the master key and envelope encryption of secrets at rest.
 //! - [`store`]: repositories over SQLite or PostgreSQL; rows decode into domain types here.
-//! - [`delivery`]: queues (embedded, Redis Streams), workers, retries, outcome recording.
+//! - [`delivery`]: queues (embedded, Redis Streams) behind one consumer interface, the worker,
+//!   per-platform senders (APNs), retries, outcome recording.
 //! - [`apns`], [`mock_apns`]: the APNs client (outcomes classified there) and its simulator.
 //! - [`events`]: invite changes to event streams, callbacks and (with Redis) other replicas.
 //! - [`http`]: the axum API: handlers parse, call a service, render; errors mapped once.
 //! - [`metrics`], [`observe`]: the per-gateway metrics registry and its store-derived gauges.
 //! - [`bench`]: `pushgate bench`, the end-to-end load generator.
+//! - [`tasks`]: the tracker of every background task, and the stop signals shutdown sends.
 //! - [`redis_conn`], [`telemetry`], [`clock`]: Redis connections, logging, time helpers.
 
 pub mod apns;
@@ -38,6 +40,7 @@ pub mod redis_conn;
 pub mod registrations;
 pub mod secrets;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 
 use std::future::Future;
@@ -66,7 +69,8 @@ pub enum RunError {
 }
 
 /// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
-/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher.
+/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher. Their
+/// background tasks share one [`tasks::Tasks`], which [`delivery::Engine::shutdown`] waits for.
 pub async fn start_services(
     config: Config,
     store: Store,
@@ -79,18 +83,23 @@ pub async fn start_services(
         config.max_concurrent_credential_validations,
         std::time::Duration::from_millis(config.credential_validation_wait_ms),
     );
+    let tasks = tasks::Tasks::new();
     let (mut events, callback_queue) = events::Events::new();
     let redis = match &config.redis_url {
         Some(url) => {
             let conn = redis_conn::connect(url)
                 .await
                 .map_err(delivery::EngineError::from)?;
-            events.relay_through_redis(events::relay::Relay {
-                client: redis::Client::open(url.as_str()).map_err(delivery::EngineError::from)?,
-                conn: conn.clone(),
-                channel: format!("{}invite-events", config.redis_key_prefix),
-                origin: redis_conn::replica_name(),
-            });
+            events.relay_through_redis(
+                events::relay::Relay {
+                    client: redis::Client::open(url.as_str())
+                        .map_err(delivery::EngineError::from)?,
+                    conn: conn.clone(),
+                    channel: format!("{}invite-events", config.redis_key_prefix),
+                    origin: redis_conn::replica_name(),
+                },
+                &tasks,
+            );
             Some(conn)
         }
         None => None,
@@ -102,6 +111,7 @@ pub async fn start_services(
         events,
         redis.clone(),
         metrics.clone(),
+        tasks.clone(),
     )
     .await?;
     let invites = invites::Invites::new(store.clone(), engine.clone(), &config, metrics.clone());
@@ -122,6 +132,7 @@ pub async fn start_services(
         engine.events().clone(),
         &config,
         metrics.clone(),
+        &tasks,
     );
     let keys = Arc::new(auth::key_cache::KeyCache::new(
         store.clone(),

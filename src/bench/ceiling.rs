@@ -1,6 +1,7 @@
 //! The ceiling: how many pushes per second the simulator accepts on this machine when
-//! pushgate's own [`ApnsClient`] loads it directly (no HTTP API, no store), so the gateway's
-//! throughput can be stated as a fraction of it.
+//! pushgate's own APNs sender — the worker's [`PushSender`] code over one [`ApnsClient`] —
+//! loads it directly (no HTTP API, no store, no queue), so the gateway's throughput can be
+//! stated as a fraction of it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,15 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-use crate::apns::{ApnsAuth, ApnsClient, ApnsConfig, Environment, Notification};
+use crate::apns::{ApnsAuth, ApnsClient, ApnsConfig, Environment};
+use crate::auth::bridge_token::BridgeTokens;
+use crate::delivery::{DeliveryJob, DirectApnsSender, InviteInfo, PushSender};
+use crate::domain::{
+    AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Identity, InviteSid, Platform,
+    RegistrationSid,
+};
+use crate::metrics::Metrics;
+use crate::secrets::MasterKey;
 
 /// Senders pushing at once (each waits for its answer before the next push).
 pub const CONCURRENCY: usize = 256;
@@ -30,13 +39,28 @@ pub struct Ceiling {
     pub failures: u64,
 }
 
-/// A payload the size of an invite's (about 700 bytes).
-fn payload() -> String {
-    let filler = "x".repeat(400);
-    format!(
-        r#"{{"aps":{{}},"twi_message_type":"twilio.voice.call","twi_call_sid":"CA{}","twi_bridge_token":"{filler}"}}"#,
-        "0".repeat(32)
-    )
+/// The job every sender pushes: an invite's push to one production token, valid for an hour.
+fn job() -> DeliveryJob {
+    let now = crate::clock::now_ms();
+    DeliveryJob {
+        delivery_id: DeliveryId::generate(),
+        invite: Arc::new(InviteInfo {
+            sid: InviteSid::generate(),
+            account_sid: AccountSid::generate(),
+            call_sid: CallSid::generate(),
+            to_identity: Identity::trusted("bench-0".to_owned()),
+            caller: "client:bench".into(),
+            params: None,
+            expires_at: now + 3_600_000,
+            date_created: now,
+        }),
+        registration_sid: RegistrationSid::generate(),
+        credential_sid: CredentialSid::generate(),
+        platform: Platform::Apns,
+        device_token: DeviceToken::trusted("ab".repeat(32)),
+        environment: Environment::Production,
+        attempts: 0,
+    }
 }
 
 /// Loads the simulator at `url` (trusting `ca_pem`) for `duration` with a client
@@ -60,25 +84,27 @@ pub async fn measure(
         private_key_pem: key_pem,
     };
     let client = ApnsClient::new(config, auth)?;
-    let payload = bytes::Bytes::from(payload());
-    let token = "ab".repeat(32);
+    let bridge = BridgeTokens::new(&MasterKey::generate());
+    let sender = Arc::new(DirectApnsSender::new(
+        client,
+        "com.example.bench.voip",
+        bridge,
+        Metrics::new(),
+    ));
     let start = Instant::now();
     let (from, until) = (start + WARMUP, start + WARMUP + duration);
     let accepted = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENCY {
-        let (client, payload, token) = (client.clone(), payload.clone(), token.clone());
+        let sender = sender.clone();
         let (accepted, failures) = (accepted.clone(), failures.clone());
         senders.spawn(async move {
+            let mut job = job();
             while Instant::now() < until {
-                let n = Notification::voip(
-                    token.as_str(),
-                    Environment::Production,
-                    "com.example.bench.voip",
-                    payload.clone(),
-                );
-                let ok = client.send(n).await.is_accepted();
+                job.delivery_id = DeliveryId::generate();
+                let sent = sender.send(&job).await;
+                let ok = sent.is_ok_and(|s| s.outcome.is_accepted());
                 let done = Instant::now();
                 if done >= from && done < until {
                     let counter = if ok { &accepted } else { &failures };

@@ -50,12 +50,6 @@ pub struct DeliveryJob {
     pub environment: Environment,
     /// Attempts made so far.
     pub attempts: u32,
-    /// The Redis Stream entry this job came from (Redis queue only); acknowledged once the
-    /// job's outcome is recorded.
-    pub entry: Option<String>,
-    /// The worker slot this job holds (Redis queue): released only once its outcome is
-    /// recorded, so a replica never has more pushes sent-but-unrecorded than slots.
-    pub slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl DeliveryJob {
@@ -70,8 +64,6 @@ impl DeliveryJob {
             device_token: d.device_token.clone(),
             environment: d.environment,
             attempts: u32::try_from(d.attempts).unwrap_or(0),
-            entry: None,
-            slot: None,
         }
     }
 }
@@ -98,4 +90,29 @@ pub async fn jobs_from_store(
         }
     }
     Ok(jobs)
+}
+
+/// A job for unit tests: an invite expiring in a minute, one production token.
+#[cfg(test)]
+pub fn test_job() -> DeliveryJob {
+    let now = crate::clock::now_ms();
+    DeliveryJob {
+        delivery_id: DeliveryId::generate(),
+        invite: Arc::new(InviteInfo {
+            sid: InviteSid::generate(),
+            account_sid: AccountSid::generate(),
+            call_sid: CallSid::generate(),
+            to_identity: Identity::parse("alice").expect("an identity"),
+            caller: "client:bob".into(),
+            params: None,
+            expires_at: now + 60_000,
+            date_created: now,
+        }),
+        registration_sid: RegistrationSid::generate(),
+        credential_sid: CredentialSid::generate(),
+        platform: Platform::Apns,
+        device_token: DeviceToken::parse(&"ab".repeat(32)).expect("a token"),
+        environment: Environment::Production,
+        attempts: 0,
+    }
 }

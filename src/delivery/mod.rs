@@ -1,30 +1,40 @@
-//! Delivery: from an accepted invite to APNs and back. Deliveries (one per registration) wait
-//! in a [`Queue`]; workers send them through per-credential APNs [`Clients`] with bounded
-//! concurrency; the [`Worker`] acts on each classified outcome; the [`Recorder`] writes outcomes
-//! in batches and announces [`InviteChange`]s. Embedded, open deliveries of the outbox are
-//! resumed at start-up; with Redis ([`streams`]) the replicas share one stream instead. A
-//! sweeper removes registrations unused for `registration_ttl_days`.
+//! Delivery: from an accepted invite to the provider and back. Deliveries (one per
+//! registration) wait in a queue — in process (`embedded`) or a Redis Stream shared by the
+//! replicas ([`streams`]) — behind one [`Producer`]/[`Consumer`] seam; one consumer loop
+//! (`consumer`) hands each [`Delivery`] (a job and its [`Acker`]) to the [`Worker`] with
+//! bounded concurrency; the worker sends through the platform's [`PushSender`] (APNs:
+//! per-credential [`Clients`]), acts on the classified outcome, and the [`Recorder`] writes
+//! outcomes in batches, then acknowledges them to their queue and announces
+//! [`InviteChange`]s. Embedded, open deliveries of the outbox are resumed at start-up. A sweeper
+//! removes registrations unused for `registration_ttl_days` (`upkeep`). Every task is tracked
+//! by the service's [`Tasks`].
 
+mod apns_sender;
 mod clients;
+mod consumer;
+mod embedded;
 mod job;
 mod payload;
 mod queue;
 mod recorder;
 mod retry;
+mod sender;
 pub mod streams;
+mod upkeep;
 mod worker;
 
+pub use apns_sender::{ApnsSender, DirectApnsSender};
 pub use clients::{ClientError, Clients, Entry};
 pub use job::{DeliveryJob, InviteInfo};
 pub use payload::{call_payload, params_query};
-pub use queue::{OnWritten, Queue};
+pub use queue::{Acker, Acknowledge, Consumer, Delivery, OnWritten, Producer, Settle};
 pub use recorder::Recorder;
+pub use sender::{PushSender, Senders, Sent};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::auth::bridge_token::BridgeTokens;
 use crate::clock::now_ms;
@@ -33,20 +43,20 @@ use crate::events::{Events, InviteChange};
 use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
+use crate::tasks::Tasks;
+use embedded::EmbeddedQueue;
 use worker::Worker;
-
-/// How often unused registrations are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 /// The running delivery machinery of this process.
 pub struct Engine {
-    queue: Queue,
+    queue: Arc<dyn Producer>,
     recorder: Recorder,
     events: Events,
     clients: Arc<Clients>,
     bridge: BridgeTokens,
-    stop: watch::Sender<bool>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Tasks,
+    /// The consumer loop: done once it took nothing more and its deliveries were settled.
+    consumer: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Why the engine could not start.
@@ -61,9 +71,10 @@ pub enum EngineError {
 }
 
 impl Engine {
-    /// Starts workers, the recorder and the sweeper. Embedded, it resumes the outbox's open
-    /// deliveries; given `redis` (the shared connection), it joins the replicas' Redis queue.
-    /// What it does is counted in `metrics`.
+    /// Starts the consumer loop, the recorder and the sweeper, every task tracked by `tasks`
+    /// (see [`Engine::shutdown`]). Embedded, it resumes the outbox's open deliveries; given
+    /// `redis` (the shared connection), it joins the replicas' Redis queue. What it does is
+    /// counted in `metrics`.
     pub async fn start(
         store: Store,
         master: Arc<MasterKey>,
@@ -71,9 +82,9 @@ impl Engine {
         events: Events,
         redis: Option<redis::aio::ConnectionManager>,
         metrics: Metrics,
+        tasks: Tasks,
     ) -> Result<Arc<Self>, EngineError> {
-        let (recorder, recorder_task) =
-            Recorder::start(store.clone(), events.clone(), metrics.clone());
+        let recorder = Recorder::start(store.clone(), events.clone(), metrics.clone(), &tasks);
         let clients = Arc::new(Clients::new(
             store.clone(),
             master.clone(),
@@ -83,78 +94,61 @@ impl Engine {
                 .map(|conn| (conn, config.redis_key_prefix.clone())),
         ));
         let bridge = BridgeTokens::new(&master);
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
-        let (queue, embedded) = match &redis {
+        let apns = ApnsSender::new(clients.clone(), bridge.clone(), metrics.clone());
+        let worker = Arc::new(Worker {
+            senders: Senders::new(Arc::new(apns)),
+            recorder: recorder.clone(),
+            metrics: metrics.clone(),
+        });
+        let process = move |delivery: Delivery| {
+            let worker = worker.clone();
+            async move { worker.process(delivery).await }
+        };
+        let concurrency = config.delivery_concurrency as usize;
+        let (queue, consumer, embedded): (Arc<dyn Producer>, _, _) = match &redis {
             Some(conn) => {
-                let (queue, queue_tasks) = streams::RedisQueue::start(
+                let queue = streams::RedisQueue::start(
                     conn.clone(),
                     &config.redis_key_prefix,
                     streams::Settings::from(config),
                     store.clone(),
-                    stopped.clone(),
+                    &tasks,
                     metrics.clone(),
                 )
                 .await?;
-                tasks.extend(queue_tasks);
-                (Queue::Redis(queue), None)
-            }
-            None => {
-                let (queue, jobs) = Queue::embedded();
-                (queue, Some(jobs))
-            }
-        };
-        let worker = Arc::new(Worker {
-            clients: clients.clone(),
-            recorder: recorder.clone(),
-            queue: queue.clone(),
-            bridge: bridge.clone(),
-            metrics: metrics.clone(),
-        });
-        let concurrency = config.delivery_concurrency as usize;
-        let dispatch = match (embedded, &queue) {
-            (Some(jobs), _) => tokio::spawn(dispatch(jobs, worker, concurrency, stopped.clone())),
-            (None, Queue::Redis(q)) => {
                 // Blocking reads get a connection of their own.
                 let url = config.redis_url.as_deref().unwrap_or_default();
                 let reader = crate::redis_conn::connect(url).await?;
-                tokio::spawn(streams::consume(
-                    q.clone(),
-                    reader,
-                    store.clone(),
-                    worker,
-                    concurrency,
-                    stopped.clone(),
-                ))
+                let consumer = streams::RedisConsumer::new(queue.clone(), reader, store.clone());
+                let run = consumer::run(consumer, process, concurrency, tasks.clone());
+                (queue as Arc<dyn Producer>, tasks.spawn(run), None)
             }
-            (None, Queue::Embedded(..)) => unreachable!("an embedded queue has its receiver"),
+            None => {
+                let (queue, consumer) = EmbeddedQueue::new(tasks.clone());
+                let run = consumer::run(consumer, process, concurrency, tasks.clone());
+                (Arc::new(queue.clone()) as _, tasks.spawn(run), Some(queue))
+            }
         };
         let ttl = Duration::from_secs(u64::from(config.registration_ttl_days) * 86_400);
-        let sweeper = tokio::spawn(sweep(store.clone(), ttl, stopped, metrics));
-        tasks.splice(0..0, [dispatch, sweeper, recorder_task]);
+        tasks.spawn(upkeep::sweep(store.clone(), ttl, tasks.stopping(), metrics));
         let engine = Arc::new(Self {
             queue,
             recorder,
             events,
             clients,
             bridge,
-            stop,
-            tasks: Mutex::new(tasks),
+            tasks: tasks.clone(),
+            consumer: Mutex::new(Some(consumer)),
         });
-        if redis.is_none() {
+        if let Some(embedded) = embedded {
             engine.resume(&store).await?;
             let after = Duration::from_millis(config.queue_sweep_after_ms);
-            let task = tokio::spawn(adopt_orphans(
+            tasks.spawn(upkeep::adopt_orphans(
                 store.clone(),
-                engine.queue.clone(),
+                embedded,
                 after,
-                engine.stop.subscribe(),
+                tasks.stopping(),
             ));
-            engine
-                .tasks
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(task);
         }
         Ok(engine)
     }
@@ -195,110 +189,27 @@ impl Engine {
         &self.bridge
     }
 
-    /// Stops taking deliveries, lets in-flight pushes finish, and writes their outcomes.
-    /// What was still queued stays open in the outbox and is resumed at the next start.
+    /// The service's tracked tasks: spawn background work here so shutdown waits for it.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    /// Stops taking deliveries, lets in-flight pushes finish and writes their outcomes, then
+    /// waits for every tracked task (timers and pollers end at once). What was still queued
+    /// stays open in the outbox and is resumed at the next start.
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut tasks = tasks.into_iter();
-        if let Some(dispatch) = tasks.next() {
-            let _ = dispatch.await;
+        self.tasks.stop();
+        let consumer = self
+            .consumer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(consumer) = consumer {
+            let _ = consumer.await;
         }
         self.recorder.flush().await;
         self.queue.flush().await;
+        self.tasks.finish().await;
         tracing::info!(at = now_ms(), "delivery engine stopped");
-    }
-}
-
-async fn dispatch(
-    mut jobs: mpsc::UnboundedReceiver<DeliveryJob>,
-    worker: Arc<Worker>,
-    concurrency: usize,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut running = JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            _ = stopped.changed() => break,
-            Some(_) = running.join_next(), if !running.is_empty() => {}
-            job = jobs.recv() => {
-                let Some(job) = job else { break };
-                let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                let worker = worker.clone();
-                running.spawn(async move {
-                    worker.process(job).await;
-                    drop(permit);
-                });
-            }
-        }
-    }
-    while running.join_next().await.is_some() {}
-}
-
-/// Embedded: every half `after`, takes up open deliveries written more than `after` ago that
-/// this process's queue does not hold — an invite whose commit reported an error although
-/// PostgreSQL had written it (the connection broke during COMMIT), which would otherwise wait
-/// for the next start.
-async fn adopt_orphans(
-    store: Store,
-    queue: Queue,
-    after: Duration,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval((after / 2).max(Duration::from_millis(500)));
-    tick.tick().await; // `resume` just ran
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let Ok(open) = store.open_deliveries().await else {
-            continue;
-        };
-        let before = now_ms() - after.as_millis() as i64;
-        let orphans: Vec<_> = open
-            .into_iter()
-            .filter(|d| d.date_updated < before)
-            .filter(|d| !queue.holds(d.id))
-            .collect();
-        if orphans.is_empty() {
-            continue;
-        }
-        match job::jobs_from_store(&store, &orphans).await {
-            Ok(jobs) => {
-                tracing::warn!(
-                    deliveries = jobs.len(),
-                    "open deliveries this process never queued (written despite an error?): sending them"
-                );
-                queue.enqueue(jobs);
-            }
-            Err(e) => tracing::debug!(error = %e, "adopting open deliveries failed"),
-        }
-    }
-}
-
-async fn sweep(store: Store, ttl: Duration, mut stopped: watch::Receiver<bool>, metrics: Metrics) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = every.tick() => {
-                let cutoff = now_ms() - ttl.as_millis() as i64;
-                match store.sweep_unused_registrations(cutoff).await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        metrics
-                            .registration_changes
-                            .with_label_values(&["retired_unused"])
-                            .inc_by(n);
-                        tracing::info!(registrations = n, reason = "unused", "registrations swept");
-                    }
-                    Err(e) => tracing::warn!(error = %e, "registration sweep failed"),
-                }
-            }
-        }
     }
 }

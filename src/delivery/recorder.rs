@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::queue::OnWritten;
 use crate::clock::now_ms;
@@ -12,6 +13,7 @@ use crate::domain::InviteStatus;
 use crate::events::{Events, InviteChange};
 use crate::metrics::Metrics;
 use crate::store::{CredentialRejection, DeliveryUpdate, Store};
+use crate::tasks::Tasks;
 
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -33,16 +35,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer, counting what batches did in `metrics`; it runs until every handle
-    /// is dropped.
-    pub fn start(
-        store: Store,
-        changes: Events,
-        metrics: Metrics,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the writer, counting what batches did in `metrics`, tracked by `tasks`; it runs
+    /// until every handle is dropped, or until `tasks` is drained and nothing is left to write.
+    pub fn start(store: Store, changes: Events, metrics: Metrics, tasks: &Tasks) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, rx, changes, metrics));
-        (Self { tx }, task)
+        tasks.spawn(write_loop(store, rx, changes, metrics, tasks.drained()));
+        Self { tx }
     }
 
     /// Queues a delivery outcome for writing; `then` runs once it is written.
@@ -69,8 +67,17 @@ async fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Record>,
     changes: Events,
     metrics: Metrics,
+    drained: CancellationToken,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+            _ = drained.cancelled() => return,
+        };
         let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         let mut written: Vec<OnWritten> = Vec::new();
         let mut next = Some(first);

@@ -70,7 +70,8 @@ impl Events {
 
     /// Changes published here also reach the other replicas through Redis, and theirs reach
     /// this replica's listeners (not its status callbacks: the publisher sends those).
-    pub fn relay_through_redis(&mut self, relay: relay::Relay) {
-        self.relay = Some(relay.start(self.broadcast.clone()));
+    /// Its tasks are tracked by `tasks`.
+    pub fn relay_through_redis(&mut self, relay: relay::Relay, tasks: &crate::tasks::Tasks) {
+        self.relay = Some(relay.start(self.broadcast.clone(), tasks));
     }
 }

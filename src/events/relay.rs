@@ -14,9 +14,11 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use super::InviteChange;
 use crate::domain::{InviteSid, InviteStatus};
+use crate::tasks::Tasks;
 
 #[derive(Serialize, Deserialize)]
 struct Message {
@@ -35,19 +37,30 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts the publisher and the subscriber; returns where to send local changes.
+    /// Starts the publisher and the subscriber, tracked by `tasks`; returns where to send
+    /// local changes. The subscriber ends when `tasks` is stopping, the publisher once it is
+    /// drained (after relaying what the last outcomes changed).
     pub(super) fn start(
         self,
         local: broadcast::Sender<InviteChange>,
+        tasks: &Tasks,
     ) -> mpsc::UnboundedSender<InviteChange> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(publish(
+        tasks.spawn(publish(
             self.conn,
             self.channel.clone(),
             self.origin.clone(),
             rx,
+            tasks.drained(),
         ));
-        tokio::spawn(subscribe(self.client, self.channel, self.origin, local));
+        let stop = tasks.stopping();
+        let subscriber = subscribe(self.client, self.channel, self.origin, local);
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = subscriber => {}
+            }
+        });
         tx
     }
 }
@@ -57,8 +70,17 @@ async fn publish(
     channel: String,
     origin: String,
     mut rx: mpsc::UnboundedReceiver<InviteChange>,
+    drained: CancellationToken,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+            _ = drained.cancelled() => return,
+        };
         let mut pipe = redis::pipe();
         let mut next = Some(first);
         let mut n = 0;

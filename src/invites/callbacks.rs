@@ -22,6 +22,7 @@ use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::callback_dns::{GuardedResolver, refused};
 use super::callback_url::{AllowList, CallbackUrl};
@@ -34,6 +35,7 @@ use crate::events::InviteChange;
 use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The signature header: `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
 pub const SIGNATURE_HEADER: &str = "X-Pushgate-Signature";
@@ -111,7 +113,10 @@ const RECOVER_WITHIN_MS: i64 = 24 * 3600 * 1000;
 
 /// Starts the dispatcher that turns invite changes into callbacks, and the sweep that
 /// replays final callbacks lost with a stopped replica (through `events`). Results are
-/// counted in `metrics`.
+/// counted in `metrics`; the tasks are tracked by `tasks`. The sweep ends when `tasks` is
+/// stopping; the dispatcher once it is drained (after the changes of the last outcomes), then
+/// a callback being sent is not retried and queued ones are dropped (a final one is replayed
+/// by the sweep).
 pub fn start(
     store: Store,
     master: Arc<MasterKey>,
@@ -119,16 +124,20 @@ pub fn start(
     events: crate::events::Events,
     config: &Config,
     metrics: Metrics,
+    tasks: &Tasks,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(recover(store.clone(), events));
+    tasks.spawn(recover(store.clone(), events, tasks.stopping()));
     let sender = Sender::new(config, metrics);
-    tokio::spawn(dispatch(store, master, changes, sender))
+    tasks.spawn(dispatch(store, master, changes, sender, tasks.clone()))
 }
 
-async fn recover(store: Store, events: crate::events::Events) {
+async fn recover(store: Store, events: crate::events::Events, stop: CancellationToken) {
     let mut tick = tokio::time::interval(RECOVER_EVERY);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
         let now = now_ms();
         let lost = store
             .take_unreported_callbacks(now - RECOVER_WITHIN_MS, now - RECOVER_AFTER_MS, 500)
@@ -155,9 +164,19 @@ async fn dispatch(
     master: Arc<MasterKey>,
     mut changes: mpsc::UnboundedReceiver<InviteChange>,
     sender: Sender,
+    tasks: Tasks,
 ) {
+    let stop = tasks.drained();
     let mut queues: HashMap<InviteSid, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
-    while let Some(change) = changes.recv().await {
+    loop {
+        let change = tokio::select! {
+            biased;
+            change = changes.recv() => match change {
+                Some(change) => change,
+                None => return,
+            },
+            _ = stop.cancelled() => return,
+        };
         let (Some(status), Some(url)) = (change.status, change.callback) else {
             continue;
         };
@@ -174,11 +193,12 @@ async fn dispatch(
         };
         let (queue, sequence) = queues.entry(change.invite_sid.clone()).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(send_in_order(
+            tasks.spawn(send_in_order(
                 sender.clone(),
                 store.clone(),
                 master.clone(),
                 rx,
+                stop.clone(),
             ));
             (tx, 0)
         });
@@ -214,9 +234,18 @@ async fn send_in_order(
     store: Store,
     master: Arc<MasterKey>,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    stop: CancellationToken,
 ) {
-    while let Some(out) = queue.recv().await {
-        send_one(&sender, &store, &master, &out).await;
+    loop {
+        let out = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            out = queue.recv() => match out {
+                Some(out) => out,
+                None => return,
+            },
+        };
+        send_one(&sender, &store, &master, &out, &stop).await;
         if out.status.is_final()
             && let Err(e) = store
                 .mark_callback_reported(&out.invite_sid, out.status)
@@ -228,8 +257,14 @@ async fn send_in_order(
 }
 
 /// Signs and POSTs one callback, retrying with backoff; a target the address policy refuses
-/// is given up on at once.
-async fn send_one(sender: &Sender, store: &Store, master: &MasterKey, out: &Outgoing) {
+/// is given up on at once, and so is one whose retry would come after `stop`.
+async fn send_one(
+    sender: &Sender,
+    store: &Store,
+    master: &MasterKey,
+    out: &Outgoing,
+    stop: &CancellationToken,
+) {
     let url = match CallbackUrl::stored(&out.url, &sender.allowed) {
         Ok(url) => url,
         Err(why) => {
@@ -287,7 +322,9 @@ async fn send_one(sender: &Sender, store: &Store, master: &MasterKey, out: &Outg
         sender.count("retried");
         tracing::warn!(url = %url, event = %out.event, %why, attempt,
             "status callback failed; retrying");
-        tokio::time::sleep(backoff).await;
+        if !crate::tasks::sleep_unless(stop, backoff).await {
+            return;
+        }
         backoff = (backoff * 2).min(Duration::from_secs(8));
     }
 }

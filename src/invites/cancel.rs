@@ -30,9 +30,10 @@ pub fn cancel_payload(invite: &InviteInfo, message_id: &Uuid) -> Vec<u8> {
 }
 
 /// Sends a cancel push to every device that accepted the invite's push, except the one that
-/// answered. Runs in the background; outcomes are logged.
+/// answered. Runs in the background (tracked: shutdown waits for it); outcomes are logged.
 pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecord) {
-    tokio::spawn(async move {
+    let tasks = engine.tasks().clone();
+    tasks.spawn(async move {
         let deliveries = match store.deliveries(&invite.sid).await {
             Ok(d) => d,
             Err(e) => return tracing::warn!(error = %e, "cancel pushes: reading deliveries failed"),

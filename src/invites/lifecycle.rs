@@ -26,12 +26,16 @@ impl Invites {
         Ok(())
     }
 
-    /// Ends the invite as `expired` at `expires_at` unless something else ended it first.
+    /// Ends the invite as `expired` at `expires_at` unless something else ended it first (or
+    /// the service stops first: the next start re-arms the timer).
     pub(super) fn schedule_expiry(self: &Arc<Self>, sid: InviteSid, expires_at: i64) {
         let invites = self.clone();
-        tokio::spawn(async move {
-            let wait = (expires_at - now_ms()).max(0) as u64;
-            tokio::time::sleep(Duration::from_millis(wait)).await;
+        let stop = self.engine.tasks().stopping();
+        self.engine.tasks().spawn(async move {
+            let wait = Duration::from_millis((expires_at - now_ms()).max(0) as u64);
+            if !crate::tasks::sleep_unless(&stop, wait).await {
+                return;
+            }
             if let Err(e) = invites.end(&sid, CallEnd::Expired, None).await {
                 tracing::warn!(invite = %sid, error = %e, "expiring the invite failed");
             }
@@ -39,13 +43,17 @@ impl Invites {
     }
 
     /// Every few seconds, ends open invites past their expiry whose timer ran in a replica
-    /// that is gone. Stops when the service is dropped.
+    /// that is gone. Stops when the service is dropped or stops.
     pub fn spawn_overdue_sweeper(self: &Arc<Self>) {
         let invites = Arc::downgrade(self);
-        tokio::spawn(async move {
+        let stop = self.engine.tasks().stopping();
+        self.engine.tasks().spawn(async move {
             let mut tick = tokio::time::interval(OVERDUE_EVERY);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
                 let Some(invites) = invites.upgrade() else {
                     return;
                 };

@@ -100,7 +100,46 @@ async fn readiness_reports_redis_when_configured(b: Backend) {
     );
 }
 
+/// Shutdown waits for every tracked task: work in flight finishes, long timers are cut short,
+/// and nothing is left running — embedded and with the Redis queue.
+async fn shutdown_waits_for_tracked_tasks(b: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    let app = spawn_app(b).await;
+    let redis = std::env::var("PUSHGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    for redis_url in [None, Some(redis)] {
+        let mut config = app.config.clone();
+        config.redis_url = redis_url;
+        let state = pushgate::start_services(config, app.store.clone(), app.master.clone())
+            .await
+            .unwrap();
+        let tasks = state.engine.tasks().clone();
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = finished.clone();
+        tasks.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        let stop = tasks.stopping();
+        tasks.spawn(async move {
+            pushgate::tasks::sleep_unless(&stop, Duration::from_secs(3600)).await
+        });
+        tokio::time::timeout(Duration::from_secs(20), state.engine.shutdown())
+            .await
+            .expect("no task holds up shutdown");
+        assert!(
+            finished.load(Ordering::SeqCst),
+            "waited for the task in flight"
+        );
+        assert_eq!(tasks.running(), 0, "every tracked task ended");
+    }
+}
+
 store_tests!(
+    shutdown_waits_for_tracked_tasks,
     readiness_reports_redis_when_configured,
     health_and_readiness,
     without_the_store_readyz_and_api_answer_503,

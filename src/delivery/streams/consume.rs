@@ -1,6 +1,8 @@
-//! Reading the stream: new entries (XREADGROUP) and entries a quiet replica left pending
-//! (XAUTOCLAIM), handed to workers within this replica's concurrency limit — a replica only
-//! takes as many entries as it has free workers, so the load spreads over the replicas.
+//! Reading the stream, as the Redis queue's [`Consumer`]: new entries (XREADGROUP) and entries
+//! a quiet replica left pending (XAUTOCLAIM), no more than the consumer loop has free worker
+//! slots — a replica only takes as many entries as it has free workers, so the load spreads
+//! over the replicas. Every entry is leased before the store is asked about it, and handed
+//! out with a [`RedisAcker`] that acknowledges it once its outcome is recorded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,89 +14,98 @@ use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamPendingCountReply,
     StreamReadOptions, StreamReadReply,
 };
-use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use super::acker::RedisAcker;
 use super::{GROUP, RedisQueue, Then, wire};
 use crate::clock::now_ms;
 use crate::delivery::job::DeliveryJob;
-use crate::delivery::worker::Worker;
+use crate::delivery::queue::{Consumer, Delivery};
 use crate::domain::DeliveryId;
 use crate::store::Store;
 
-/// Most entries read at once.
-const READ_BATCH: usize = 128;
 /// Longest XREADGROUP block (the reader connection's response timeout is longer).
 const BLOCK: Duration = Duration::from_millis(1000);
 
-/// Reads and processes entries until `stopped`, then waits for the pushes in flight.
-pub async fn consume(
+/// A job and the stream entry it was read from.
+struct Taken {
+    entry: String,
+    job: DeliveryJob,
+    /// Set when the entry was handed out too often: dead-letter it instead of sending.
+    give_up: Option<String>,
+}
+
+/// The consumer side of the Redis queue.
+pub struct RedisConsumer {
     queue: Arc<RedisQueue>,
-    mut reader: ConnectionManager,
+    /// Blocking reads get a connection of their own.
+    reader: ConnectionManager,
     store: Store,
-    worker: Arc<Worker>,
-    concurrency: usize,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let concurrency = concurrency.max(1);
-    let permits = Arc::new(Semaphore::new(concurrency));
-    let claim_every =
-        (queue.settings.claim_idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
-    let mut next_claim = Instant::now() + claim_every;
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let first = tokio::select! {
-            _ = stopped.changed() => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        let mut held = vec![first];
-        while held.len() < READ_BATCH {
-            match permits.clone().try_acquire_owned() {
-                Ok(p) => held.push(p),
-                Err(_) => break,
-            }
+    claim_every: Duration,
+    next_claim: Instant,
+    backoff: Duration,
+}
+
+impl RedisConsumer {
+    /// Reads `queue` through `reader`, checking doubtful entries against `store`.
+    pub fn new(queue: Arc<RedisQueue>, reader: ConnectionManager, store: Store) -> Self {
+        let claim_every = (queue.settings.claim_idle / 4)
+            .clamp(Duration::from_millis(250), Duration::from_secs(5));
+        Self {
+            queue,
+            reader,
+            store,
+            claim_every,
+            next_claim: Instant::now() + claim_every,
+            backoff: Duration::from_millis(100),
         }
-        let result = if Instant::now() >= next_claim {
-            next_claim = Instant::now() + claim_every;
-            claim(&queue, &store, &worker, held.len()).await
+    }
+}
+
+impl Consumer for RedisConsumer {
+    async fn next(&mut self, max: usize, stop: &CancellationToken) -> Option<Vec<Delivery>> {
+        let (queue, store) = (&self.queue, &self.store);
+        let result = if Instant::now() >= self.next_claim {
+            self.next_claim = Instant::now() + self.claim_every;
+            claim(queue, store, max).await
         } else {
-            let block = (next_claim - Instant::now()).min(BLOCK);
+            let block = (self.next_claim - Instant::now()).min(BLOCK);
             tokio::select! {
-                _ = stopped.changed() => break,
-                r = read(&queue, &store, &mut reader, held.len(), block) => r,
+                _ = stop.cancelled() => return None,
+                r = read(queue, store, &mut self.reader, max, block) => r,
             }
         };
         match result {
-            Ok(jobs) => {
-                backoff = Duration::from_millis(100);
-                for mut job in jobs {
-                    let Some(permit) = held.pop() else { break };
-                    if let Some(entry) = &job.entry {
-                        queue.working_on(entry, job.delivery_id);
-                    }
-                    // Held until the outcome is recorded (see `RedisQueue::after_recorded`).
-                    job.slot = Some(Arc::new(permit));
-                    let worker = worker.clone();
-                    tokio::spawn(async move { worker.process(job).await });
-                }
+            Ok(taken) => {
+                self.backoff = Duration::from_millis(100);
+                let deliveries = taken.into_iter().map(|t| {
+                    let acker = RedisAcker::taken(queue, t.entry, t.job.delivery_id);
+                    let acker = match t.give_up {
+                        Some(reason) => acker.with_give_up(reason),
+                        None => acker,
+                    };
+                    Delivery { job: t.job, acker }
+                });
+                Some(deliveries.collect())
             }
             Err(e) if e.code() == Some("NOGROUP") => {
                 tracing::warn!("the Redis queue is gone (Redis restarted without its data?)");
-                if let Err(e) = queue.ensure_group(&store).await {
+                if let Err(e) = queue.ensure_group(store).await {
                     tracing::warn!(error = %e, "re-creating the Redis consumer group failed");
                 }
+                Some(Vec::new())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reading the Redis queue failed; retrying");
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                if !crate::tasks::sleep_unless(stop, self.backoff).await {
+                    return None;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                self.backoff = (self.backoff * 2).min(Duration::from_secs(2));
+                Some(Vec::new())
             }
         }
     }
-    let _ = permits.acquire_many(concurrency as u32).await;
 }
 
 async fn read(
@@ -103,7 +114,7 @@ async fn read(
     reader: &mut ConnectionManager,
     count: usize,
     block: Duration,
-) -> redis::RedisResult<Vec<DeliveryJob>> {
+) -> redis::RedisResult<Vec<Taken>> {
     let options = StreamReadOptions::default()
         .group(GROUP, &queue.consumer)
         .count(count)
@@ -121,11 +132,11 @@ async fn read(
         for entry in key.ids {
             match decode(queue, &entry, &mut invites) {
                 // Twins read together: one is enough.
-                Some(job) if !seen.insert(job.delivery_id) => {
-                    (queue.ack_later(job.entry.clone(), None, Then::Done))();
+                Some(t) if !seen.insert(t.job.delivery_id) => {
+                    (queue.ack_later(Some(t.entry), None, Then::Done))();
                 }
-                Some(job) if job.invite.date_created < stale_before => stale.push(job),
-                Some(job) => jobs.push(job),
+                Some(t) if t.job.invite.date_created < stale_before => stale.push(t),
+                Some(t) => jobs.push(t),
                 None => {}
             }
         }
@@ -160,9 +171,9 @@ async fn read(
 async fn still_open(
     queue: &RedisQueue,
     store: &Store,
-    jobs: Vec<DeliveryJob>,
-) -> Result<Vec<DeliveryJob>, String> {
-    let ids: Vec<DeliveryId> = jobs.iter().map(|j| j.delivery_id).collect();
+    jobs: Vec<Taken>,
+) -> Result<Vec<Taken>, String> {
+    let ids: Vec<DeliveryId> = jobs.iter().map(|t| t.job.delivery_id).collect();
     let stored = store
         .deliveries_by_id(&ids)
         .await
@@ -170,13 +181,13 @@ async fn still_open(
     let stored: HashMap<DeliveryId, &crate::store::DeliveryRecord> =
         stored.iter().map(|d| (d.id, d)).collect();
     let mut open = Vec::with_capacity(jobs.len());
-    for mut job in jobs {
-        match stored.get(&job.delivery_id) {
+    for mut t in jobs {
+        match stored.get(&t.job.delivery_id) {
             Some(d) if d.status.is_open() => {
-                job.attempts = u32::try_from(d.attempts).unwrap_or(job.attempts);
-                open.push(job);
+                t.job.attempts = u32::try_from(d.attempts).unwrap_or(t.job.attempts);
+                open.push(t);
             }
-            _ => (queue.ack_later(job.entry.clone(), Some(job.delivery_id), Then::Done))(),
+            _ => (queue.ack_later(Some(t.entry), Some(t.job.delivery_id), Then::Done))(),
         }
     }
     Ok(open)
@@ -185,18 +196,14 @@ async fn still_open(
 /// The jobs whose delivery lease this replica got (one pipelined round trip). Of two entries
 /// for one delivery only the lease holder sends; a fresh twin is acknowledged, a `claimed` one
 /// stays pending until the lease expires and it is claimed again.
-async fn lease(
-    queue: &RedisQueue,
-    jobs: Vec<DeliveryJob>,
-    claimed: bool,
-) -> Result<Vec<DeliveryJob>, String> {
+async fn lease(queue: &RedisQueue, jobs: Vec<Taken>, claimed: bool) -> Result<Vec<Taken>, String> {
     if jobs.is_empty() {
         return Ok(jobs);
     }
     let mut pipe = redis::pipe();
-    for job in &jobs {
+    for t in &jobs {
         pipe.cmd("SET")
-            .arg(queue.lease_key(job.delivery_id))
+            .arg(queue.lease_key(t.job.delivery_id))
             .arg(&queue.consumer)
             .arg("NX")
             .arg("PX")
@@ -207,11 +214,11 @@ async fn lease(
         .await
         .map_err(|e| e.to_string())?;
     let mut mine = Vec::with_capacity(jobs.len());
-    for (job, lease) in jobs.into_iter().zip(leased) {
+    for (t, lease) in jobs.into_iter().zip(leased) {
         match lease {
-            Some(_) => mine.push(job),
+            Some(_) => mine.push(t),
             None if claimed => {}
-            None => (queue.ack_later(job.entry.clone(), None, Then::Done))(),
+            None => (queue.ack_later(Some(t.entry), None, Then::Done))(),
         }
     }
     Ok(mine)
@@ -222,11 +229,9 @@ fn decode(
     queue: &RedisQueue,
     entry: &StreamId,
     invites: &mut HashMap<String, Arc<crate::delivery::job::InviteInfo>>,
-) -> Option<DeliveryJob> {
+) -> Option<Taken> {
     let json: Option<String> = entry.get("job");
-    let job = json
-        .as_deref()
-        .and_then(|j| wire::decode(j, &entry.id, invites));
+    let job = json.as_deref().and_then(|j| wire::decode(j, invites));
     if job.is_none() {
         tracing::error!(entry = %entry.id, "unreadable queue entry dead-lettered");
         queue
@@ -240,18 +245,17 @@ fn decode(
         };
         (queue.ack_later(Some(entry.id.clone()), None, then))();
     }
-    job
+    Some(Taken {
+        entry: entry.id.clone(),
+        job: job?,
+        give_up: None,
+    })
 }
 
 /// Takes over entries idle longer than the claim time (their replica died or hung) and
 /// returns those the store says are still open. An entry whose outcome was recorded is only
-/// acknowledged; one handed out too often is dead-lettered.
-async fn claim(
-    queue: &RedisQueue,
-    store: &Store,
-    worker: &Worker,
-    count: usize,
-) -> redis::RedisResult<Vec<DeliveryJob>> {
+/// acknowledged; one handed out too often is returned to be dead-lettered.
+async fn claim(queue: &RedisQueue, store: &Store, count: usize) -> redis::RedisResult<Vec<Taken>> {
     let mut conn = queue.conn.clone();
     let reply: StreamAutoClaimReply = conn
         .xautoclaim_options(
@@ -287,7 +291,7 @@ async fn claim(
         .map(|p| (p.id, p.times_delivered))
         .collect();
     let mut invites = HashMap::new();
-    let jobs: Vec<DeliveryJob> = reply
+    let jobs: Vec<Taken> = reply
         .claimed
         .iter()
         .filter_map(|e| decode(queue, e, &mut invites))
@@ -308,25 +312,19 @@ async fn claim(
             return Ok(Vec::new());
         }
     };
-    let mut open = Vec::new();
-    for job in jobs {
-        let times = job
-            .entry
-            .as_ref()
-            .and_then(|e| handed_out.get(e))
-            .copied()
-            .unwrap_or(1);
+    let mut jobs = jobs;
+    for t in &mut jobs {
+        let times = handed_out.get(&t.entry).copied().unwrap_or(1);
         if times > queue.settings.max_deliveries as usize {
-            worker.dead_letter(&job, format!("handed out {times} times without an outcome"));
-        } else {
-            open.push(job);
+            t.give_up = Some(format!("handed out {times} times without an outcome"));
         }
     }
-    if !open.is_empty() {
+    let claimed = jobs.iter().filter(|t| t.give_up.is_none()).count();
+    if claimed > 0 {
         tracing::info!(
-            deliveries = open.len(),
+            deliveries = claimed,
             "claimed deliveries left by another replica"
         );
     }
-    Ok(open)
+    Ok(jobs)
 }

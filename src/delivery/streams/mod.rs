@@ -32,26 +32,35 @@
 //! `queue_sweep_after_ms` (Redis was down, or the replica died in between) are added by a
 //! sweeper; if Redis comes back empty (restarted without persistence), every open delivery is
 //! unmarked and swept again. So no accepted invite depends on Redis being up at that instant.
+//!
+//! Behind the queue seam ([`crate::delivery::Producer`], [`crate::delivery::Consumer`]):
+//! [`RedisQueue`] is the producer; [`RedisConsumer`] reads, claims, leases and checks entries
+//! against the store before handing them out; each comes with an acker that acknowledges it
+//! only once its outcome is recorded, and keeps the worker slot it holds until then, so a
+//! replica never has more pushes sent-but-unrecorded than slots.
 
+mod acker;
 mod consume;
+mod liveness;
 mod tasks;
 mod wire;
 
-pub use consume::consume;
+pub use consume::RedisConsumer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use redis::aio::ConnectionManager;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
 
 use super::job::DeliveryJob;
-use super::queue::OnWritten;
+use super::queue::{OnWritten, Producer};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The consumer group every replica reads in.
 const GROUP: &str = "pushgate";
@@ -120,14 +129,6 @@ type Working = Arc<
     >,
 >;
 
-/// `then`, keeping a worker slot until it runs (or is dropped).
-fn holding(then: OnWritten, slot: Option<Arc<tokio::sync::OwnedSemaphorePermit>>) -> OnWritten {
-    Box::new(move || {
-        then();
-        drop(slot);
-    })
-}
-
 /// The Redis queue of this replica.
 pub struct RedisQueue {
     conn: ConnectionManager,
@@ -167,16 +168,17 @@ impl RedisQueue {
     }
 
     /// Makes sure the consumer group exists and starts the enqueuer, the acknowledger, the
-    /// retry mover and the outbox sweeper (they stop with `stopped`, the acknowledger when the
-    /// queue is dropped). Queue events are counted in `metrics`.
+    /// heartbeat, the retry mover and the outbox sweeper, tracked by `tasks` (they stop when
+    /// it is stopping; the acknowledger once it is drained). Queue events are counted in
+    /// `metrics`.
     pub async fn start(
         conn: ConnectionManager,
         prefix: &str,
         settings: Settings,
         store: Store,
-        stopped: watch::Receiver<bool>,
+        tasks: &Tasks,
         metrics: Metrics,
-    ) -> Result<(Arc<Self>, Vec<JoinHandle<()>>), redis::RedisError> {
+    ) -> Result<Arc<Self>, redis::RedisError> {
         let (enqueue, enqueue_rx) = mpsc::unbounded_channel();
         let (acks, acks_rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Self {
@@ -191,58 +193,26 @@ impl RedisQueue {
             metrics,
         });
         queue.ensure_group(&store).await?;
-        let tasks = vec![
-            tokio::spawn(tasks::enqueuer(queue.clone(), store.clone(), enqueue_rx)),
-            tokio::spawn(tasks::acknowledger(
-                queue.conn.clone(),
-                queue.keys.clone(),
-                queue.consumer.clone(),
-                queue.working.clone(),
-                acks_rx,
-            )),
-            tokio::spawn(tasks::heartbeat(queue.clone(), stopped.clone())),
-            tokio::spawn(tasks::forget_gone_consumers(queue.clone(), stopped.clone())),
-            tokio::spawn(tasks::move_due_retries(queue.clone(), stopped.clone())),
-            tokio::spawn(tasks::sweep_outbox(queue.clone(), store, stopped)),
-        ];
-        Ok((queue, tasks))
-    }
-
-    /// Adds freshly committed deliveries to the stream (in the background: a Redis outage
-    /// leaves them to the outbox sweeper and never delays the API).
-    pub fn enqueue(&self, jobs: Vec<DeliveryJob>) {
-        let _ = self.enqueue.send(jobs);
-    }
-
-    /// Acknowledges `job`'s entry (scheduling its next attempt after `retry`) once run.
-    pub fn after_recorded(&self, job: &DeliveryJob, retry: Option<Duration>) -> OnWritten {
-        let then = match retry {
-            Some(delay) => Then::Retry {
-                job: wire::encode(job),
-                due: now_ms() + delay.as_millis() as i64,
-            },
-            None => Then::Done,
-        };
-        holding(
-            self.ack_later(job.entry.clone(), Some(job.delivery_id), then),
-            job.slot.clone(),
-        )
-    }
-
-    /// Moves `job`'s entry to the dead-letter stream once run.
-    pub fn dead_letter(&self, job: &DeliveryJob, reason: String) -> OnWritten {
-        self.metrics
-            .queue_events
-            .with_label_values(&["dead_lettered"])
-            .inc();
-        let then = Then::Dead {
-            job: wire::encode(job),
-            reason,
-        };
-        holding(
-            self.ack_later(job.entry.clone(), Some(job.delivery_id), then),
-            job.slot.clone(),
-        )
+        let stop = tasks.stopping();
+        tasks.spawn(tasks::enqueuer(
+            queue.clone(),
+            store.clone(),
+            enqueue_rx,
+            tasks.clone(),
+        ));
+        tasks.spawn(tasks::acknowledger(
+            queue.conn.clone(),
+            queue.keys.clone(),
+            queue.consumer.clone(),
+            queue.working.clone(),
+            acks_rx,
+            tasks.drained(),
+        ));
+        tasks.spawn(liveness::heartbeat(queue.clone(), stop.clone()));
+        tasks.spawn(liveness::forget_gone_consumers(queue.clone(), stop.clone()));
+        tasks.spawn(tasks::move_due_retries(queue.clone(), stop.clone()));
+        tasks.spawn(tasks::sweep_outbox(queue.clone(), store, stop));
+        Ok(queue)
     }
 
     fn ack_later(
@@ -278,14 +248,6 @@ impl RedisQueue {
     /// time a dead replica's entry may be claimed its leases have expired.
     fn lease_ms(&self) -> u64 {
         (self.settings.claim_idle.as_millis() as u64) * 9 / 10
-    }
-
-    /// Waits until every acknowledgement queued so far was sent to Redis (or given up).
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.acks.send(Ack::Flush(done)).is_ok() {
-            let _ = wait.await;
-        }
     }
 
     /// Adds jobs to the stream in one round trip, giving up after `within` (a command still
@@ -347,5 +309,23 @@ impl RedisQueue {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Producer for RedisQueue {
+    /// Adds freshly committed deliveries to the stream (in the background: a Redis outage
+    /// leaves them to the outbox sweeper and never delays the API).
+    fn enqueue(&self, jobs: Vec<DeliveryJob>) {
+        let _ = self.enqueue.send(jobs);
+    }
+
+    /// Waits until every acknowledgement queued so far was sent to Redis (or given up).
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (done, wait) = oneshot::channel();
+            if self.acks.send(Ack::Flush(done)).is_ok() {
+                let _ = wait.await;
+            }
+        })
     }
 }

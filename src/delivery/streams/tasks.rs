@@ -6,18 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{Ack, DEAD_LETTERS_KEPT, GROUP, Keys, RedisQueue, Then};
 use crate::clock::now_ms;
 use crate::delivery::job::{DeliveryJob, jobs_from_store};
 use crate::domain::DeliveryId;
 use crate::store::Store;
+use crate::tasks::{Tasks, sleep_unless};
 
 /// Most jobs added to the stream in one round trip.
 const ENQUEUE_BATCH: usize = 1024;
 /// Most acknowledgements sent in one round trip.
-const ACK_BATCH: usize = 1024;
+pub(super) const ACK_BATCH: usize = 1024;
 /// How often due retries are looked for (the first retry waits at least ~12 ms).
 const MOVE_EVERY: Duration = Duration::from_millis(20);
 /// How often the outbox is swept, and how many rows one sweep takes.
@@ -35,12 +37,24 @@ end
 return #due
 "#;
 
+/// Adds what is enqueued to the stream until the service stops (what is still in its channel
+/// then is added first; anything later is left to the outbox sweeper of the next start).
 pub(super) async fn enqueuer(
     queue: Arc<RedisQueue>,
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Vec<DeliveryJob>>,
+    tasks: Tasks,
 ) {
-    while let Some(mut jobs) = rx.recv().await {
+    let stop = tasks.stopping();
+    loop {
+        let mut jobs = tokio::select! {
+            biased;
+            jobs = rx.recv() => match jobs {
+                Some(jobs) => jobs,
+                None => return,
+            },
+            _ = stop.cancelled() => return,
+        };
         while jobs.len() < ENQUEUE_BATCH {
             match rx.try_recv() {
                 Ok(more) => jobs.extend(more),
@@ -61,8 +75,8 @@ pub(super) async fn enqueuer(
                 let mut ids: Vec<DeliveryId> = jobs.iter().map(|j| j.delivery_id).collect();
                 ids.sort();
                 // In the background: the next batch must not wait behind the store.
-                let store = store.clone();
-                tokio::spawn(async move { mark_enqueued(&store, &ids, added_at).await });
+                let (store, stop) = (store.clone(), stop.clone());
+                tasks.spawn(async move { mark_enqueued(&store, &ids, added_at, &stop).await });
             }
             Err(e) => {
                 queue
@@ -78,29 +92,43 @@ pub(super) async fn enqueuer(
 }
 
 /// Marks deliveries enqueued, retrying for a while: an unmarked row is swept into the stream a
-/// second time (the reader then asks the store before sending it, see `consume`).
-async fn mark_enqueued(store: &Store, ids: &[DeliveryId], added_at: i64) {
+/// second time (the reader then asks the store before sending it, see `consume`). At shutdown
+/// the attempt under way is the last.
+async fn mark_enqueued(store: &Store, ids: &[DeliveryId], added_at: i64, stop: &CancellationToken) {
     let mut backoff = Duration::from_millis(20);
     for attempt in 1..=8 {
         match store.mark_enqueued(ids, added_at).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(error = %e, attempt, deliveries = ids.len(), "marking deliveries enqueued failed");
-                tokio::time::sleep(backoff).await;
+                if !sleep_unless(stop, backoff).await {
+                    return;
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }
 }
 
+/// Sends acknowledgements in batches (see [`acknowledge`]) until the service is drained, or
+/// the queue is dropped.
 pub(super) async fn acknowledger(
     mut conn: ConnectionManager,
     keys: Keys,
     replica: String,
     working: super::Working,
     mut rx: mpsc::UnboundedReceiver<Ack>,
+    drained: CancellationToken,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+            _ = drained.cancelled() => return,
+        };
         let (mut batch, mut flushes) = (Vec::new(), Vec::new());
         let mut next = Some(first);
         while let Some(ack) = next.take() {
@@ -206,102 +234,14 @@ async fn acknowledge(
     );
 }
 
-/// Every third of the claim idle time, resets the idle time of the entries this replica is
-/// still working on (XCLAIM to itself, JUSTID: not counted as a new delivery) and renews their
-/// leases, so a replica that is only slow — a database that lags — keeps its work. Not past ten claim idle times:
-/// an entry whose outcome could not be recorded by then is left for another replica to claim
-/// and check against the store.
-pub(super) async fn heartbeat(queue: Arc<RedisQueue>, mut stopped: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(queue.settings.claim_idle / 3);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut conn = queue.conn.clone();
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let max_age = queue.settings.claim_idle * 10;
-        let working: Vec<(String, DeliveryId)> = {
-            let mut working = queue.working.lock().unwrap_or_else(|p| p.into_inner());
-            working.retain(|_, (_, since)| since.elapsed() < max_age);
-            working
-                .iter()
-                .map(|(e, (id, _))| (e.clone(), *id))
-                .collect()
-        };
-        for chunk in working.chunks(ACK_BATCH) {
-            let mut pipe = redis::pipe();
-            let entries: Vec<&str> = chunk.iter().map(|(e, _)| e.as_str()).collect();
-            pipe.cmd("XCLAIM")
-                .arg(&queue.keys.stream)
-                .arg(GROUP)
-                .arg(&queue.consumer)
-                .arg(0)
-                .arg(&entries)
-                .arg("JUSTID")
-                .ignore();
-            for (_, id) in chunk {
-                pipe.cmd("PEXPIRE")
-                    .arg(queue.lease_key(*id))
-                    .arg(queue.lease_ms())
-                    .ignore();
-            }
-            let touched = pipe.query_async::<()>(&mut conn).await;
-            if let Err(e) = touched {
-                tracing::debug!(error = %e, "queue heartbeat failed");
-            }
-        }
-    }
-}
-
-/// Consumers (replicas) gone this long with nothing pending are removed from the group.
-const CONSUMER_GONE_AFTER: Duration = Duration::from_secs(3600);
-
-/// Every few minutes, removes consumers of replicas that are gone (idle for an hour with
-/// nothing pending: their work was claimed), so restarts don't pile up consumers.
-pub(super) async fn forget_gone_consumers(
-    queue: Arc<RedisQueue>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    use redis::AsyncCommands;
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
-    let mut conn = queue.conn.clone();
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let info: redis::RedisResult<redis::streams::StreamInfoConsumersReply> =
-            conn.xinfo_consumers(&queue.keys.stream, GROUP).await;
-        let Ok(info) = info else { continue };
-        for c in info.consumers {
-            if c.pending == 0
-                && c.idle as u128 > CONSUMER_GONE_AFTER.as_millis()
-                && c.name != queue.consumer
-            {
-                let removed = redis::cmd("XGROUP")
-                    .arg("DELCONSUMER")
-                    .arg(&queue.keys.stream)
-                    .arg(GROUP)
-                    .arg(&c.name)
-                    .query_async::<i64>(&mut conn)
-                    .await;
-                if removed.is_ok() {
-                    tracing::info!(consumer = %c.name, "removed a gone replica from the queue's consumer group");
-                }
-            }
-        }
-    }
-}
-
-pub(super) async fn move_due_retries(queue: Arc<RedisQueue>, mut stopped: watch::Receiver<bool>) {
+pub(super) async fn move_due_retries(queue: Arc<RedisQueue>, stop: CancellationToken) {
     let script = redis::Script::new(MOVE_DUE);
     let mut conn = queue.conn.clone();
     let mut tick = tokio::time::interval(MOVE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = stopped.changed() => return,
+            _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
         let moved = script
@@ -343,15 +283,11 @@ async fn forget_late_marks(queue: &RedisQueue, store: &Store, now: i64) {
     }
 }
 
-pub(super) async fn sweep_outbox(
-    queue: Arc<RedisQueue>,
-    store: Store,
-    mut stopped: watch::Receiver<bool>,
-) {
+pub(super) async fn sweep_outbox(queue: Arc<RedisQueue>, store: Store, stop: CancellationToken) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tokio::select! {
-            _ = stopped.changed() => return,
+            _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
         let now = now_ms();

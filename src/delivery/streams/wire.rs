@@ -72,13 +72,9 @@ pub fn encode(job: &DeliveryJob) -> String {
     serde_json::to_string(&wire).expect("a job always serializes")
 }
 
-/// Decodes a job read from stream entry `entry`; jobs of one invite decoded with the same
-/// `invites` map share their [`InviteInfo`].
-pub fn decode(
-    json: &str,
-    entry: &str,
-    invites: &mut HashMap<String, Arc<InviteInfo>>,
-) -> Option<DeliveryJob> {
+/// Decodes a job read from the stream; jobs of one invite decoded with the same `invites` map
+/// share their [`InviteInfo`].
+pub fn decode(json: &str, invites: &mut HashMap<String, Arc<InviteInfo>>) -> Option<DeliveryJob> {
     let w: WireJob = serde_json::from_str(json).ok()?;
     // Our own writes, like the store's rows: trusted as written.
     let to = Identity::trusted(w.invite.to);
@@ -107,7 +103,5 @@ pub fn decode(
         device_token: token,
         environment: w.environment,
         attempts: w.attempts,
-        entry: Some(entry.to_owned()),
-        slot: None,
     })
 }

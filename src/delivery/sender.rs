@@ -1,0 +1,54 @@
+//! The provider seam: one [`PushSender`] per platform sends a delivery's push with its
+//! credential and returns the provider-classified [`Outcome`]; the worker acts on that
+//! without knowing the provider. APNs ([`super::apns_sender`]) is the only platform today; a
+//! second one is a new sender in [`Senders`], not a new worker.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::clients::ClientError;
+use super::job::DeliveryJob;
+use crate::apns::Outcome;
+use crate::domain::{CredentialSid, Environment, Platform};
+
+/// What a sender did with one delivery.
+#[derive(Debug)]
+pub struct Sent {
+    /// The classified answer to the last push.
+    pub outcome: Outcome,
+    /// Pushes made (two when the token was tried again in the other environment).
+    pub pushes: u32,
+    /// The environment of the last push, when the sender moved the token to the other one.
+    pub moved_to: Option<Environment>,
+}
+
+/// Sends pushes on one platform.
+pub trait PushSender: Send + Sync {
+    /// Sends `job`'s push with its credential. `Err` when the credential can't be used (a
+    /// store error is transient, anything else final).
+    fn send<'a>(&'a self, job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>>;
+
+    /// The provider refused credential `sid` (`reason`): stop using it until it is rotated.
+    fn credential_rejected(&self, sid: &CredentialSid, reason: &str);
+}
+
+/// The sender of each platform.
+#[derive(Clone)]
+pub struct Senders {
+    apns: Arc<dyn PushSender>,
+}
+
+impl Senders {
+    /// The registry with `apns` as the APNs sender.
+    pub fn new(apns: Arc<dyn PushSender>) -> Self {
+        Self { apns }
+    }
+
+    /// The sender for `job`'s platform.
+    pub fn for_job(&self, job: &DeliveryJob) -> &dyn PushSender {
+        match job.platform {
+            Platform::Apns => self.apns.as_ref(),
+        }
+    }
+}

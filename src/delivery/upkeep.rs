@@ -1,0 +1,82 @@
+//! The engine's periodic upkeep: the sweep of unused registrations, and (embedded) adopting
+//! open deliveries the queue never got.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::embedded::EmbeddedQueue;
+use super::job;
+use super::queue::Producer;
+use crate::clock::now_ms;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How often unused registrations are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Embedded: every half `after`, takes up open deliveries written more than `after` ago that
+/// this process's queue does not hold — an invite whose commit reported an error although
+/// PostgreSQL had written it (the connection broke during COMMIT), which would otherwise wait
+/// for the next start.
+pub async fn adopt_orphans(
+    store: Store,
+    queue: EmbeddedQueue,
+    after: Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval((after / 2).max(Duration::from_millis(500)));
+    tick.tick().await; // `resume` just ran
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Ok(open) = store.open_deliveries().await else {
+            continue;
+        };
+        let before = now_ms() - after.as_millis() as i64;
+        let orphans: Vec<_> = open
+            .into_iter()
+            .filter(|d| d.date_updated < before)
+            .filter(|d| !queue.holds(d.id))
+            .collect();
+        if orphans.is_empty() {
+            continue;
+        }
+        match job::jobs_from_store(&store, &orphans).await {
+            Ok(jobs) => {
+                tracing::warn!(
+                    deliveries = jobs.len(),
+                    "open deliveries this process never queued (written despite an error?): sending them"
+                );
+                queue.enqueue(jobs);
+            }
+            Err(e) => tracing::debug!(error = %e, "adopting open deliveries failed"),
+        }
+    }
+}
+
+/// Every hour, retires registrations unused for `ttl`.
+pub async fn sweep(store: Store, ttl: Duration, stop: CancellationToken, metrics: Metrics) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {
+                let cutoff = now_ms() - ttl.as_millis() as i64;
+                match store.sweep_unused_registrations(cutoff).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        metrics
+                            .registration_changes
+                            .with_label_values(&["retired_unused"])
+                            .inc_by(n);
+                        tracing::info!(registrations = n, reason = "unused", "registrations swept");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "registration sweep failed"),
+                }
+            }
+        }
+    }
+}
