@@ -32,10 +32,11 @@ pub async fn refresh(state: &AppState) {
     match state.store.gauges().await {
         Ok(g) => {
             m.zero_registrations();
-            for (environment, st, count) in &g.registrations {
+            for c in &g.registrations {
+                let environment = c.environment.map_or("default", |e| e.as_str());
                 m.registrations
-                    .with_label_values(&[environment, st])
-                    .set(*count);
+                    .with_label_values(&[environment, c.state.as_str()])
+                    .set(c.count);
             }
             m.queue_depth.set(g.open_deliveries);
             let age = g

@@ -9,16 +9,12 @@ use super::{
 };
 use crate::apns::ApnsAuth;
 use crate::clock::{now_ms, now_secs};
-use crate::domain::{AccountSid, CredentialSid};
+use crate::domain::{AccountSid, CredentialSid, CredentialType};
 use crate::secrets::{MasterKey, SecretsError};
 use crate::store::{CredentialRecord, Store, StoreError};
 
 /// Longest friendly name accepted.
 pub const MAX_FRIENDLY_NAME: usize = 64;
-/// `type` of certificate credentials (Twilio's name).
-pub const TYPE_CERTIFICATE: &str = "apn";
-/// `type` of token (.p8) credentials.
-pub const TYPE_TOKEN: &str = "apn_token";
 
 /// New key material, in any form an operator has it.
 pub enum Material {
@@ -240,19 +236,19 @@ fn checked_name(name: Option<String>) -> Result<String, ManageError> {
     Ok(name)
 }
 
-fn resolve_kind(given: Option<&str>, material: &Material) -> Result<&'static str, ManageError> {
+fn resolve_kind(given: Option<&str>, material: &Material) -> Result<CredentialType, ManageError> {
     let inferred = match material {
-        Material::P8 { .. } => TYPE_TOKEN,
-        _ => TYPE_CERTIFICATE,
+        Material::P8 { .. } => CredentialType::ApnToken,
+        _ => CredentialType::Apn,
     };
-    match given {
+    match given.map(|t| (t, t.parse::<CredentialType>())) {
         None => Ok(inferred),
-        Some(t) if t == inferred => Ok(inferred),
-        Some(t @ (TYPE_CERTIFICATE | TYPE_TOKEN)) => Err(bad(format!(
+        Some((_, Ok(t))) if t == inferred => Ok(inferred),
+        Some((t, Ok(_))) => Err(bad(format!(
             "type {t} does not match the key material: `apn` takes certificate + private_key or \
              p12, `apn_token` takes p8 with key_id, team_id and bundle_id"
         ))),
-        Some(other) => Err(bad(format!(
+        Some((other, Err(_))) => Err(bad(format!(
             "type {other:?} is not supported: use \"apn\" (certificate) or \"apn_token\" (.p8)"
         ))),
     }
@@ -308,7 +304,7 @@ fn seal_record(
     master: &MasterKey,
     sid: CredentialSid,
     account: &AccountSid,
-    kind: &str,
+    kind: CredentialType,
     friendly_name: String,
     sandbox: bool,
     v: ValidatedCredential,
@@ -322,11 +318,14 @@ fn seal_record(
         SecretMaterial::Token { p8_pem } => (None, p8_pem),
     };
     let secret_sealed = master.seal(key.expose_secret().as_bytes(), sid.as_str())?;
-    debug_assert_eq!(matches!(v.kind, CredentialKind::Token), kind == TYPE_TOKEN);
+    debug_assert_eq!(
+        matches!(v.kind, CredentialKind::Token),
+        kind == CredentialType::ApnToken
+    );
     Ok(CredentialRecord {
         sid,
         account_sid: account.clone(),
-        kind: kind.to_owned(),
+        kind,
         friendly_name,
         sandbox,
         bundle_id: v.bundle_id,

@@ -198,6 +198,25 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a push credential is, as Twilio's `Type` names it.
+    CredentialType, "credential type" {
+        /// An APNs client certificate (PEM or .p12).
+        Apn = "apn",
+        /// An APNs token key (.p8): provider tokens signed with ES256.
+        ApnToken = "apn_token",
+    }
+}
+
+impl CredentialType {
+    /// The platform the credential pushes to.
+    pub fn platform(self) -> Platform {
+        match self {
+            CredentialType::Apn | CredentialType::ApnToken => Platform::Apns,
+        }
+    }
+}
+
+text_enum! {
     /// Whether the end of a call also sends legacy `twilio.voice.cancel` VoIP pushes.
     CancelPush, "cancel_push" {
         /// The default: phones learn of the end over the invite's event stream.

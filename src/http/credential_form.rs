@@ -11,7 +11,8 @@ use secrecy::SecretString;
 
 use super::error::ApiError;
 use super::extract::Json;
-use crate::credentials::manage::{CredentialPatch, MAX_FRIENDLY_NAME, Material, TYPE_TOKEN};
+use crate::credentials::manage::{CredentialPatch, MAX_FRIENDLY_NAME, Material};
+use crate::domain::CredentialType;
 use serde_json::json;
 
 const FIELDS: &[&str] = &[
@@ -258,7 +259,7 @@ fn build(mut fields: HashMap<String, Value>) -> Result<CredentialPatch, ApiError
     let mut private_key = text(&mut fields, "private_key")?.map(SecretString::from);
     let password = text(&mut fields, "password")?.map(SecretString::from);
     let mut p8 = text(&mut fields, "p8")?.map(SecretString::from);
-    if kind.as_deref() == Some(TYPE_TOKEN) && p8.is_none() {
+    if kind.as_deref() == Some(CredentialType::ApnToken.as_str()) && p8.is_none() {
         // An apn_token's key may arrive as private_key, as in Twilio-style forms.
         p8 = private_key.take();
     }

@@ -66,7 +66,7 @@ fn view(c: &CredentialRecord, window: i64) -> CredentialView {
     CredentialView {
         sid: c.sid.to_string(),
         account_sid: c.account_sid.to_string(),
-        r#type: c.kind.clone(),
+        r#type: c.kind.as_str().to_owned(),
         friendly_name: c.friendly_name.clone(),
         sandbox: c.sandbox,
         bundle_id: c.bundle_id.clone(),

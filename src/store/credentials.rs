@@ -1,7 +1,7 @@
 //! Push credentials (`CR…`): what each may push to, and its sealed private key.
 
-use super::{Store, StoreError};
-use crate::domain::{AccountSid, CredentialSid};
+use super::{Store, StoreError, decode};
+use crate::domain::{AccountSid, CredentialSid, CredentialType};
 
 /// A credential as stored. The private key only sealed.
 #[derive(Clone)]
@@ -9,7 +9,7 @@ pub struct CredentialRecord {
     pub sid: CredentialSid,
     pub account_sid: AccountSid,
     /// `apn` (certificate) or `apn_token` (.p8 signing key).
-    pub kind: String,
+    pub kind: CredentialType,
     pub friendly_name: String,
     pub sandbox: bool,
     pub bundle_id: String,
@@ -67,12 +67,13 @@ struct Row {
     date_updated: i64,
 }
 
-impl From<Row> for CredentialRecord {
-    fn from(r: Row) -> Self {
-        Self {
+impl TryFrom<Row> for CredentialRecord {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(Self {
             sid: CredentialSid::trusted(r.sid),
             account_sid: AccountSid::trusted(r.account_sid),
-            kind: r.r#type,
+            kind: decode(&r.r#type)?,
             friendly_name: r.friendly_name,
             sandbox: r.sandbox != 0,
             bundle_id: r.bundle_id,
@@ -91,7 +92,7 @@ impl From<Row> for CredentialRecord {
             rejected_reason: r.rejected_reason,
             date_created: r.date_created,
             date_updated: r.date_updated,
-        }
+        })
     }
 }
 
@@ -134,7 +135,7 @@ impl Store {
         )
         .bind(c.sid.as_str())
         .bind(c.account_sid.as_str())
-        .bind(&c.kind)
+        .bind(c.kind.as_str())
         .bind(&c.friendly_name)
         .bind(i64::from(c.sandbox))
         .bind(&c.bundle_id)
@@ -169,7 +170,7 @@ impl Store {
             .bind(account.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
+        row.map(CredentialRecord::try_from).transpose()
     }
 
     /// Whether `account` has the credential `sid` (a cheap check for registrations).
@@ -196,7 +197,7 @@ impl Store {
                 .bind(account.as_str())
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(CredentialRecord::try_from).collect()
     }
 
     /// Every credential of every account (a small table; for metrics).
@@ -204,7 +205,7 @@ impl Store {
         let rows: Vec<Row> = sqlx::query_as(select!("ORDER BY sid"))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(CredentialRecord::try_from).collect()
     }
 
     /// Deletes a credential and, as Twilio does, its registrations, in one transaction.

@@ -31,7 +31,7 @@ pub use outcomes::{
 };
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
 pub use rekey::{ResealCount, ResealError};
-pub use stats::Gauges;
+pub use stats::{Gauges, RegistrationCount};
 
 use std::sync::Arc;
 use std::time::Duration;

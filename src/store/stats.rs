@@ -3,8 +3,9 @@
 //! than per scrape. Nothing here scans `registrations`: with a million rows that scan stalled
 //! the embedded gateway (bench/README.md).
 
-use super::{CredentialRecord, Store, StoreError};
+use super::{CredentialRecord, Store, StoreError, decode};
 use crate::config::StoreKind;
+use crate::domain::{Environment, RegistrationState};
 use sqlx::Row as _;
 
 /// Folds pending deltas into the counts. PostgreSQL: one statement, so two replicas folding
@@ -19,13 +20,21 @@ const FOLD_POSTGRES: &str = "WITH d AS (DELETE FROM registration_count_deltas \
 /// What the gauges show.
 #[derive(Debug, Default)]
 pub struct Gauges {
-    /// (environment or `default`, state, count).
-    pub registrations: Vec<(String, String, i64)>,
+    /// Registrations by environment (`None`: the credential's default) and state.
+    pub registrations: Vec<RegistrationCount>,
     /// Open deliveries and the epoch-ms time of the oldest.
     pub open_deliveries: i64,
     pub oldest_open: Option<i64>,
     /// Every credential of every account.
     pub credentials: Vec<CredentialRecord>,
+}
+
+/// How many registrations have one environment and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationCount {
+    pub environment: Option<Environment>,
+    pub state: RegistrationState,
+    pub count: i64,
 }
 
 impl Store {
@@ -38,13 +47,18 @@ impl Store {
                 .await?
                 .iter()
                 .map(|r| {
-                    Ok((
-                        r.try_get("environment")?,
-                        r.try_get("state")?,
-                        r.try_get("n")?,
-                    ))
+                    let environment: String = r.try_get("environment")?;
+                    let state: String = r.try_get("state")?;
+                    Ok(RegistrationCount {
+                        environment: match environment.as_str() {
+                            "default" => None,
+                            other => Some(decode(other)?),
+                        },
+                        state: decode(&state)?,
+                        count: r.try_get("n")?,
+                    })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                .collect::<Result<Vec<_>, StoreError>>()?;
         let open = sqlx::query(
             "SELECT COUNT(*) AS open_count, MIN(date_updated) AS oldest FROM deliveries \
              WHERE status IN ('queued', 'retrying')",

@@ -283,7 +283,18 @@ async fn registration_counts_follow_every_change(b: Backend) {
     .fetch_all(&mut db)
     .await
     .unwrap();
-    let mut counted = app.store.gauges().await.unwrap().registrations;
+    let mut counted: Vec<(String, String, i64)> = app
+        .store
+        .gauges()
+        .await
+        .unwrap()
+        .registrations
+        .iter()
+        .map(|c| {
+            let env = c.environment.map_or("default", |e| e.as_str());
+            (env.to_owned(), c.state.as_str().to_owned(), c.count)
+        })
+        .collect();
     // A second refresh folds nothing new and reads the same.
     let again = app.store.gauges().await.unwrap().registrations;
     expected.sort();

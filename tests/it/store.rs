@@ -14,7 +14,8 @@ use crate::helpers::{Backend, TestApp, device_token, spawn_app, store_tests};
 
 store_tests!(
     a_repeated_call_sid_returns_the_existing_invite,
-    recorded_outcomes_report_status_and_retirements
+    recorded_outcomes_report_status_and_retirements,
+    status_columns_refuse_values_outside_their_sets
 );
 
 const NOW: i64 = 1_700_000_000_000;
@@ -187,4 +188,94 @@ async fn recorded_outcomes_report_status_and_retirements(backend: Backend) {
     assert_eq!(accepted.accepted_at, Some(NOW + 5));
     assert_eq!(accepted.date_updated, NOW + 10);
     app.stop().await.unwrap();
+}
+
+/// Migration 0010: every status column takes only its domain type's values (CHECK constraints
+/// on PostgreSQL, triggers on SQLite), on insert and on update; the values the code writes pass.
+async fn status_columns_refuse_values_outside_their_sets(backend: Backend) {
+    use sqlx::Connection as _;
+    let app = spawn_app(backend).await;
+    let regs = registered(&app, "alice", &[device_token(41)]).await;
+    let call = CallSid::generate();
+    let sent = invite(&app, &call, "alice");
+    let d = delivery(&sent, &regs[0]);
+    assert!(matches!(
+        app.store.create_invite(&sent, &[d]).await.unwrap(),
+        CreateInvite::Created
+    ));
+    let url = app.config.database_url.clone().unwrap();
+    let mut db = sqlx::AnyConnection::connect(&url).await.unwrap();
+    for (sql, ok) in [
+        (
+            "UPDATE invites SET status = 'answered' WHERE sid = $1",
+            true,
+        ),
+        (
+            "UPDATE invites SET status = 'ringing' WHERE sid = $1",
+            false,
+        ),
+        (
+            "UPDATE invites SET cancel_push = 'sms' WHERE sid = $1",
+            false,
+        ),
+        (
+            "UPDATE invites SET callback_reported = 'gone' WHERE sid = $1",
+            false,
+        ),
+        (
+            "UPDATE deliveries SET status = 'accepted' WHERE invite_sid = $1",
+            true,
+        ),
+        (
+            "UPDATE deliveries SET status = 'delivered' WHERE invite_sid = $1",
+            false,
+        ),
+        (
+            "UPDATE deliveries SET environment = 'development' WHERE invite_sid = $1",
+            false,
+        ),
+        (
+            "UPDATE deliveries SET platform = 'fcm' WHERE invite_sid = $1",
+            false,
+        ),
+    ] {
+        let done = sqlx::query(sql)
+            .bind(sent.sid.as_str())
+            .execute(&mut db)
+            .await;
+        assert_eq!(done.is_ok(), ok, "{sql}: {done:?}");
+    }
+    for (sql, ok) in [
+        (
+            "UPDATE registrations SET state = 'invalid' WHERE sid = $1",
+            true,
+        ),
+        (
+            "UPDATE registrations SET state = 'retired' WHERE sid = $1",
+            false,
+        ),
+        (
+            "UPDATE registrations SET environment = 'sandbox' WHERE sid = $1",
+            true,
+        ),
+        (
+            "UPDATE registrations SET environment = 'Production' WHERE sid = $1",
+            false,
+        ),
+        (
+            "UPDATE registrations SET binding_type = 'gcm' WHERE sid = $1",
+            false,
+        ),
+    ] {
+        let done = sqlx::query(sql)
+            .bind(regs[0].sid.as_str())
+            .execute(&mut db)
+            .await;
+        assert_eq!(done.is_ok(), ok, "{sql}: {done:?}");
+    }
+    let bad_type = sqlx::query("UPDATE credentials SET type = 'fcm' WHERE account_sid = $1")
+        .bind(app.account.as_str())
+        .execute(&mut db)
+        .await;
+    assert!(bad_type.is_err(), "{bad_type:?}");
 }
