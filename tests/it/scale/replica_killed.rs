@@ -13,9 +13,6 @@ const DEVICES: usize = 2;
 const IN_FLIGHT: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky on the 2-core CI host since 2026-11-25 (fails at the commit before that day \
-            too): see the session notes; run with `cargo nextest run --run-ignored all -E \
-            'test(/replica_killed/)'`"]
 async fn replica_killed_mid_run_loses_nothing() {
     let mut c = Cluster::start(3, 20, DEVICES).await;
     let load = spawn_load(
