@@ -120,11 +120,12 @@ pub async fn start_services(
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
         invites.spawn_overdue_sweeper();
     }
-    let registrations = registrations::Registrations::new(
+    // Behind an Arc: the state is cloned for every request.
+    let registrations = Arc::new(registrations::Registrations::new(
         store.clone(),
         config.max_registrations_per_identity,
         metrics.clone(),
-    );
+    ));
     invites::callbacks::start(
         store.clone(),
         master_key.clone(),

@@ -45,7 +45,7 @@ pub struct AppState {
     /// The call: place, read, answer, reject, cancel, expire.
     pub invites: Arc<crate::invites::Invites>,
     /// Device registrations.
-    pub registrations: crate::registrations::Registrations,
+    pub registrations: Arc<crate::registrations::Registrations>,
     /// Recently verified API keys.
     pub keys: Arc<crate::auth::key_cache::KeyCache>,
     /// Failed authentications per client address.

@@ -274,19 +274,60 @@ pub(super) fn execute(
     stmt.raw_execute()
 }
 
-/// Runs a cached query and maps every row.
+/// A row read by column name. The names of a statement's columns are looked up once per SQL
+/// text and kept (rusqlite's own by-name access asks SQLite for every column's name, through
+/// FFI and a UTF-8 check, on every `get`: measurable on the hot paths).
+pub(super) struct Named<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    names: &'a [String],
+}
+
+impl Named<'_, '_> {
+    /// The value of column `name`.
+    pub(super) fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> rusqlite::Result<T> {
+        let index = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?;
+        self.row.get(index)
+    }
+}
+
+/// The column names of `stmt`, prepared from `sql`, remembered per SQL text on this thread.
+fn column_names(stmt: &Statement<'_>, sql: &str) -> std::rc::Rc<[String]> {
+    thread_local! {
+        static NAMES: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<[String]>>> =
+            Default::default();
+    }
+    NAMES.with_borrow_mut(|known| {
+        if let Some(names) = known.get(sql) {
+            return names.clone();
+        }
+        let names: std::rc::Rc<[String]> =
+            stmt.column_names().into_iter().map(str::to_owned).collect();
+        if known.len() >= 1024 {
+            known.clear();
+        }
+        known.insert(sql.to_owned(), names.clone());
+        names
+    })
+}
+
+/// Runs a cached query and maps every row, read by column name.
 pub(super) fn query<T>(
     conn: &Connection,
     sql: &str,
     args: &[&dyn ToSql],
-    mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    mut map: impl FnMut(&Named<'_, '_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     bind(&mut stmt, sql, args)?;
+    let names = column_names(&stmt, sql);
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(map(row)?);
+        out.push(map(&Named { row, names: &names })?);
     }
     Ok(out)
 }

@@ -63,7 +63,7 @@ fn write_invites_in(
         ];
         let args: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
         inserted.extend(sqlite::query(tx, &sql::insert_invites(1), &args, |r| {
-            r.get::<_, String>("sid")
+            r.get::<String>("sid")
         })?);
     }
     let deliveries = batch
@@ -219,7 +219,7 @@ pub(super) fn active_registrations(
 }
 
 /// A row of `invites::select_invite!`.
-fn invite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InviteRow> {
+fn invite_row(r: &sqlite::Named<'_, '_>) -> rusqlite::Result<InviteRow> {
     Ok(InviteRow {
         sid: r.get("sid")?,
         account_sid: r.get("account_sid")?,
@@ -239,7 +239,7 @@ fn invite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InviteRow> {
 }
 
 /// A row of `registrations::select!`.
-fn registration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegistrationRow> {
+fn registration_row(r: &sqlite::Named<'_, '_>) -> rusqlite::Result<RegistrationRow> {
     Ok(RegistrationRow {
         sid: r.get("sid")?,
         account_sid: r.get("account_sid")?,
