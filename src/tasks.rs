@@ -80,6 +80,19 @@ pub async fn sleep_unless(stop: &CancellationToken, delay: Duration) -> bool {
     }
 }
 
+/// The next message of a draining loop: `None` once the channel is closed or `drained` is
+/// cancelled (the loops that write or publish batches stop taking input then).
+pub async fn next_or_drained<T>(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    drained: &CancellationToken,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        first = rx.recv() => first,
+        _ = drained.cancelled() => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

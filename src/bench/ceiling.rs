@@ -9,13 +9,10 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-use crate::apns::{ApnsAuth, ApnsClient, ApnsConfig, Environment};
+use crate::apns::{ApnsAuth, ApnsClient, ApnsConfig};
 use crate::auth::bridge_token::BridgeTokens;
-use crate::delivery::{DeliveryJob, DirectApnsSender, InviteInfo, PushSender};
-use crate::domain::{
-    AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Identity, InviteSid, Platform,
-    RegistrationSid,
-};
+use crate::delivery::{DeliveryJob, DirectApnsSender, PushSender};
+use crate::domain::{DeliveryId, Identity};
 use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 
@@ -41,26 +38,11 @@ pub struct Ceiling {
 
 /// The job every sender pushes: an invite's push to one production token, valid for an hour.
 fn job() -> DeliveryJob {
-    let now = crate::clock::now_ms();
-    DeliveryJob {
-        delivery_id: DeliveryId::generate(),
-        invite: Arc::new(InviteInfo {
-            sid: InviteSid::generate(),
-            account_sid: AccountSid::generate(),
-            call_sid: CallSid::generate(),
-            to_identity: Identity::trusted("bench-0".to_owned()),
-            caller: "client:bench".into(),
-            params: None,
-            expires_at: now + 3_600_000,
-            date_created: now,
-        }),
-        registration_sid: RegistrationSid::generate(),
-        credential_sid: CredentialSid::generate(),
-        platform: Platform::Apns,
-        device_token: DeviceToken::trusted("ab".repeat(32)),
-        environment: Environment::Production,
-        attempts: 0,
-    }
+    DeliveryJob::standalone(
+        Identity::trusted("bench-0".to_owned()),
+        "client:bench",
+        3_600_000,
+    )
 }
 
 /// Loads the simulator at `url` (trusting `ca_pem`) for `duration` with a client

@@ -95,24 +95,36 @@ pub async fn jobs_from_store(
 /// A job for unit tests: an invite expiring in a minute, one production token.
 #[cfg(test)]
 pub fn test_job() -> DeliveryJob {
-    let now = crate::clock::now_ms();
-    DeliveryJob {
-        delivery_id: DeliveryId::generate(),
-        invite: Arc::new(InviteInfo {
-            sid: InviteSid::generate(),
-            account_sid: AccountSid::generate(),
-            call_sid: CallSid::generate(),
-            to_identity: Identity::parse("alice").expect("an identity"),
-            caller: "client:bob".into(),
-            params: None,
-            expires_at: now + 60_000,
-            date_created: now,
-        }),
-        registration_sid: RegistrationSid::generate(),
-        credential_sid: CredentialSid::generate(),
-        platform: Platform::Apns,
-        device_token: DeviceToken::parse(&"ab".repeat(32)).expect("a token"),
-        environment: Environment::Production,
-        attempts: 0,
+    DeliveryJob::standalone(
+        Identity::parse("alice").expect("an identity"),
+        "client:bob",
+        60_000,
+    )
+}
+
+impl DeliveryJob {
+    /// A job of its own invite (fresh SIDs, no store): `to` called by `caller`, expiring in
+    /// `ttl_ms`, one production token. For the bench's ceiling and for tests.
+    pub fn standalone(to: Identity, caller: &str, ttl_ms: i64) -> Self {
+        let now = crate::clock::now_ms();
+        Self {
+            delivery_id: DeliveryId::generate(),
+            invite: Arc::new(InviteInfo {
+                sid: InviteSid::generate(),
+                account_sid: AccountSid::generate(),
+                call_sid: CallSid::generate(),
+                to_identity: to,
+                caller: caller.to_owned(),
+                params: None,
+                expires_at: now + ttl_ms,
+                date_created: now,
+            }),
+            registration_sid: RegistrationSid::generate(),
+            credential_sid: CredentialSid::generate(),
+            platform: Platform::Apns,
+            device_token: DeviceToken::trusted("ab".repeat(32)),
+            environment: Environment::Production,
+            attempts: 0,
+        }
     }
 }

@@ -70,13 +70,8 @@ async fn write_loop(
     drained: CancellationToken,
 ) {
     loop {
-        let first = tokio::select! {
-            biased;
-            first = rx.recv() => match first {
-                Some(first) => first,
-                None => return,
-            },
-            _ = drained.cancelled() => return,
+        let Some(first) = crate::tasks::next_or_drained(&mut rx, &drained).await else {
+            return;
         };
         let (mut updates, mut rejections, mut flushes) = (Vec::new(), Vec::new(), Vec::new());
         let mut written: Vec<OnWritten> = Vec::new();

@@ -73,13 +73,8 @@ async fn publish(
     drained: CancellationToken,
 ) {
     loop {
-        let first = tokio::select! {
-            biased;
-            first = rx.recv() => match first {
-                Some(first) => first,
-                None => return,
-            },
-            _ = drained.cancelled() => return,
+        let Some(first) = crate::tasks::next_or_drained(&mut rx, &drained).await else {
+            return;
         };
         let mut pipe = redis::pipe();
         let mut next = Some(first);

@@ -78,14 +78,7 @@ impl Invites {
         claims: &BridgeClaims,
         named: &str,
     ) -> Result<InviteRecord, InviteError> {
-        let invite = self.for_bridge(claims, named).await?;
-        match self
-            .end(&invite.sid, CallEnd::Answered, Some(&claims.reg))
-            .await?
-        {
-            Some(ended) => Ok(ended),
-            None => self.conflict(&invite, Some(&claims.reg)).await,
-        }
+        self.end_by_device(claims, named, CallEnd::Answered).await
     }
 
     /// The phone holding `claims` declines: the call ends for every device.
@@ -94,13 +87,24 @@ impl Invites {
         claims: &BridgeClaims,
         named: &str,
     ) -> Result<InviteRecord, InviteError> {
+        self.end_by_device(claims, named, CallEnd::Rejected).await
+    }
+
+    /// A phone ends the call `named` as `how`, recorded as the device that did.
+    async fn end_by_device(
+        &self,
+        claims: &BridgeClaims,
+        named: &str,
+        how: CallEnd,
+    ) -> Result<InviteRecord, InviteError> {
         let invite = self.for_bridge(claims, named).await?;
-        match self
-            .end(&invite.sid, CallEnd::Rejected, Some(&claims.reg))
-            .await?
-        {
+        match self.end(&invite.sid, how, Some(&claims.reg)).await? {
             Some(ended) => Ok(ended),
-            None => self.conflict(&invite, None).await,
+            // Only a repeated accept by the same device gets the earlier answer back.
+            None => {
+                let answering = (how == CallEnd::Answered).then_some(&claims.reg);
+                self.conflict(&invite, answering).await
+            }
         }
     }
 

@@ -121,13 +121,8 @@ pub(super) async fn acknowledger(
     drained: CancellationToken,
 ) {
     loop {
-        let first = tokio::select! {
-            biased;
-            first = rx.recv() => match first {
-                Some(first) => first,
-                None => return,
-            },
-            _ = drained.cancelled() => return,
+        let Some(first) = crate::tasks::next_or_drained(&mut rx, &drained).await else {
+            return;
         };
         let (mut batch, mut flushes) = (Vec::new(), Vec::new());
         let mut next = Some(first);

@@ -10,6 +10,13 @@ use rusqlite::ToSql;
 use rusqlite::types::ToSqlOutput;
 
 use super::sql;
+
+/// The single-row INSERTs the writer thread runs for every invite and delivery, built once
+/// (the statement cache is keyed by this text).
+static INSERT_INVITE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| sql::insert_invites(1));
+static INSERT_DELIVERY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| sql::insert_deliveries(1));
 use crate::domain::{AccountSid, Identity};
 use crate::store::invites::{INVITE_BY_CALL, InviteRow};
 use crate::store::outcomes::{CredentialRejection, StatusRow};
@@ -62,7 +69,7 @@ fn write_invites_in(
             invite.date_created.to_sql()?,
         ];
         let args: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
-        inserted.extend(sqlite::query(tx, &sql::insert_invites(1), &args, |r| {
+        inserted.extend(sqlite::query(tx, &INSERT_INVITE, &args, |r| {
             r.get::<String>("sid")
         })?);
     }
@@ -84,7 +91,7 @@ fn write_invites_in(
             &d.attempts,
             &d.date_updated,
         ];
-        sqlite::execute(tx, &sql::insert_deliveries(1), &args)?;
+        sqlite::execute(tx, &INSERT_DELIVERY, &args)?;
     }
     let mut results = Vec::with_capacity(batch.len());
     for (invite, _) in batch {
