@@ -69,7 +69,7 @@ pub enum RunError {
 }
 
 /// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
-/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher. Their
+/// the call lifecycle (the expiry sweeper) and the status callback dispatcher. Their
 /// background tasks share one [`tasks::Tasks`], which [`delivery::Engine::shutdown`] waits for.
 pub async fn start_services(
     config: Config,
@@ -115,11 +115,8 @@ pub async fn start_services(
     )
     .await?;
     let invites = invites::Invites::new(store.clone(), engine.clone(), &config, metrics.clone());
-    invites.resume().await?;
-    if redis.is_some() {
-        // Another replica's expiry timers die with it: every replica also ends overdue invites.
-        invites.spawn_overdue_sweeper();
-    }
+    // Ends due invites (after a restart, or another replica's, too) in batches.
+    invites.spawn_expiry();
     // Behind an Arc: the state is cloned for every request.
     let registrations = Arc::new(registrations::Registrations::new(
         store.clone(),

@@ -1,9 +1,6 @@
-//! The call's ends: answer (the first accept wins), reject, cancel by the caller, and expiry
-//! (a timer per open invite; with Redis every replica also sweeps overdue invites, whose
-//! timer may have died with another replica).
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The call's ends: answer (the first accept wins), reject and cancel by the caller (expiry
+//! is in `expiry.rs`), and what every end does once written: metrics, the event, status
+//! callbacks and legacy cancel pushes.
 
 use super::{InviteError, Invites};
 use crate::auth::bridge_token::BridgeClaims;
@@ -12,65 +9,7 @@ use crate::domain::{AccountSid, CallEnd, CancelPush, InviteSid, InviteStatus, Re
 use crate::events::InviteChange;
 use crate::store::{InviteRecord, StoreError};
 
-/// How often overdue invites are looked for (Redis mode).
-const OVERDUE_EVERY: Duration = Duration::from_secs(5);
-/// Overdue invites ended per sweep.
-const OVERDUE_BATCH: i64 = 500;
-
 impl Invites {
-    /// Re-arms the expiry timers of invites still open (after a restart).
-    pub async fn resume(self: &Arc<Self>) -> Result<(), StoreError> {
-        for invite in self.store.open_invites().await? {
-            self.schedule_expiry(invite.sid, invite.expires_at);
-        }
-        Ok(())
-    }
-
-    /// Ends the invite as `expired` at `expires_at` unless something else ended it first (or
-    /// the service stops first: the next start re-arms the timer).
-    pub(super) fn schedule_expiry(self: &Arc<Self>, sid: InviteSid, expires_at: i64) {
-        let invites = self.clone();
-        let stop = self.engine.tasks().stopping();
-        self.engine.tasks().spawn(async move {
-            let wait = Duration::from_millis((expires_at - now_ms()).max(0) as u64);
-            if !crate::tasks::sleep_unless(&stop, wait).await {
-                return;
-            }
-            if let Err(e) = invites.end(&sid, CallEnd::Expired, None).await {
-                tracing::warn!(invite = %sid, error = %e, "expiring the invite failed");
-            }
-        });
-    }
-
-    /// Every few seconds, ends open invites past their expiry whose timer ran in a replica
-    /// that is gone. Stops when the service is dropped or stops.
-    pub fn spawn_overdue_sweeper(self: &Arc<Self>) {
-        let invites = Arc::downgrade(self);
-        let stop = self.engine.tasks().stopping();
-        self.engine.tasks().spawn(async move {
-            let mut tick = tokio::time::interval(OVERDUE_EVERY);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                let Some(invites) = invites.upgrade() else {
-                    return;
-                };
-                // A grace period, so the live replica's own timer normally wins.
-                let overdue = invites
-                    .store
-                    .overdue_invites(now_ms() - 1_000, OVERDUE_BATCH)
-                    .await;
-                for sid in overdue.unwrap_or_default() {
-                    if let Err(e) = invites.end(&sid, CallEnd::Expired, None).await {
-                        tracing::warn!(invite = %sid, error = %e, "expiring an overdue invite failed");
-                    }
-                }
-            }
-        });
-    }
-
     /// The phone holding `claims` answers the call `named`: the first accept wins; the same
     /// device accepting again gets the same answer.
     pub async fn accept(
@@ -150,19 +89,25 @@ impl Invites {
         to: CallEnd,
         answered_by: Option<&RegistrationSid>,
     ) -> Result<Option<InviteRecord>, StoreError> {
-        let Some(ended) = self
+        let ended = self
             .store
             .end_invite(sid, to, answered_by, now_ms())
-            .await?
-        else {
-            return Ok(None);
-        };
+            .await?;
+        if let Some(ended) = &ended {
+            self.announce_end(ended, to);
+        }
+        Ok(ended)
+    }
+
+    /// What follows an end once it is written: it is counted and published (event streams,
+    /// status callbacks), and legacy cancel pushes go out if the invite asked for them.
+    pub(super) fn announce_end(&self, ended: &InviteRecord, to: CallEnd) {
         self.metrics
             .invites_finished
             .with_label_values(&[to.as_str()])
             .inc();
         tracing::info!(invite = %ended.sid, call = %ended.call_sid, status = to.as_str(),
-            answered_by = ?answered_by, "call ended");
+            answered_by = ?ended.answered_by, "call ended");
         self.events.publish(InviteChange {
             invite_sid: ended.sid.clone(),
             status: Some(ended.status),
@@ -175,6 +120,5 @@ impl Invites {
                 ended.clone(),
             );
         }
-        Ok(Some(ended))
     }
 }

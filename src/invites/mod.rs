@@ -13,12 +13,14 @@ pub mod callback_dns;
 pub mod callback_url;
 pub mod callbacks;
 mod cancel;
+mod expiry;
 mod lifecycle;
 mod new_invite;
 mod place;
 mod read;
 pub mod webhook_secret;
 
+pub use expiry::EXPIRY_EVERY;
 pub use new_invite::{DEFAULT_TTL, InvalidInvite, InviteFields, MAX_TTL, NewInvite};
 pub use place::Placed;
 pub use read::MAX_WAIT;

@@ -109,7 +109,6 @@ impl Invites {
             CreateInvite::Created => {
                 self.metrics.invites_accepted.inc();
                 self.engine.enqueue(jobs);
-                self.schedule_expiry(invite.sid.clone(), invite.expires_at);
             }
         }
         tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,

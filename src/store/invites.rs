@@ -51,6 +51,16 @@ pub struct DeliveryRecord {
     pub date_updated: i64,
 }
 
+/// One end to record: `sid` moves to `to` if still open (and, unless `to` is expired, not
+/// past its expiry at `now`), recording who answered.
+#[derive(Debug, Clone)]
+pub struct EndRequest {
+    pub sid: InviteSid,
+    pub to: CallEnd,
+    pub answered_by: Option<RegistrationSid>,
+    pub now: i64,
+}
+
 /// What [`Store::create_invite`] did.
 #[derive(Debug)]
 pub enum CreateInvite {
@@ -143,14 +153,18 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
     }
 }
 
+/// The columns of an [`InviteRow`], as one SQL list (also after `RETURNING`).
+macro_rules! invite_columns {
+    () => {
+        "sid, account_sid, call_sid, to_identity, caller, params, status, status_callback, \
+         api_key_sid, answered_by, cancel_push, expires_at, date_created, date_updated"
+    };
+}
+pub(super) use invite_columns;
+
 macro_rules! select_invite {
     ($tail:literal) => {
-        concat!(
-            "SELECT sid, account_sid, call_sid, to_identity, caller, params, status, \
-             status_callback, api_key_sid, answered_by, cancel_push, expires_at, date_created, \
-             date_updated FROM invites ",
-            $tail
-        )
+        concat!("SELECT ", invite_columns!(), " FROM invites ", $tail)
     };
 }
 
@@ -216,44 +230,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(DeliveryRecord::try_from).collect()
-    }
-
-    /// Invites still ringing (or about to), for resuming their expiry timers.
-    pub async fn open_invites(&self) -> Result<Vec<InviteRecord>, StoreError> {
-        let rows: Vec<InviteRow> = sqlx::query_as(select_invite!(
-            "WHERE status IN ('queued', 'sending', 'delivered')"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(InviteRecord::try_from).collect()
-    }
-
-    /// Moves an open invite (queued, sending or delivered, not past `expires_at` unless
-    /// `to` is `expired`) to the final state `to`, recording who answered. Returns the
-    /// updated invite, or `None` if it was no longer open (someone else ended it first).
-    pub async fn end_invite(
-        &self,
-        sid: &InviteSid,
-        to: CallEnd,
-        answered_by: Option<&RegistrationSid>,
-        now: i64,
-    ) -> Result<Option<InviteRecord>, StoreError> {
-        let ended = sqlx::query(
-            "UPDATE invites SET status = $1, answered_by = $2, date_updated = $3 \
-             WHERE sid = $4 AND status IN ('queued', 'sending', 'delivered') \
-             AND (expires_at > $3 OR $1 = 'expired')",
-        )
-        .bind(to.as_str())
-        .bind(answered_by.map(|r| r.as_str()))
-        .bind(now)
-        .bind(sid.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if ended == 0 {
-            return Ok(None);
-        }
-        self.invite_by_sid(sid).await
     }
 
     /// Deliveries not final yet (queued or waiting for a retry), oldest invites first.

@@ -25,7 +25,7 @@ pub use accounts::AccountRecord;
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
 pub use credentials::CredentialRecord;
 pub use error::{Cause, StoreError};
-pub use invites::{CreateInvite, DeliveryRecord, InviteRecord};
+pub use invites::{CreateInvite, DeliveryRecord, EndRequest, InviteRecord};
 pub use outcomes::{
     BatchResult, CredentialRejection, DeliveryUpdate, InviteStatusChange, RegistrationEffect,
 };
@@ -42,7 +42,8 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::{Config, StoreKind};
 use error::decode;
-use hot::{Backend, GroupCommit};
+
+use hot::{Backend, Committers};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -62,8 +63,9 @@ pub struct Store {
     kind: StoreKind,
     /// SQLite's single-writer gate (see [`Store::begin_write`]).
     writer: Arc<tokio::sync::Mutex<()>>,
-    /// The invite group committer (see [`Store::create_invite`]); `None` in its own handle.
-    invites: Option<GroupCommit>,
+    /// The group committers of invites and call ends (see [`Store::create_invite`],
+    /// [`Store::end_invite`]); `None` in their own handle.
+    committers: Option<Committers>,
     /// The backend's hot paths (on SQLite: its writer thread and read connections).
     backend: Backend,
 }
@@ -172,11 +174,11 @@ impl Store {
             pool,
             kind,
             writer: Arc::new(tokio::sync::Mutex::new(())),
-            invites: None,
+            committers: None,
             backend,
         };
         Ok(Self {
-            invites: Some(GroupCommit::spawn(store.clone())),
+            committers: Some(Committers::spawn(store.clone())),
             ..store
         })
     }

@@ -5,8 +5,7 @@
 use super::invites::DeliveryRow;
 use super::{DeliveryRecord, Store, StoreError};
 use crate::config::StoreKind;
-use crate::domain::{DeliveryId, InviteSid};
-use sqlx::Row as _;
+use crate::domain::DeliveryId;
 
 const DELIVERY_COLUMNS: &str = "id, invite_sid, registration_sid, credential_sid, platform, \
      device_token, environment, status, attempts, apns_status, apns_reason, apns_id, accepted_at, date_updated";
@@ -146,24 +145,5 @@ impl Store {
             );
         }
         Ok(out)
-    }
-
-    /// Open invites past their expiry (their timer's replica may be gone), oldest first.
-    pub async fn overdue_invites(
-        &self,
-        now: i64,
-        limit: i64,
-    ) -> Result<Vec<InviteSid>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT sid FROM invites WHERE status IN ('queued', 'sending', 'delivered') \
-             AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok(InviteSid::trusted(r.try_get("sid")?)))
-            .collect()
     }
 }

@@ -1,29 +1,41 @@
-//! The invite group commit: concurrent [`Store::create_invite`] calls are handed to one task
-//! that takes every invite waiting and writes them in one transaction.
+//! Group commit: concurrent calls of one kind of write (invites with their deliveries, call
+//! endings) are handed to one task that takes every request waiting and writes them in one
+//! transaction, answering each caller with its own result.
 
+use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{CreateInvite, DeliveryRecord, InviteRecord, Store, StoreError};
+use crate::store::{CreateInvite, DeliveryRecord, EndRequest, InviteRecord, Store, StoreError};
 
-/// Most invites written in one group commit.
+/// Most requests written in one group commit.
 const GROUP_MAX: usize = 256;
 
-/// An invite waiting for the group committer.
-pub(super) struct Pending {
-    pub(super) invite: InviteRecord,
-    pub(super) deliveries: Vec<DeliveryRecord>,
-    pub(super) done: oneshot::Sender<Result<CreateInvite, StoreError>>,
+/// A request waiting for its group committer.
+struct Pending<R, T> {
+    request: R,
+    done: oneshot::Sender<Result<T, StoreError>>,
 }
 
-/// Handle to the task that writes concurrent invites together (see
-/// [`Store::create_invite`]). The task ends when every handle is dropped.
-#[derive(Clone, Debug)]
-pub(in crate::store) struct GroupCommit(pub(super) mpsc::UnboundedSender<Pending>);
+/// Writes a batch in one transaction: one result per request, in order.
+pub(super) type WriteBatch<R, T> =
+    for<'a> fn(&'a Store, &'a [R]) -> BoxFuture<'a, Result<Vec<T>, StoreError>>;
 
-impl GroupCommit {
-    /// Starts the committer on `store` (a handle without a committer of its own).
-    pub(in crate::store) fn spawn(store: Store) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
+/// Handle to a task that writes concurrent requests together. The task ends when every
+/// handle is dropped.
+#[derive(Debug)]
+pub(in crate::store) struct Group<R, T>(mpsc::UnboundedSender<Pending<R, T>>);
+
+impl<R, T> Clone for Group<R, T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
+    /// Starts the committer on `store` (a handle without committers of its own), writing
+    /// with `write`.
+    pub(super) fn spawn(store: Store, write: WriteBatch<R, T>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pending<R, T>>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -33,31 +45,63 @@ impl GroupCommit {
                         Err(_) => break,
                     }
                 }
-                let pairs: Vec<_> = batch
-                    .iter()
-                    .map(|p| (&p.invite, &p.deliveries[..]))
-                    .collect();
-                match store.write_invites(&pairs).await {
+                let (requests, waiting): (Vec<R>, Vec<_>) =
+                    batch.into_iter().map(|p| (p.request, p.done)).unzip();
+                match write(&store, &requests).await {
                     Ok(results) => {
-                        for (p, result) in batch.into_iter().zip(results) {
-                            let _ = p.done.send(Ok(result));
+                        for (done, result) in waiting.into_iter().zip(results) {
+                            let _ = done.send(Ok(result));
                         }
                     }
-                    // Alone, each invite gets its own outcome: one bad row can't fail others.
-                    Err(_) if batch.len() > 1 => {
-                        for p in batch {
-                            let result = store.write_invites(&[(&p.invite, &p.deliveries)]).await;
-                            let _ = p.done.send(result.map(|mut r| r.remove(0)));
+                    // Alone, each request gets its own outcome: one bad row can't fail others.
+                    Err(_) if requests.len() > 1 => {
+                        for (request, done) in requests.iter().zip(waiting) {
+                            let result = write(&store, std::slice::from_ref(request)).await;
+                            let _ = done.send(result.map(|mut r| r.remove(0)));
                         }
                     }
                     Err(e) => {
-                        if let Some(p) = batch.pop() {
-                            let _ = p.done.send(Err(e));
+                        if let Some(done) = waiting.into_iter().next() {
+                            let _ = done.send(Err(e));
                         }
                     }
                 }
             }
         });
-        GroupCommit(tx)
+        Group(tx)
+    }
+
+    /// Writes `request` with the others waiting. Gives the request back when the committer
+    /// is gone (its runtime ended), for the caller to write directly.
+    pub(super) async fn submit(&self, request: R) -> Result<Result<T, StoreError>, R> {
+        let (done, wait) = oneshot::channel();
+        if let Err(refused) = self.0.send(Pending { request, done }) {
+            return Err(refused.0.request);
+        }
+        Ok(wait
+            .await
+            .unwrap_or_else(|_| Err(StoreError::unavailable("the group committer stopped"))))
+    }
+}
+
+/// An invite and its deliveries, as [`Store::create_invite`] writes them.
+pub(in crate::store) type NewInvite = (InviteRecord, Vec<DeliveryRecord>);
+
+/// The store's group committers (none in the committers' own handle).
+#[derive(Clone, Debug)]
+pub(in crate::store) struct Committers {
+    pub(super) invites: Group<NewInvite, CreateInvite>,
+    pub(super) ends: Group<EndRequest, Option<InviteRecord>>,
+}
+
+impl Committers {
+    /// Starts every committer on `store`.
+    pub(in crate::store) fn spawn(store: Store) -> Self {
+        Self {
+            invites: Group::spawn(store.clone(), |store, batch| {
+                Box::pin(store.write_invites(batch))
+            }),
+            ends: Group::spawn(store, |store, batch| Box::pin(store.write_ends(batch))),
+        }
     }
 }

@@ -4,10 +4,12 @@
 //! text shared (`sql.rs`), and the [`Store`] methods here choosing the backend once.
 //!
 //! Performance properties kept by both (see bench/README.md): one transaction per batch;
-//! concurrent invites written together by the group commit (`group.rs`); multi-row INSERTs on
+//! concurrent invites and call ends written together by the group commit (`group.rs`), expiry
+//! as one set-based UPDATE (`ends.rs`); multi-row INSERTs on
 //! PostgreSQL; cached prepared statements on SQLite, whose writes also hold the store's writer
 //! gate so the sqlx writers and the writer thread never contend on SQLite's lock.
 
+mod ends;
 mod group;
 mod postgres;
 mod sql;
@@ -15,9 +17,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-
-pub(super) use group::GroupCommit;
+pub(super) use group::Committers;
 
 use super::sqlite::Fast;
 use super::{
@@ -49,21 +49,15 @@ impl Store {
         invite: &InviteRecord,
         deliveries: &[DeliveryRecord],
     ) -> Result<CreateInvite, StoreError> {
-        if let Some(GroupCommit(group)) = &self.invites {
-            let (done, wait) = oneshot::channel();
-            let pending = group::Pending {
-                invite: invite.clone(),
-                deliveries: deliveries.to_vec(),
-                done,
-            };
-            if group.send(pending).is_ok()
-                && let Ok(result) = wait.await
-            {
-                return result;
+        let mut new = (invite.clone(), deliveries.to_vec());
+        if let Some(committers) = &self.committers {
+            match committers.invites.submit(new).await {
+                Ok(result) => return result,
+                // The committer is gone (its runtime ended): write directly.
+                Err(back) => new = back,
             }
-            // The committer is gone (its runtime ended): write directly.
         }
-        let mut results = self.write_invites(&[(invite, deliveries)]).await?;
+        let mut results = self.write_invites(&[new]).await?;
         Ok(results.remove(0))
     }
 
@@ -72,7 +66,7 @@ impl Store {
     /// result is the existing invite.
     async fn write_invites(
         &self,
-        batch: &[(&InviteRecord, &[DeliveryRecord])],
+        batch: &[group::NewInvite],
     ) -> Result<Vec<CreateInvite>, StoreError> {
         match &self.backend {
             Backend::Sqlite(fast) => sqlite::write_invites(fast, &self.writer, batch).await,

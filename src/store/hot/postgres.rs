@@ -8,20 +8,23 @@ use std::collections::HashSet;
 
 use sqlx::Row as _;
 
+use super::group::NewInvite;
 use super::sql;
+use super::sql::end_many;
 use crate::domain::{AccountSid, Identity};
+use crate::store::EndRequest;
 use crate::store::invites::{INVITE_BY_CALL, InviteRow};
 use crate::store::outcomes::{CredentialRejection, StatusRow};
 use crate::store::registrations::{ACTIVE, RegistrationRow};
 use crate::store::{
-    BatchResult, CreateInvite, DeliveryRecord, DeliveryUpdate, InviteRecord, Registration,
-    RegistrationEffect, Store, StoreError,
+    BatchResult, CreateInvite, DeliveryRecord, DeliveryUpdate, Registration, RegistrationEffect,
+    Store, StoreError,
 };
 
 /// [`Store::write_invites`] on PostgreSQL.
 pub(super) async fn write_invites(
     store: &Store,
-    batch: &[(&InviteRecord, &[DeliveryRecord])],
+    batch: &[NewInvite],
 ) -> Result<Vec<CreateInvite>, StoreError> {
     // Row locks, no writer gate.
     let mut tx = store.pool.begin().await?;
@@ -88,6 +91,44 @@ pub(super) async fn write_invites(
     Ok(results)
 }
 
+/// [`Store::write_ends`] on PostgreSQL: one statement per chunk. An invite named twice in a
+/// batch is ended by its first request (as if they ran one after the other: the later one
+/// would find it ended); the later ones get `None`.
+pub(super) async fn write_ends(
+    store: &Store,
+    batch: &[EndRequest],
+) -> Result<Vec<Option<InviteRow>>, StoreError> {
+    let mut first: Vec<&EndRequest> = Vec::with_capacity(batch.len());
+    let mut seen = HashSet::new();
+    for end in batch {
+        if seen.insert(end.sid.as_str()) {
+            first.push(end);
+        }
+    }
+    // Row locks taken in one order, so concurrent batches (other replicas) can't deadlock.
+    first.sort_by(|a, b| a.sid.as_str().cmp(b.sid.as_str()));
+    let mut ended: std::collections::HashMap<String, InviteRow> = Default::default();
+    let mut tx = store.pool.begin().await?;
+    for chunk in first.chunks(sql::INVITE_CHUNK) {
+        let mut query = sqlx::query_as::<_, InviteRow>(sqlx::AssertSqlSafe(end_many(chunk.len())));
+        for end in chunk {
+            query = query
+                .bind(end.sid.as_str())
+                .bind(end.to.as_str())
+                .bind(end.answered_by.as_ref().map(|r| r.as_str()))
+                .bind(end.now);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            ended.insert(row.sid.clone(), row);
+        }
+    }
+    tx.commit().await?;
+    Ok(batch
+        .iter()
+        .map(|end| ended.remove(end.sid.as_str()))
+        .collect())
+}
+
 /// [`Store::record_deliveries`] on PostgreSQL.
 pub(super) async fn record_deliveries(
     store: &Store,
@@ -99,19 +140,23 @@ pub(super) async fn record_deliveries(
     let mut tx = store.pool.begin().await?;
     let mut touched = Vec::new();
     let mut used = Vec::new();
+    for chunk in one_per_delivery(updates).chunks(sql::DELIVERY_CHUNK) {
+        let text = sql::update_deliveries(chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(text)).bind(now);
+        for u in chunk {
+            query = query
+                .bind(u.id.to_string())
+                .bind(u.status.as_str())
+                .bind(u.attempts)
+                .bind(u.environment.as_str())
+                .bind(u.apns_status)
+                .bind(u.apns_reason.clone())
+                .bind(u.apns_id.clone())
+                .bind(u.accepted_at);
+        }
+        query.execute(&mut *tx).await?;
+    }
     for u in updates {
-        sqlx::query(sql::UPDATE_DELIVERY)
-            .bind(u.status.as_str())
-            .bind(u.attempts)
-            .bind(u.environment.as_str())
-            .bind(u.apns_status)
-            .bind(u.apns_reason.clone())
-            .bind(u.apns_id.clone())
-            .bind(u.accepted_at)
-            .bind(now)
-            .bind(u.id.to_string())
-            .execute(&mut *tx)
-            .await?;
         if !touched.contains(&u.invite_sid) {
             touched.push(u.invite_sid.clone());
         }
@@ -174,6 +219,25 @@ pub(super) async fn record_deliveries(
     Ok(result)
 }
 
+/// The update that one statement writes for each delivery, as if `updates` ran one after
+/// the other (at-least-once delivery can report a delivery twice): a final outcome is never
+/// overwritten, so the first final one stands; otherwise the last (a later retry) does.
+fn one_per_delivery(updates: &[DeliveryUpdate]) -> Vec<&DeliveryUpdate> {
+    let mut chosen: Vec<&DeliveryUpdate> = Vec::with_capacity(updates.len());
+    let mut at: std::collections::HashMap<crate::domain::DeliveryId, usize> = Default::default();
+    for u in updates {
+        match at.get(&u.id) {
+            None => {
+                at.insert(u.id, chosen.len());
+                chosen.push(u);
+            }
+            Some(&i) if chosen[i].status.is_open() => chosen[i] = u,
+            Some(_) => {}
+        }
+    }
+    chosen
+}
+
 /// [`Store::active_registrations`] on PostgreSQL.
 pub(super) async fn active_registrations(
     store: &Store,
@@ -186,4 +250,44 @@ pub(super) async fn active_registrations(
         .fetch_all(&store.pool)
         .await?;
     rows.into_iter().map(Registration::try_from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DeliveryId, DeliveryStatus, Environment, InviteSid, RegistrationSid};
+
+    fn update(id: DeliveryId, status: DeliveryStatus, attempts: i64) -> DeliveryUpdate {
+        DeliveryUpdate {
+            id,
+            invite_sid: InviteSid::generate(),
+            registration_sid: RegistrationSid::generate(),
+            status,
+            attempts,
+            environment: Environment::Production,
+            apns_status: None,
+            apns_reason: None,
+            apns_id: None,
+            accepted_at: None,
+            effect: None,
+            invite_created: 0,
+        }
+    }
+
+    #[test]
+    fn a_delivery_reported_twice_keeps_what_running_both_in_order_would() {
+        let (a, b) = (DeliveryId::generate(), DeliveryId::generate());
+        let updates = [
+            update(a, DeliveryStatus::Retrying, 1),
+            update(a, DeliveryStatus::Accepted, 2),
+            update(a, DeliveryStatus::Retrying, 3),
+            update(b, DeliveryStatus::Failed, 1),
+            update(b, DeliveryStatus::Accepted, 2),
+        ];
+        let chosen: Vec<_> = one_per_delivery(&updates)
+            .into_iter()
+            .map(|u| (u.id, u.attempts))
+            .collect();
+        assert_eq!(chosen, [(a, 2), (b, 1)]);
+    }
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use rusqlite::ToSql;
 use rusqlite::types::ToSqlOutput;
 
+use super::group::NewInvite;
 use super::sql;
+use super::sql::{END_ONE, EXPIRE_DUE_SQLITE};
+use crate::store::EndRequest;
 
 /// The single-row INSERTs the writer thread runs for every invite and delivery, built once
 /// (the statement cache is keyed by this text).
@@ -23,8 +26,7 @@ use crate::store::outcomes::{CredentialRejection, StatusRow};
 use crate::store::registrations::{ACTIVE, RegistrationRow};
 use crate::store::sqlite::{self, Fast};
 use crate::store::{
-    BatchResult, CreateInvite, DeliveryRecord, DeliveryUpdate, InviteRecord, Registration,
-    RegistrationEffect, StoreError,
+    BatchResult, CreateInvite, DeliveryUpdate, Registration, RegistrationEffect, StoreError,
 };
 
 /// The store's writer gate (`Store::writer`).
@@ -34,21 +36,63 @@ type Gate = Arc<tokio::sync::Mutex<()>>;
 pub(super) async fn write_invites(
     fast: &Fast,
     gate: &Gate,
-    batch: &[(&InviteRecord, &[DeliveryRecord])],
+    batch: &[NewInvite],
 ) -> Result<Vec<CreateInvite>, StoreError> {
     let gate = gate.clone().lock_owned().await;
-    let batch: Vec<(InviteRecord, Vec<DeliveryRecord>)> = batch
-        .iter()
-        .map(|(invite, deliveries)| ((*invite).clone(), deliveries.to_vec()))
-        .collect();
+    let batch = batch.to_vec();
     fast.write(gate, move |tx| write_invites_in(tx, &batch))
         .await
+}
+
+/// [`Store::write_ends`](crate::store::Store) on SQLite: one compare-and-set per end, in
+/// order, in one job on the writer thread.
+pub(super) async fn write_ends(
+    fast: &Fast,
+    gate: &Gate,
+    batch: &[EndRequest],
+) -> Result<Vec<Option<InviteRow>>, StoreError> {
+    let gate = gate.clone().lock_owned().await;
+    let batch = batch.to_vec();
+    fast.write(gate, move |tx| {
+        let mut ended = Vec::with_capacity(batch.len());
+        for end in &batch {
+            let args: [&dyn ToSql; 4] = [
+                &end.to.as_str(),
+                &end.answered_by.as_ref().map(|r| r.as_str()),
+                &end.now,
+                &end.sid.as_str(),
+            ];
+            ended.push(sqlite::query(tx, END_ONE, &args, invite_row)?.pop());
+        }
+        Ok(ended)
+    })
+    .await
+}
+
+/// [`Store::expire_due`](crate::store::Store) on SQLite, on the writer thread.
+pub(super) async fn expire_due(
+    fast: &Fast,
+    gate: &Gate,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<InviteRow>, StoreError> {
+    let gate = gate.clone().lock_owned().await;
+    let limit = limit as i64;
+    fast.write(gate, move |tx| {
+        Ok(sqlite::query(
+            tx,
+            EXPIRE_DUE_SQLITE,
+            &[&now, &limit],
+            invite_row,
+        )?)
+    })
+    .await
 }
 
 /// [`write_invites`] on the writer thread, inside its transaction.
 fn write_invites_in(
     tx: &rusqlite::Connection,
-    batch: &[(InviteRecord, Vec<DeliveryRecord>)],
+    batch: &[NewInvite],
 ) -> Result<Vec<CreateInvite>, StoreError> {
     let mut inserted = HashSet::new();
     // One cached single-row statement per row: no round trips to save on this thread, and

@@ -4,6 +4,7 @@
 
 mod bridge_tokens;
 mod callbacks;
+mod expiry;
 mod lifecycle;
 mod quickstart;
 mod support;
