@@ -183,6 +183,13 @@ impl Steady {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn reports_from_before_the_steady_fields_still_parse() {
+        let old: super::Steady = serde_json::from_str("{}").unwrap();
+        assert!(old.stalls.is_empty() && old.follow_ups.is_none());
+        assert_eq!(old.stall_threshold_ms, super::STALL_MS);
+    }
+
+    #[test]
     fn counts_5xx_of_invites_and_follow_ups() {
         let errors = [
             ("http_503_20003", 2),
