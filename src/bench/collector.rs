@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::series::PerSecond;
 use crate::mock_apns::TapEvent;
 
 /// Latencies are recorded in microseconds, up to a minute, with 3 significant digits.
-fn histogram() -> Histogram<u64> {
+pub(super) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds")
 }
 
@@ -43,6 +44,12 @@ pub struct Collector {
     pub invites_accepted: AtomicU64,
     /// Pushes expected: the sum of `devices` over every 202 of the run.
     pub pushes_expected: AtomicU64,
+    /// Pushes received (200) in each second of the window.
+    pub pushes_by_second: PerSecond,
+    /// 202s of the invites scheduled in each second of the window.
+    pub invites_by_second: PerSecond,
+    /// Follow-up requests (accept, reject, cancel) sent in each second of the window.
+    pub follow_ups_by_second: PerSecond,
 }
 
 /// Histogram summary in milliseconds.
@@ -58,7 +65,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &Histogram<u64>) -> Self {
+    pub(super) fn of(h: &Histogram<u64>) -> Self {
         let ms = |us: u64| us as f64 / 1000.0;
         Percentiles {
             count: h.len(),
@@ -72,7 +79,7 @@ impl Percentiles {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -81,6 +88,7 @@ impl Collector {
     pub fn new(warmup: Duration, duration: Duration) -> Self {
         let tag = hex::encode(crate::domain::random_bytes::<4>());
         let start = warmup.as_micros() as u64;
+        let seconds = duration.as_secs_f64().ceil() as usize;
         Collector {
             tag,
             epoch: Instant::now(),
@@ -88,13 +96,16 @@ impl Collector {
             push_latency: Mutex::new(histogram()),
             response_latency: Mutex::new(histogram()),
             schedule_lag: Mutex::new(histogram()),
-            max_by_second: Mutex::new(vec![0; duration.as_secs_f64().ceil() as usize]),
+            max_by_second: Mutex::new(vec![0; seconds]),
             errors: Mutex::new(BTreeMap::new()),
             pushes_total: AtomicU64::new(0),
             pushes_in_window: AtomicU64::new(0),
             invites_sent: AtomicU64::new(0),
             invites_accepted: AtomicU64::new(0),
             pushes_expected: AtomicU64::new(0),
+            pushes_by_second: PerSecond::new(seconds),
+            invites_by_second: PerSecond::new(seconds),
+            follow_ups_by_second: PerSecond::new(seconds),
         }
     }
 
@@ -114,6 +125,12 @@ impl Collector {
         (self.window.0..self.window.1).contains(&offset_us)
     }
 
+    /// The second of the window `offset_us` falls in, if it does.
+    pub fn second_of(&self, offset_us: u64) -> Option<usize> {
+        self.in_window(offset_us)
+            .then(|| ((offset_us - self.window.0) / 1_000_000) as usize)
+    }
+
     /// The call SID of invite `seq` scheduled at `offset_us`: `CA` + tag + seq + offset.
     pub fn call_sid(&self, seq: u64, offset_us: u64) -> String {
         format!(
@@ -125,11 +142,17 @@ impl Collector {
     }
 
     /// The scheduled send time (µs) in one of this run's call SIDs.
-    fn sent_at(&self, call_sid: &str) -> Option<u64> {
+    pub fn sent_at(&self, call_sid: &str) -> Option<u64> {
         if call_sid.len() != 34 || !call_sid.starts_with("CA") || call_sid[2..10] != self.tag {
             return None;
         }
         u64::from_str_radix(&call_sid[22..34], 16).ok()
+    }
+
+    /// The sequence number in one of this run's call SIDs.
+    pub fn seq_of(&self, call_sid: &str) -> Option<u64> {
+        self.sent_at(call_sid)?;
+        u64::from_str_radix(&call_sid[10..22], 16).ok()
     }
 
     /// Counts one error of `kind`.
@@ -142,19 +165,19 @@ impl Collector {
         *lock(&self.errors).entry(kind.into()).or_default() += n;
     }
 
-    /// The simulator's tap: one push arrived.
-    pub fn observe_push(&self, e: &TapEvent<'_>) {
-        let Some(sent) = e.collapse_id.and_then(|c| self.sent_at(c)) else {
-            return;
-        };
+    /// The simulator's tap: one push arrived. Returns the invite's sequence number when it
+    /// is a push of this run answered 200 (a phone could act on it).
+    pub fn observe_push(&self, e: &TapEvent<'_>) -> Option<u64> {
+        let sent = e.collapse_id.and_then(|c| self.sent_at(c))?;
         if e.status != 200 {
             self.error(format!("apns_{}", e.reason.unwrap_or("reset")));
-            return;
+            return None;
         }
         self.pushes_total.fetch_add(1, Ordering::Relaxed);
         let received = self.offset(e.received);
         if self.in_window(received) {
             self.pushes_in_window.fetch_add(1, Ordering::Relaxed);
+            self.pushes_by_second.add(self.second_of(received));
         }
         if self.in_window(sent) {
             let latency = received.saturating_sub(sent).max(1);
@@ -164,6 +187,7 @@ impl Collector {
                 *max = (*max).max(latency);
             }
         }
+        e.collapse_id.and_then(|c| self.seq_of(c))
     }
 
     /// The largest invite→push latency (ms) of the invites sent in each second of the window:
@@ -188,6 +212,7 @@ impl Collector {
         self.pushes_expected.fetch_add(devices, Ordering::Relaxed);
         if self.in_window(scheduled) {
             self.invites_accepted.fetch_add(1, Ordering::Relaxed);
+            self.invites_by_second.add(self.second_of(scheduled));
             let latency = answered.saturating_sub(scheduled).max(1);
             let _ = lock(&self.response_latency).record(latency);
         }
@@ -219,6 +244,7 @@ mod tests {
         assert_eq!(sid.len(), 34);
         assert!(crate::domain::CallSid::parse(&sid).is_ok(), "{sid}");
         assert_eq!(c.sent_at(&sid), Some(1_234_567));
+        assert_eq!(c.seq_of(&sid), Some(7));
         let other = Collector::new(Duration::ZERO, Duration::from_secs(1));
         assert_eq!(
             other.sent_at(&sid),
@@ -237,6 +263,7 @@ mod tests {
                 apns_id: None,
                 status: 200,
                 reason: None,
+                payload: None,
             })
         };
         push(c.call_sid(0, 500_000), 502_000); // warm-up
@@ -246,5 +273,6 @@ mod tests {
         assert!((latency.p50 - 3.0).abs() < 0.01, "{latency:?}");
         assert_eq!(c.pushes_total.load(Ordering::Relaxed), 2);
         assert_eq!(c.pushes_in_window.load(Ordering::Relaxed), 1);
+        assert_eq!(c.pushes_by_second.values(), vec![1]);
     }
 }

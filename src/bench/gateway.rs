@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::load::HttpClient;
+use super::http_client::HttpClient;
 use super::report::Process;
 
 /// How long the child may take to answer `/healthz`.
@@ -230,15 +230,19 @@ pub fn machine_busy_seconds() -> Option<f64> {
 }
 
 /// CPU and memory readings at the window's start and end: each gateway replica (`pids`),
-/// this process, and the whole machine's busy CPU seconds.
+/// this process, and the whole machine's busy CPU seconds; and each replica's RSS at the end
+/// of each second.
 pub(super) struct Window {
     /// One per pid, in order; `None` when a reading failed (the replica had exited).
     pub gateways: Vec<Option<(ProcSample, ProcSample)>>,
+    /// One series per pid: VmRSS (MiB) at the end of each second of the window.
+    pub rss_mib_by_second: Vec<Vec<Option<f64>>>,
     pub bench: Option<(ProcSample, ProcSample)>,
     pub machine_busy: Option<f64>,
 }
 
-/// Takes the [`Window`] readings `start` and `start + duration`.
+/// Takes the [`Window`] readings `start` and `start + duration`, and the replicas' RSS once
+/// a second between them (a `/proc` read per replica: negligible next to the load).
 pub(super) async fn sample_window(pids: Vec<String>, start: Instant, duration: Duration) -> Window {
     let take = |pids: &[String]| {
         (
@@ -249,10 +253,22 @@ pub(super) async fn sample_window(pids: Vec<String>, start: Instant, duration: D
     };
     tokio::time::sleep_until(start.into()).await;
     let (g0, s0, m0) = take(&pids);
-    tokio::time::sleep_until((start + duration).into()).await;
+    let end = start + duration;
+    let mut rss_mib_by_second = vec![Vec::new(); pids.len()];
+    for second in 1..duration.as_secs_f64().ceil() as u32 {
+        tokio::time::sleep_until((start + Duration::from_secs(second.into())).into()).await;
+        for (series, pid) in rss_mib_by_second.iter_mut().zip(&pids) {
+            series.push(sample(pid).map(|s| s.rss_mib));
+        }
+    }
+    tokio::time::sleep_until(end.into()).await;
     let (g1, s1, m1) = take(&pids);
+    for (series, end) in rss_mib_by_second.iter_mut().zip(&g1) {
+        series.push(end.map(|s| s.rss_mib));
+    }
     Window {
         gateways: g0.into_iter().zip(g1).map(|(a, b)| a.zip(b)).collect(),
+        rss_mib_by_second,
         bench: s0.zip(s1),
         machine_busy: m0.zip(m1).map(|(a, b)| b - a),
     }

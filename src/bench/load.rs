@@ -8,71 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::{HeaderValue, Method, header};
 
 use super::collector::Collector;
-
-/// Budget for one request, connecting included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A pooled HTTP/1.1 client (keep-alive; opens another connection when all are busy).
-#[derive(Clone)]
-pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
-}
-
-impl Default for HttpClient {
-    fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        HttpClient { client }
-    }
-}
-
-impl HttpClient {
-    /// Sends a request; the answer's status and body, or the kind of failure.
-    pub async fn request(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(header::HeaderName, HeaderValue)],
-        body: Bytes,
-    ) -> Result<(u16, Bytes), &'static str> {
-        let mut req = Request::builder().method(method).uri(url);
-        for (name, value) in headers {
-            req = req.header(name, value);
-        }
-        let req = req.body(Full::new(body)).map_err(|_| "bad_request")?;
-        let call = async {
-            let res = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| if e.is_connect() { "connect" } else { "http_io" })?;
-            let status = res.status().as_u16();
-            let body = res.into_body().collect().await.map_err(|_| "http_body")?;
-            Ok((status, body.to_bytes()))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, call)
-            .await
-            .unwrap_or(Err("timeout"))
-    }
-
-    /// The status of `GET url`, if it answered.
-    pub async fn get_status(&self, url: &str) -> Option<u16> {
-        self.request(Method::GET, url, &[], Bytes::new())
-            .await
-            .ok()
-            .map(|(s, _)| s)
-    }
-}
+use super::followup::FollowUpDriver;
+use super::http_client::{self, HttpClient, REQUEST_TIMEOUT};
 
 /// What each invite goes to and how it authenticates.
 pub struct InviteLoad {
@@ -86,6 +26,10 @@ pub struct InviteLoad {
     pub identity_prefix: String,
     pub identities: u64,
     pub collector: Arc<Collector>,
+    /// The invites' `ttl` (seconds).
+    pub ttl: u32,
+    /// Told of each 202, to end the call as the mix says (`None`: calls never end).
+    pub follow_ups: Option<Arc<FollowUpDriver>>,
     in_flight: AtomicU64,
 }
 
@@ -94,13 +38,9 @@ struct Accepted {
     devices: u64,
 }
 
-#[derive(serde::Deserialize)]
-struct Refused {
-    code: Option<u64>,
-}
-
 impl InviteLoad {
-    /// A load with nothing in flight yet.
+    /// A load with nothing in flight yet, of invites with the gateway's default ttl that
+    /// never end (see [`Self::with_endings`]).
     pub fn new(
         http: HttpClient,
         urls: Vec<String>,
@@ -117,8 +57,17 @@ impl InviteLoad {
             identity_prefix,
             identities: identities.max(1),
             collector,
+            ttl: crate::invites::DEFAULT_TTL,
+            follow_ups: None,
             in_flight: AtomicU64::new(0),
         }
+    }
+
+    /// Invites with this `ttl`, ended by `follow_ups` (when some).
+    pub fn with_endings(mut self, ttl: u32, follow_ups: Option<Arc<FollowUpDriver>>) -> Self {
+        self.ttl = ttl;
+        self.follow_ups = follow_ups;
+        self
     }
 
     /// Sends invite `seq`, scheduled `scheduled` µs after the epoch, and records the answer.
@@ -128,11 +77,12 @@ impl InviteLoad {
         if c.in_window(scheduled) {
             c.invites_sent.fetch_add(1, Ordering::Relaxed);
         }
+        let call_sid = c.call_sid(seq, scheduled);
         let body = format!(
-            r#"{{"to":"{}{}","from":"client:bench","call_sid":"{}","ttl":30}}"#,
+            r#"{{"to":"{}{}","from":"client:bench","call_sid":"{call_sid}","ttl":{}}}"#,
             self.identity_prefix,
             seq % self.identities,
-            c.call_sid(seq, scheduled)
+            self.ttl
         );
         let headers = [
             (header::AUTHORIZATION, self.auth.clone()),
@@ -150,15 +100,11 @@ impl InviteLoad {
             Ok((202, body)) => {
                 let devices = serde_json::from_slice::<Accepted>(&body).map_or(0, |a| a.devices);
                 c.record_accepted(scheduled, c.offset(Instant::now()), devices);
+                if let Some(f) = &self.follow_ups {
+                    f.on_accepted(seq, scheduled, &call_sid);
+                }
             }
-            Ok((status, body)) => {
-                let code = serde_json::from_slice::<Refused>(&body)
-                    .ok()
-                    .and_then(|r| r.code)
-                    .map(|code| format!("_{code}"))
-                    .unwrap_or_default();
-                c.error(format!("http_{status}{code}"));
-            }
+            Ok((status, body)) => c.error(http_client::refused(status, &body)),
             Err(kind) => c.error(kind),
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 use secrecy::SecretString;
 
+use super::mix::Mix;
 use crate::domain::ApiKeySid;
 
 /// How invites are paced.
@@ -65,6 +66,13 @@ pub struct BenchOptions {
     pub devices: u64,
     /// Registrations to store in all; filler identities make up the difference.
     pub registrations: u64,
+    /// How calls end (`None`: never, as before issue #14: every invite rings out its ttl
+    /// after the run).
+    pub mix: Option<Mix>,
+    /// Push received → the phone's accept/reject; 202 → the backend's cancel.
+    pub ring: Duration,
+    /// The invites' ttl, seconds (1–300, the gateway's bounds).
+    pub ttl: u32,
     /// How long to measure the simulator alone; zero skips it.
     pub ceiling_duration: Duration,
     /// The simulator's APNs listener (port 0 = any free port).
@@ -90,6 +98,13 @@ impl BenchOptions {
         }
         if self.devices == 0 || self.identities == 0 {
             bail!("--identities and --devices must be at least 1");
+        }
+        if !(1..=crate::invites::MAX_TTL).contains(&self.ttl) {
+            bail!(
+                "--ttl {}: the gateway takes 1 to {} seconds",
+                self.ttl,
+                crate::invites::MAX_TTL
+            );
         }
         Ok(())
     }

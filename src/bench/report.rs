@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ceiling::Ceiling;
 use super::collector::Percentiles;
+use super::steady::{Steady, row};
 
 /// Everything one run measured, with the settings it ran with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,8 +28,12 @@ pub struct Report {
     pub response_latency_ms: Percentiles,
     /// How late the load generator sent, against its schedule (open loop).
     pub schedule_lag_ms: Percentiles,
-    /// Errors by kind: `http_<status>_<code>`, `connect`, `timeout`, `apns_<reason>`, `lost`.
+    /// Errors by kind: `http_<status>_<code>`, `connect`, `timeout`, `apns_<reason>`, `lost`;
+    /// a follow-up's with its kind first (`accept_http_<status>_<code>`, `cancel_timeout`, …).
     pub errors: BTreeMap<String, u64>,
+    /// Per-second series, stalls, 5xx count and the calls' endings.
+    #[serde(flatten)]
+    pub steady: Steady,
     /// The gateway process, when the benchmark started it. With several replicas: their CPU
     /// summed, and the largest replica's RSS (peak and now).
     pub gateway: Option<Process>,
@@ -92,6 +97,16 @@ pub struct Settings {
     /// Whether they shared a Redis delivery queue (`--redis-url`).
     #[serde(default)]
     pub redis: bool,
+    /// How calls ended (`answered=60,rejected=20,canceled=10,expired=10`); `null`: they
+    /// didn't (`--mix none`).
+    #[serde(default)]
+    pub mix: Option<String>,
+    /// Push → accept/reject, and 202 → cancel, ms.
+    #[serde(default)]
+    pub ring_ms: u64,
+    /// The invites' ttl, seconds.
+    #[serde(default)]
+    pub ttl_s: u32,
 }
 
 fn one() -> usize {
@@ -127,6 +142,9 @@ impl Settings {
             registrations_seeded,
             replicas,
             redis,
+            mix: opts.mix.map(|m| m.to_string()),
+            ring_ms: opts.ring.as_millis() as u64,
+            ttl_s: opts.ttl,
         }
     }
 }
@@ -184,10 +202,6 @@ impl Process {
     }
 }
 
-fn row(out: &mut String, name: &str, value: String) {
-    let _ = writeln!(out, "  {name:<28} {value}");
-}
-
 fn percentiles(p: &Percentiles) -> String {
     format!(
         "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
@@ -224,6 +238,12 @@ impl Report {
             self.machine.cpus,
             self.machine.cpu_model
         );
+        let endings = match &s.mix {
+            Some(mix) => format!("calls end {mix}, ring {} ms", s.ring_ms),
+            None => "calls never end".to_owned(),
+        };
+        let _ = writeln!(out, "  ({endings}; ttl {} s)", s.ttl_s);
+        self.steady.alarm_rows(&mut out);
         let i = &self.invites;
         let p = &self.pushes;
         row(
@@ -272,6 +292,7 @@ impl Report {
             list.join(", ")
         };
         row(&mut out, "errors", errors);
+        self.steady.rows(&mut out);
         if let Some(g) = &self.gateway {
             if self.replicas.len() > 1 {
                 row(

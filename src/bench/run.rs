@@ -1,6 +1,7 @@
 //! One run's steps, in order: start the simulator, measure its ceiling, start (and seed) the
-//! gateway(s), warm up and load them, wait for the last pushes, read CPU and memory, stop
-//! everything, and turn the counts into the [`Report`].
+//! gateway(s), warm up and load them (ending the calls as the mix says), wait for the last
+//! pushes and follow-ups, read CPU and memory, stop everything, and turn the counts into the
+//! [`Report`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,12 +10,16 @@ use std::time::{Duration, Instant};
 
 use super::ceiling::Ceiling;
 use super::collector::Collector;
+use super::followup::FollowUpDriver;
 use super::gateway::{self, Window};
-use super::load::{self, HttpClient, InviteLoad};
+use super::http_client::HttpClient;
+use super::load::{self, InviteLoad};
 use super::options::{BenchOptions, Rate};
 use super::report::{Machine, Process, Pushes, Report, Settings, Throughput};
 use super::seed;
+use super::series;
 use super::simulator::Apns;
+use super::steady::{self, FollowUps, Steady};
 use super::under_test::UnderTest;
 
 /// How long, after the last answer, pushes may still arrive before they count as lost.
@@ -30,7 +35,7 @@ pub(super) async fn run_in(
     let simulator_ceiling = apns.ceiling(opts).await?;
     let http = HttpClient::default();
     let mut under_test = UnderTest::start(opts, work, &apns, &http).await?;
-    let (collector, usage) = measure(opts, &apns, &under_test, http).await?;
+    let (collector, usage, follow_ups) = measure(opts, &apns, &under_test, http).await?;
     let exited = under_test.exited();
     if exited > 0 {
         collector.errors_of("gateway_exited", exited);
@@ -40,47 +45,58 @@ pub(super) async fn run_in(
     apns.sim.shutdown().await;
     let settings = Settings::new(opts, store, registrations);
     Ok(report(
-        opts,
-        date,
-        settings,
+        (opts, date, settings),
         &collector,
-        usage,
+        (usage, follow_ups),
         simulator_ceiling,
     ))
 }
 
-/// The warm-up and the measured window: the load at `opts.rate`, then up to [`DRAIN`] for
-/// the pushes still due; returns the counts and the processes' use over the window.
+/// The warm-up and the measured window: the load at `opts.rate` and its follow-ups, then up
+/// to [`DRAIN`] for the pushes still due and the follow-ups' answers; returns the counts, the
+/// processes' use over the window, and the follow-ups' counts (when calls end).
 async fn measure(
     opts: &BenchOptions,
     apns: &Apns,
     under_test: &UnderTest,
     http: HttpClient,
-) -> anyhow::Result<(Arc<Collector>, Usage)> {
+) -> anyhow::Result<(Arc<Collector>, Usage, Option<FollowUps>)> {
     eprintln!(
         "bench: running for {:?} after {:?} of warm-up",
         opts.duration, opts.warmup
     );
     let collector = Arc::new(Collector::new(opts.warmup, opts.duration));
-    apns.report_to(collector.clone());
+    let follow_ups = opts.mix.map(|mix| {
+        Arc::new(FollowUpDriver::new(
+            http.clone(),
+            under_test.bases.clone(),
+            under_test.seeded.basic(),
+            (mix, opts.ring),
+            collector.clone(),
+        ))
+    });
+    apns.report_to(collector.clone(), follow_ups.clone());
     let pids = under_test.pids();
     let sampler = tokio::spawn(gateway::sample_window(
         pids.clone(),
         collector.epoch + opts.warmup,
         opts.duration,
     ));
-    let invites = Arc::new(InviteLoad::new(
-        http,
-        under_test
-            .bases
-            .iter()
-            .map(|b| format!("{b}/v1/invites"))
-            .collect(),
-        under_test.seeded.basic(),
-        seed::IDENTITY_PREFIX.to_owned(),
-        opts.identities,
-        collector.clone(),
-    ));
+    let invites = Arc::new(
+        InviteLoad::new(
+            http,
+            under_test
+                .bases
+                .iter()
+                .map(|b| format!("{b}/v1/invites"))
+                .collect(),
+            under_test.seeded.basic(),
+            seed::IDENTITY_PREFIX.to_owned(),
+            opts.identities,
+            collector.clone(),
+        )
+        .with_endings(opts.ttl, follow_ups.clone()),
+    );
     let until = opts.warmup + opts.duration;
     match opts.rate {
         Rate::Fixed(rate) => load::open_loop(invites, rate, until).await?,
@@ -93,8 +109,12 @@ async fn measure(
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    if let Some(f) = &follow_ups {
+        f.finish().await;
+    }
     let window = sampler.await?;
-    Ok((collector, Usage::of(window, &pids, opts.duration)))
+    let usage = Usage::of(window, &pids, opts.duration);
+    Ok((collector, usage, follow_ups.map(|f| f.report())))
 }
 
 /// CPU and memory over the measured window.
@@ -107,6 +127,8 @@ struct Usage {
     load_generator: Option<Process>,
     /// Everything else on the machine.
     other_cpu_percent: Option<f64>,
+    /// Each replica's RSS at the end of each second of the window.
+    rss_mib_by_second: Vec<Vec<Option<f64>>>,
 }
 
 impl Usage {
@@ -140,17 +162,16 @@ impl Usage {
             gateway,
             load_generator,
             other_cpu_percent,
+            rss_mib_by_second: window.rss_mib_by_second,
         }
     }
 }
 
 /// The [`Report`] of the finished run; pushes never received count as `lost` errors.
 fn report(
-    opts: &BenchOptions,
-    date: String,
-    settings: Settings,
+    (opts, date, settings): (&BenchOptions, String, Settings),
     collector: &Collector,
-    usage: Usage,
+    (usage, follow_ups): (Usage, Option<FollowUps>),
     simulator_ceiling: Option<Ceiling>,
 ) -> Report {
     let expected = collector.pushes_expected.load(Ordering::Relaxed);
@@ -164,6 +185,18 @@ fn report(
     let in_window = collector.pushes_in_window.load(Ordering::Relaxed);
     let pushes_per_second = in_window as f64 / secs;
     let accepted = collector.invites_accepted.load(Ordering::Relaxed);
+    let max_latency_ms_by_second = collector.max_by_second();
+    let errors = collector.errors();
+    let steady = Steady {
+        pushes_by_second: collector.pushes_by_second.values(),
+        invites_by_second: collector.invites_by_second.values(),
+        follow_ups_by_second: collector.follow_ups_by_second.values(),
+        gateway_rss_mib_by_second: usage.rss_mib_by_second,
+        stalls: series::stalls(&max_latency_ms_by_second),
+        stall_threshold_ms: series::STALL_MS,
+        http_5xx: steady::count_5xx(&errors),
+        follow_ups,
+    };
     Report {
         pushgate_version: env!("CARGO_PKG_VERSION").to_owned(),
         date,
@@ -182,10 +215,11 @@ fn report(
             lost,
         },
         latency_ms,
-        max_latency_ms_by_second: collector.max_by_second(),
+        max_latency_ms_by_second,
         response_latency_ms,
         schedule_lag_ms,
-        errors: collector.errors(),
+        errors,
+        steady,
         gateway: usage.gateway,
         replicas: usage.replicas,
         load_generator: usage.load_generator,

@@ -13,7 +13,7 @@ use http::{HeaderName, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use super::load::HttpClient;
+use super::http_client::HttpClient;
 use crate::auth::access_token::{self, MintRequest};
 use crate::auth::api_keys;
 use crate::clock::{now_ms, now_secs};

@@ -1,6 +1,6 @@
 //! The run's APNs side: the simulator started in-process, with a [`PushTap`] handing each
-//! push to the run's [`Collector`] once the load starts, and the [`Ceiling`] measured against
-//! it alone.
+//! push to the run's [`Collector`] (and to its [`FollowUpDriver`], the phones, when calls
+//! end) once the load starts, and the [`Ceiling`] measured against it alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use super::ceiling::{self, Ceiling};
 use super::collector::Collector;
+use super::followup::FollowUpDriver;
 use super::options::{BenchOptions, Target};
 use super::seed;
 use crate::mock_apns::{self, PushTap, Simulator, SimulatorConfig, TlsSource};
@@ -20,18 +21,24 @@ pub(super) struct Apns {
     pub ca_file: PathBuf,
     pub ca_pem: String,
     /// Empty until the load starts; the tap reports pushes to it from then on.
-    collector: Arc<OnceLock<Arc<Collector>>>,
+    sink: Arc<OnceLock<Sink>>,
 }
+
+/// Where the tap reports pushes.
+type Sink = (Arc<Collector>, Option<Arc<FollowUpDriver>>);
 
 impl Apns {
     /// Starts the simulator on `opts.apns_listen`, with the certificate in `opts.apns_dir`
     /// (default `<work>/apns`), reused when there, else generated there.
     pub async fn start(opts: &BenchOptions, work: &Path) -> anyhow::Result<Self> {
-        let slot: Arc<OnceLock<Arc<Collector>>> = Arc::new(OnceLock::new());
+        let slot: Arc<OnceLock<Sink>> = Arc::new(OnceLock::new());
         let tap_slot = slot.clone();
         let tap = PushTap::new(move |event| {
-            if let Some(collector) = tap_slot.get() {
-                collector.observe_push(event);
+            if let Some((collector, follow_ups)) = tap_slot.get()
+                && let Some(seq) = collector.observe_push(event)
+                && let Some(f) = follow_ups
+            {
+                f.on_push(seq, event.received, event.payload);
             }
         });
         let apns_dir = opts.apns_dir.clone().unwrap_or_else(|| work.join("apns"));
@@ -66,7 +73,7 @@ impl Apns {
             sim,
             ca_file,
             ca_pem,
-            collector: slot,
+            sink: slot,
         })
     }
 
@@ -101,8 +108,9 @@ impl Apns {
         ))
     }
 
-    /// From now on every push the simulator receives is reported to `collector`.
-    pub fn report_to(&self, collector: Arc<Collector>) {
-        let _ = self.collector.set(collector);
+    /// From now on every push the simulator receives is reported to `collector`, and handed
+    /// to `follow_ups` (if any) to answer.
+    pub fn report_to(&self, collector: Arc<Collector>, follow_ups: Option<Arc<FollowUpDriver>>) {
+        let _ = self.sink.set((collector, follow_ups));
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use secrecy::SecretString;
 
 use super::gateway::{ChildGateway, ChildSpec};
-use super::load::HttpClient;
+use super::http_client::HttpClient;
 use super::options::{BenchOptions, Target};
 use super::seed::{self, Seeded};
 use super::simulator::Apns;

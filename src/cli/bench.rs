@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 
-use crate::bench::{self, BenchOptions, Rate, Target};
+use crate::bench::{self, BenchOptions, Mix, Rate, Target};
 use crate::domain::ApiKeySid;
 
 /// Arguments of `bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Measured seconds.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
+    /// Measured seconds (default: 120, or twice --ttl if longer, so calls end and expire
+    /// in a steady state; 10 with --mix none).
+    #[arg(long)]
+    duration: Option<f64>,
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
@@ -35,6 +36,19 @@ pub struct BenchArgs {
     /// Registrations to store in all (e.g. 1000000); other identities fill the difference.
     #[arg(long, default_value_t = 0)]
     registrations: u64,
+    /// How calls end, in percent summing to 100: answered (accepted on the first device to
+    /// get the push), rejected (likewise), canceled (by the backend), expired (left to ring
+    /// out --ttl); `none`: calls never end (ttl 30, the bench before issue #14).
+    #[arg(long, default_value = "answered=60,rejected=20,canceled=10,expired=10",
+          value_parser = parse_mix)]
+    mix: MixArg,
+    /// Milliseconds between a push reaching the simulator and its accept/reject, and between
+    /// the 202 and the cancel.
+    #[arg(long, default_value_t = 200)]
+    ring_ms: u64,
+    /// The invites' ttl in seconds, 1–300 (default 10; 30 with --mix none).
+    #[arg(long)]
+    ttl: Option<u32>,
     /// Store of the gateway the bench starts: `sqlite:…` (default: a fresh file) or
     /// `postgres://…` (a throwaway database: the bench adds rows to it).
     #[arg(long)]
@@ -85,6 +99,19 @@ pub struct BenchArgs {
     json: Option<PathBuf>,
 }
 
+/// `--ttl` when calls end: short, so expiries happen inside the window.
+const DEFAULT_TTL: u32 = 10;
+/// `--duration` when calls end, at least: a dozen ttls of calls ending and expiring.
+const STEADY_DURATION: f64 = 120.0;
+
+/// `--mix`: the shares, or `None` for `none`.
+#[derive(Debug, Clone, Copy)]
+pub struct MixArg(Option<Mix>);
+
+fn parse_mix(s: &str) -> Result<MixArg, String> {
+    Mix::parse(s).map(MixArg)
+}
+
 /// `--rate`: a number or `max`.
 #[derive(Debug, Clone, Copy)]
 pub enum RateArg {
@@ -131,7 +158,15 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             cpus: args.gateway_cpus,
         },
     };
-    let duration = seconds("duration", args.duration)?;
+    let MixArg(mix) = args.mix;
+    let (ttl, default_duration) = match mix {
+        Some(_) => {
+            let ttl = args.ttl.unwrap_or(DEFAULT_TTL);
+            (ttl, STEADY_DURATION.max(2.0 * f64::from(ttl)))
+        }
+        None => (args.ttl.unwrap_or(crate::invites::DEFAULT_TTL), 10.0),
+    };
+    let duration = seconds("duration", args.duration.unwrap_or(default_duration))?;
     if duration.is_zero() {
         bail!("--duration must be positive");
     }
@@ -148,6 +183,9 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         identities: args.identities,
         devices: args.devices,
         registrations: args.registrations,
+        mix,
+        ring: Duration::from_millis(args.ring_ms),
+        ttl,
         ceiling_duration: seconds("ceiling-duration", args.ceiling_duration)?,
         apns_listen: args.apns_listen,
         apns_dir: args.apns_dir,

@@ -82,13 +82,13 @@ pub(crate) async fn handle_stream(
         Some(FaultAction::RstStream) => {
             respond.send_reset(h2::Reason::REFUSED_STREAM);
             Counters::bump(&shared.counters.streams_reset);
-            tap(shared, tapped_at, &parts.headers, 0, None);
+            tap(shared, tapped_at, &parts.headers, 0, None, None);
             finish(shared, record);
             return;
         }
         Some(FaultAction::DropConnection) => {
             let _ = ctx.commands.send(ConnCommand::Drop);
-            tap(shared, tapped_at, &parts.headers, 0, None);
+            tap(shared, tapped_at, &parts.headers, 0, None, None);
             finish(shared, record);
             return;
         }
@@ -115,7 +115,14 @@ pub(crate) async fn handle_stream(
     };
     answer(shared, &mut respond, &verdict, &apns_id);
     let reason = verdict.reason.as_deref();
-    tap(shared, tapped_at, &parts.headers, verdict.status, reason);
+    tap(
+        shared,
+        tapped_at,
+        &parts.headers,
+        verdict.status,
+        reason,
+        Some(&body),
+    );
     if let (Some(f), Some(FaultAction::Goaway)) = (&fault, action) {
         let debug = serde_json::json!({ "reason": f.reason }).to_string();
         let _ = ctx.commands.send(ConnCommand::GoAway(Bytes::from(debug)));
@@ -176,6 +183,7 @@ fn tap(
     headers: &HeaderMap,
     status: u16,
     reason: Option<&str>,
+    payload: Option<&[u8]>,
 ) {
     let (Some(tap), Some(received)) = (&shared.tap, received) else {
         return;
@@ -187,6 +195,7 @@ fn tap(
         apns_id: header("apns-id"),
         status,
         reason,
+        payload,
     });
 }
 

@@ -1,9 +1,11 @@
 //! An optional, always-on observer of received pushes: a callback the simulator calls once
-//! per answered request with its receive time and collapse id, so a benchmark can match
-//! pushes to the invites that caused them without the full push log.
+//! per answered request with its receive time, collapse id and payload bytes, so a benchmark
+//! can match pushes to the invites that caused them (and answer them, as a phone would)
+//! without the full push log.
 //!
-//! The simulator takes no lock and allocates nothing for it; without a tap it costs one
-//! `Option` check per push. The callback runs on the stream's task, so it must be quick.
+//! The simulator takes no lock and allocates nothing for it (the payload is the body it
+//! already read, lent, never parsed); without a tap it costs one `Option` check per push.
+//! The callback runs on the stream's task, so it must be quick.
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,6 +25,9 @@ pub struct TapEvent<'a> {
     pub status: u16,
     /// Error reason answered, if any.
     pub reason: Option<&'a str>,
+    /// The request body as received (the push payload JSON, unparsed); `None` when a fault
+    /// answered before the body was read.
+    pub payload: Option<&'a [u8]>,
 }
 
 /// A callback observing every push (see the module documentation).

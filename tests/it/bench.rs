@@ -1,6 +1,7 @@
 //! `pushgate bench` end to end: a short, slow run against a gateway it starts as a child
-//! process, on each store, and with two replicas on PostgreSQL + Redis; the JSON report has
-//! every field and the pushes arrived.
+//! process, on each store — without call endings (`--mix none`) and with them (accept,
+//! reject, cancel through the API, short ttl) — and with two replicas on PostgreSQL + Redis;
+//! the JSON report has every field, the pushes arrived and the follow-ups succeeded.
 //! (Behaviour only: no performance threshold is asserted here.)
 
 use std::process::Command;
@@ -10,14 +11,14 @@ use serde_json::Value;
 use crate::helpers::bin::BIN;
 use crate::helpers::{Backend, fresh_database, redis_url, store_tests};
 
-/// `pushgate bench` for 2 s (+0.5 s warm-up) at 40 invites/s, 5 identities × 2 devices,
-/// writing its report to `json` and keeping its work directory in `work`.
-fn short_run(json: &std::path::Path, work: &std::path::Path) -> Command {
+/// `pushgate bench` for `duration` s (+0.5 s warm-up) at 40 invites/s, 5 identities × 2
+/// devices, writing its report to `json` and keeping its work directory in `work`.
+fn short_run(json: &std::path::Path, work: &std::path::Path, duration: &str) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args([
         "bench",
         "--duration",
-        "2",
+        duration,
         "--warmup",
         "0.5",
         "--rate",
@@ -35,8 +36,9 @@ fn short_run(json: &std::path::Path, work: &std::path::Path) -> Command {
 async fn short_run_reports_pushes(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let mut cmd = short_run(&json, &dir.path().join("work"));
+    let mut cmd = short_run(&json, &dir.path().join("work"), "2");
     cmd.args(["--registrations", "100", "--ceiling-duration", "0.5"]);
+    cmd.args(["--mix", "none"]);
     if b == Backend::Postgres {
         cmd.args(["--database-url", &fresh_database(b, dir.path()).await]);
     }
@@ -58,6 +60,9 @@ async fn short_run_reports_pushes(b: Backend) {
     assert_eq!(report["settings"]["mode"], "open");
     assert_eq!(report["settings"]["devices_per_identity"], 2);
     assert_eq!(report["settings"]["registrations_seeded"], 100);
+    assert_eq!(report["settings"]["mix"], Value::Null, "{report}");
+    assert_eq!(report["settings"]["ttl_s"], 30, "--mix none keeps ttl 30");
+    assert_eq!(report["follow_ups"], Value::Null, "{report}");
     let n = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("number expected: {v}"));
     assert!(n(&report["invites"]["accepted"]) > 0.0, "{report}");
     assert!(n(&report["pushes"]["in_window"]) > 0.0, "{report}");
@@ -91,7 +96,85 @@ async fn short_run_reports_pushes(b: Backend) {
     assert!(n(&report["machine"]["cpus"]) >= 1.0);
 }
 
-store_tests!(short_run_reports_pushes);
+/// The default mix with a 2 s ttl and a 50 ms ring over 3 s (+0.5 s warm-up): every kind of
+/// follow-up is sent and answered 200 (or, at worst, 409 for a call that expired under a
+/// slow debug gateway), no error, no 5xx; the series have one value per second.
+async fn short_run_ends_calls(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut cmd = short_run(&json, &dir.path().join("work"), "3");
+    cmd.args(["--ceiling-duration", "0"])
+        .args(["--ttl", "2", "--ring-ms", "50"]);
+    if b == Backend::Postgres {
+        cmd.args(["--database-url", &fresh_database(b, dir.path()).await]);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("stalls (> 100 ms)"), "{stdout}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let n = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("count expected: {v}"));
+    assert_eq!(
+        report["settings"]["mix"], "answered=60,rejected=20,canceled=10,expired=10",
+        "{report}"
+    );
+    assert_eq!(report["settings"]["ttl_s"], 2);
+    assert_eq!(report["settings"]["ring_ms"], 50);
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert_eq!(report["http_5xx"], 0, "{report}");
+    assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    let f = &report["follow_ups"];
+    for kind in ["accept", "reject", "cancel"] {
+        let k = &f[kind];
+        assert!(n(&k["ok"]) > 0, "{kind}: {report}");
+        assert_eq!(
+            n(&k["ok"]) + n(&k["conflict"]),
+            n(&k["sent"]),
+            "{kind}: {report}"
+        );
+        assert_eq!(n(&k["latency_ms"]["count"]), n(&k["ok"]), "{kind}");
+    }
+    assert!(n(&f["left_to_expire"]) > 0, "{report}");
+    assert_eq!(f["unfinished"], false, "{report}");
+    // Answered outnumber rejected, which outnumber canceled (60/20/10 of ~120 invites).
+    assert!(
+        n(&f["accept"]["sent"]) > n(&f["reject"]["sent"]),
+        "{report}"
+    );
+    for series in [
+        "pushes_by_second",
+        "invites_by_second",
+        "follow_ups_by_second",
+        "max_latency_ms_by_second",
+    ] {
+        let values = report[series].as_array().unwrap();
+        assert_eq!(values.len(), 3, "{series}: {report}");
+    }
+    let follow_ups: u64 = report["follow_ups_by_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(n)
+        .sum();
+    assert!(follow_ups > 0, "{report}");
+    let rss = report["gateway_rss_mib_by_second"].as_array().unwrap();
+    assert_eq!(rss.len(), 1, "one replica: {report}");
+    let samples = rss[0].as_array().unwrap();
+    assert_eq!(samples.len(), 3, "{report}");
+    assert!(
+        samples
+            .iter()
+            .all(|v| v.as_f64().is_some_and(|mib| mib > 0.0))
+    );
+    assert!(report["stalls"].is_array(), "{report}");
+    assert_eq!(report["stall_threshold_ms"], 100.0);
+}
+
+store_tests!(short_run_reports_pushes, short_run_ends_calls);
 
 /// Two `pushgate serve` replicas on one PostgreSQL database sharing a Redis queue: every push
 /// arrives (each sent once: received = expected), and the report lists both replicas.
@@ -101,7 +184,7 @@ async fn two_replicas_on_postgres_and_redis() {
     let json = dir.path().join("report.json");
     let work = dir.path().join("work");
     let database = fresh_database(Backend::Postgres, dir.path()).await;
-    let out = short_run(&json, &work)
+    let out = short_run(&json, &work, "2")
         .args(["--ceiling-duration", "0"])
         .args(["--replicas", "2", "--redis-url", &redis_url()])
         .args(["--database-url", &database])
@@ -148,7 +231,8 @@ async fn two_replicas_on_postgres_and_redis() {
     }
 }
 
-/// Refused before anything starts: Redis with SQLite, several replicas without Redis.
+/// Refused before anything starts: Redis with SQLite, several replicas without Redis, a mix
+/// not summing to 100, a ttl the gateway would refuse.
 #[test]
 fn replicas_need_postgres_and_redis() {
     for (args, message) in [
@@ -165,6 +249,15 @@ fn replicas_need_postgres_and_redis() {
                 "postgres://postgres@127.0.0.1:5432/unused",
             ][..],
             "--replicas 2 needs --redis-url",
+        ),
+        (
+            &["--mix", "answered=60,rejected=20"][..],
+            "the shares sum to 80, not 100",
+        ),
+        (&["--mix", "answered=60,hungup=40"][..], "the kinds are"),
+        (
+            &["--ttl", "0"][..],
+            "--ttl 0: the gateway takes 1 to 300 seconds",
         ),
     ] {
         let out = Command::new(BIN)

@@ -240,6 +240,7 @@ async fn the_tap_sees_each_push_with_its_collapse_id_and_answer() {
             e.status,
             e.reason.map(str::to_owned),
         );
+        assert!(e.payload.is_some_and(|p| !p.is_empty()), "the body is lent");
         sink.lock().unwrap().push(entry);
     });
     let sim = run(SimulatorConfig {
