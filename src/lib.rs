@@ -69,8 +69,9 @@ pub enum RunError {
 }
 
 /// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
-/// the call lifecycle (re-arming expiry timers) and the status callback dispatcher. Their
-/// background tasks share one [`tasks::Tasks`], which [`delivery::Engine::shutdown`] waits for.
+/// the call lifecycle (re-arming expiry timers, the retention pruner) and the status callback
+/// dispatcher. Their background tasks share one [`tasks::Tasks`], which
+/// [`delivery::Engine::shutdown`] waits for.
 pub async fn start_services(
     config: Config,
     store: Store,
@@ -119,6 +120,9 @@ pub async fn start_services(
     if redis.is_some() {
         // Another replica's expiry timers die with it: every replica also ends overdue invites.
         invites.spawn_overdue_sweeper();
+    }
+    if let Some(keep) = config.invite_retention() {
+        invites.spawn_pruner(keep);
     }
     // Behind an Arc: the state is cloned for every request.
     let registrations = Arc::new(registrations::Registrations::new(
