@@ -5,8 +5,8 @@
 //! - [`config`]: layered configuration (defaults → TOML → `PUSHGATE_*`), validated at load.
 //! - [`domain`]: parsed types: SIDs, identities, device tokens, and the states, environments,
 //!   platforms and delivery ids everything past the store edge uses.
-//! - [`invites`]: the invites service — place, read, wait, accept, reject, cancel, expire — and
-//!   status callbacks; [`registrations`]: the registrations service.
+//! - [`invites`]: the invites service — place, read, wait, accept, reject, cancel, expire, prune ended
+//!   ones — and status callbacks; [`registrations`]: the registrations service.
 //! - [`credentials`]: push credentials: parsing and validation (PEM, .p12, .p8), sealing, rotation.
 //! - [`auth`]: API keys (HTTP Basic), Twilio-format access tokens, bridge tokens.
 //! - [`secrets`]: the master key and envelope encryption of secrets at rest.

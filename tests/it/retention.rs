@@ -169,7 +169,8 @@ async fn old_ended_invites_go_with_their_deliveries_in_batches(b: Backend) {
 async fn the_service_prunes_more_than_one_batch_and_counts_it(b: Backend) {
     let app = app(b).await;
     let regs = registrations(&app, "alice", &[3]).await;
-    // More than one batch of 1,000, written concurrently (group commits).
+    // More than one batch (200 on SQLite, 1,000 on PostgreSQL), written concurrently (group
+    // commits).
     let many = futures_util::future::join_all(
         (0..1_050).map(|i| seed(&app, InviteStatus::Expired, CUTOFF - 1 - i, &[])),
     )
