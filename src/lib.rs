@@ -5,8 +5,8 @@
 //! - [`config`]: layered configuration (defaults → TOML → `PUSHGATE_*`), validated at load.
 //! - [`domain`]: parsed types: SIDs, identities, device tokens, and the states, environments,
 //!   platforms and delivery ids everything past the store edge uses.
-//! - [`invites`]: the invites service — place, read, wait, accept, reject, cancel, expire — and
-//!   status callbacks; [`registrations`]: the registrations service.
+//! - [`invites`]: the invites service — place, read, wait, accept, reject, cancel, expire, prune ended
+//!   ones — and status callbacks; [`registrations`]: the registrations service.
 //! - [`credentials`]: push credentials: parsing and validation (PEM, .p12, .p8), sealing, rotation.
 //! - [`auth`]: API keys (HTTP Basic), Twilio-format access tokens, bridge tokens.
 //! - [`secrets`]: the master key and envelope encryption of secrets at rest.
@@ -69,8 +69,9 @@ pub enum RunError {
 }
 
 /// Starts what serves requests on a migrated store: the delivery engine (resuming the outbox),
-/// the call lifecycle (the expiry sweeper) and the status callback dispatcher. Their
-/// background tasks share one [`tasks::Tasks`], which [`delivery::Engine::shutdown`] waits for.
+/// the call lifecycle (the expiry sweeper, the retention pruner) and the status callback
+/// dispatcher. Their background tasks share one [`tasks::Tasks`], which
+/// [`delivery::Engine::shutdown`] waits for.
 pub async fn start_services(
     config: Config,
     store: Store,
@@ -117,6 +118,9 @@ pub async fn start_services(
     let invites = invites::Invites::new(store.clone(), engine.clone(), &config, metrics.clone());
     // Ends due invites (after a restart, or another replica's, too) in batches.
     invites.spawn_expiry();
+    if let Some(keep) = config.invite_retention() {
+        invites.spawn_pruner(keep);
+    }
     // Behind an Arc: the state is cloned for every request.
     let registrations = Arc::new(registrations::Registrations::new(
         store.clone(),

@@ -61,6 +61,8 @@ pub struct Families {
     pub invites_accepted: IntCounter,
     pub invites_finished: IntCounterVec,
     pub invite_first_push: Histogram,
+    /// Ended invites deleted by the retention pruner (`invite_retention_hours`).
+    pub invites_pruned: IntCounter,
     pub apns_requests: IntCounterVec,
     pub apns_duration: HistogramVec,
     pub apns_retries: IntCounterVec,
@@ -127,6 +129,13 @@ impl Families {
         )
         .expect("valid metric");
         r.register(Box::new(invites_accepted.clone()))
+            .expect("unique metric");
+        let invites_pruned = IntCounter::new(
+            "pushgate_invites_pruned_total",
+            "Ended invites deleted, with their deliveries, after invite_retention_hours.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(invites_pruned.clone()))
             .expect("unique metric");
         let invite_first_push = Histogram::with_opts(
             HistogramOpts::new(
@@ -203,6 +212,7 @@ impl Families {
                 &["status"],
             ),
             invite_first_push,
+            invites_pruned,
             apns_requests: counter(
                 &r,
                 "pushgate_apns_requests_total",

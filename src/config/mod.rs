@@ -97,6 +97,9 @@ pub struct Config {
     pub delivery_concurrency: u32,
     /// Registrations neither refreshed nor pushed to for this many days are removed.
     pub registration_ttl_days: u32,
+    /// Ended invites (answered, rejected, canceled, expired, failed) and their deliveries are
+    /// deleted this many hours after they ended (0: kept forever).
+    pub invite_retention_hours: u32,
     /// Hosts status callbacks may target (`example.com`, `*.example.com`, an IP address); a
     /// listed host is trusted whatever it resolves to. Empty: any host whose addresses are all
     /// public unicast (checked when the name is resolved, at send time).
@@ -184,6 +187,7 @@ impl Default for Config {
             apns_request_timeout_ms: 10_000,
             delivery_concurrency: 1024,
             registration_ttl_days: 365,
+            invite_retention_hours: 168,
             status_callback_allowed_hosts: Vec::new(),
             callback_lookup: Default::default(),
             quickstart: false,
@@ -249,6 +253,12 @@ impl Config {
     /// The expiry warning window in seconds.
     pub fn expiry_warning_secs(&self) -> i64 {
         i64::from(self.credential_expiry_warning_days) * 86_400
+    }
+
+    /// How long ended invites are kept, or `None` to keep them forever.
+    pub fn invite_retention(&self) -> Option<std::time::Duration> {
+        (self.invite_retention_hours > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.invite_retention_hours) * 3_600))
     }
 
     /// The APNs client settings these values describe.

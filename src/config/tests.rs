@@ -128,3 +128,36 @@ fn quickstart_account_is_an_account_sid() {
         Ok(())
     });
 }
+
+#[test]
+fn invite_retention_is_hours_and_zero_keeps_forever() {
+    figment::Jail::expect_with(|jail| {
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.invite_retention_hours, 168);
+        assert_eq!(
+            c.invite_retention(),
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        );
+        jail.set_env("PUSHGATE_INVITE_RETENTION_HOURS", "0");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.invite_retention(), None);
+        jail.set_env("PUSHGATE_INVITE_RETENTION_HOURS", "24");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.invite_retention(),
+            Some(std::time::Duration::from_secs(86_400))
+        );
+        jail.set_env("PUSHGATE_INVITE_RETENTION_HOURS", "23");
+        let e = load_error();
+        assert!(e.contains("invite_retention_hours"), "{e}");
+        jail.set_env("PUSHGATE_INVITE_RETENTION_HOURS", "a week");
+        let e = load_error();
+        assert!(e.contains("PUSHGATE_INVITE_RETENTION_HOURS"), "{e}");
+        assert!(e.contains("168"), "{e}");
+        jail.clear_env();
+        jail.create_file("p.toml", "invite_retention_hours = 720\n")?;
+        let c = Config::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(c.invite_retention_hours, 720);
+        Ok(())
+    });
+}

@@ -5,6 +5,10 @@ use secrecy::ExposeSecret;
 use super::{Config, ConfigError, store_kind};
 use crate::secrets::MasterKey;
 
+/// The shortest retention of ended invites (besides 0, forever): the final status callback
+/// replay looks back a day (`invites::callbacks`).
+const MIN_INVITE_RETENTION_HOURS: u32 = 24;
+
 impl Config {
     /// Checks every value; [`Config::load`] already does.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -83,6 +87,13 @@ impl Config {
         crate::http::server::validate_settings(self)?;
         if self.registration_ttl_days == 0 {
             return invalid("registration_ttl_days must be at least 1");
+        }
+        if (1..MIN_INVITE_RETENTION_HOURS).contains(&self.invite_retention_hours) {
+            return invalid(
+                "invite_retention_hours must be 0 (keep forever) or at least 24: an ended call's \
+                 final status callback may be sent again within a day, and a repeated call_sid \
+                 is recognized only while its invite is kept",
+            );
         }
         if self.apns_request_timeout_ms == 0 {
             return invalid("apns_request_timeout_ms must be positive");

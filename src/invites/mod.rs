@@ -1,7 +1,8 @@
 //! The call, from "call alice" to its end: placing an invite (one delivery per registration,
 //! written before the 202), reading it and waiting for its outcome, answer (first accept
-//! wins), reject, cancel by the caller, expiry when nobody answered, status callbacks, and
-//! legacy cancel pushes. Every ingress (the API, the quickstart, the bench) hands a parsed
+//! wins), reject, cancel by the caller, expiry when nobody answered, status callbacks,
+//! legacy cancel pushes, and retention: ended calls deleted after `invite_retention_hours`
+//! (`retention.rs`). Every ingress (the API, the quickstart, the bench) hands a parsed
 //! [`NewInvite`] to [`Invites::place`]; handlers only parse, call and render.
 //!
 //! Every end is a compare-and-set in the store, so exactly one wins whatever the races; it is
@@ -18,6 +19,7 @@ mod lifecycle;
 mod new_invite;
 mod place;
 mod read;
+mod retention;
 pub mod webhook_secret;
 
 pub use expiry::EXPIRY_EVERY;

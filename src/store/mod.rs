@@ -17,6 +17,7 @@ mod outbox;
 mod outcomes;
 mod registrations;
 mod rekey;
+mod retention;
 mod sqlite;
 mod stats;
 mod webhook_secrets;
@@ -31,6 +32,7 @@ pub use outcomes::{
 };
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
 pub use rekey::{ResealCount, ResealError};
+pub use retention::Pruned;
 pub use stats::{Gauges, RegistrationCount};
 
 use std::sync::Arc;

@@ -15,6 +15,7 @@ mod metrics;
 mod registrations;
 mod replicas;
 mod restart;
+mod retention;
 mod scale;
 mod service;
 mod store;
