@@ -141,6 +141,14 @@ pub(super) async fn record_deliveries(
     let mut touched = Vec::new();
     let mut used = Vec::new();
     for chunk in one_per_delivery(updates).chunks(sql::DELIVERY_CHUNK) {
+        // Row locks first, in id order (the batch is sorted by id; the enqueue mark locks in
+        // the same order): a join may lock in heap order and deadlock with them.
+        let text = sql::lock_deliveries(chunk.len());
+        let mut lock = sqlx::query(sqlx::AssertSqlSafe(text));
+        for u in chunk {
+            lock = lock.bind(u.id.to_string());
+        }
+        lock.execute(&mut *tx).await?;
         let text = sql::update_deliveries(chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(text)).bind(now);
         for u in chunk {

@@ -99,6 +99,15 @@ pub(super) fn update_deliveries(n: usize) -> String {
     )
 }
 
+/// Locks `n` deliveries (ids from `$1` on) in id order, for [`update_deliveries`].
+pub(super) fn lock_deliveries(n: usize) -> String {
+    let ids: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT id FROM deliveries WHERE id IN ({}) ORDER BY id FOR UPDATE",
+        ids.join(", ")
+    )
+}
+
 /// A push was accepted in the other environment: remember it, and touch.
 pub(super) const SET_ENVIRONMENT: &str =
     "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3";
