@@ -68,6 +68,13 @@ pub struct Families {
     pub apns_retries: IntCounterVec,
     pub apns_connections: IntGaugeVec,
     pub apns_in_flight: IntGauge,
+    /// FCM `messages:send` answers by HTTP status and FCM error code.
+    pub fcm_requests: IntCounterVec,
+    pub fcm_duration: HistogramVec,
+    /// FCM pushes scheduled for another attempt, by cause.
+    pub fcm_retries: IntCounterVec,
+    /// OAuth 2.0 access-token exchanges for FCM, by result.
+    pub fcm_token_exchanges: IntCounterVec,
     pub registrations: IntGaugeVec,
     pub registration_changes: IntCounterVec,
     pub credential_not_after: GaugeVec,
@@ -238,6 +245,30 @@ impl Families {
                 &["credential", "environment"],
             ),
             apns_in_flight,
+            fcm_requests: counter(
+                &r,
+                "pushgate_fcm_requests_total",
+                "FCM messages:send responses by HTTP status and FCM error code.",
+                &["status", "error"],
+            ),
+            fcm_duration: histogram(
+                &r,
+                "pushgate_fcm_request_duration_seconds",
+                "FCM messages:send latency.",
+                &[],
+            ),
+            fcm_retries: counter(
+                &r,
+                "pushgate_fcm_retries_total",
+                "FCM pushes scheduled for another attempt, by cause.",
+                &["cause"],
+            ),
+            fcm_token_exchanges: counter(
+                &r,
+                "pushgate_fcm_token_exchanges_total",
+                "OAuth 2.0 access-token exchanges for FCM service accounts, by result.",
+                &["result"],
+            ),
             registrations: int_gauge(
                 &r,
                 "pushgate_registrations",

@@ -86,7 +86,7 @@ pub async fn measure(
             while Instant::now() < until {
                 job.delivery_id = DeliveryId::generate();
                 let sent = sender.send(&job).await;
-                let ok = sent.is_ok_and(|s| s.outcome.is_accepted());
+                let ok = sent.is_ok_and(|s| s.verdict.is_accepted());
                 let done = Instant::now();
                 if done >= from && done < until {
                     let counter = if ok { &accepted } else { &failures };

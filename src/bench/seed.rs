@@ -97,7 +97,7 @@ pub async fn into_store(
         material: Some(VoipPair::issue(BUNDLE)?.material()?),
         ..CredentialPatch::default()
     };
-    let credential = manage::create(&store, master, &account.sid, patch, 0)
+    let credential = manage::create(&store, master, &account.sid, patch, &Default::default())
         .await?
         .sid;
     let mut written = 0;

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use super::keys::resolve_account;
 use crate::apns::{ApnsClient, Environment, Notification, Outcome};
 use crate::config::Config;
-use crate::credentials::manage::apns_auth;
+use crate::credentials::material::apns_auth;
 use crate::domain::{CredentialSid, DeviceToken};
 use crate::mock_apns::{self, EnvironmentMode, PemSource, SimulatorConfig, TlsSource};
 use crate::secrets::MasterKey;
@@ -167,7 +167,9 @@ pub(super) async fn push(
     if serde_json::from_str::<serde_json::Value>(&payload).is_err() {
         bail!("--payload is not valid JSON");
     }
-    let client = ApnsClient::new(config.apns()?, apns_auth(master, &credential)?)?;
+    let auth = apns_auth(master, &credential)?
+        .ok_or_else(|| anyhow::anyhow!("{} is not an APNs credential", credential.sid))?;
+    let client = ApnsClient::new(config.apns()?, auth)?;
     let notification = Notification {
         expiration: Some(crate::clock::now_secs() as u64 + 30),
         ..Notification::voip(token.as_hex(), environment, &credential.voip_topic, payload)

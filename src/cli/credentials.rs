@@ -24,14 +24,17 @@ pub struct AddArgs {
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
     /// .p12 file (certificate + key).
-    #[arg(long, conflicts_with = "p8")]
+    #[arg(long, conflicts_with_all = ["p8", "fcm"])]
     p12: Option<PathBuf>,
     /// Environment variable holding the .p12 password (never pass it as an argument).
     #[arg(long, requires = "p12")]
     password_env: Option<String>,
     /// .p8 token signing key (with --key-id, --team-id, --bundle-id).
-    #[arg(long, requires_all = ["key_id", "team_id", "bundle_id"])]
+    #[arg(long, requires_all = ["key_id", "team_id", "bundle_id"], conflicts_with = "fcm")]
     p8: Option<PathBuf>,
+    /// Firebase service-account JSON file (Android through FCM).
+    #[arg(long, conflicts_with_all = ["cert", "key", "sandbox"])]
+    fcm: Option<PathBuf>,
     #[arg(long)]
     key_id: Option<String>,
     #[arg(long)]
@@ -76,7 +79,15 @@ fn material(args: &AddArgs) -> anyhow::Result<Material> {
             pem: SecretString::from(read_text(p8)?),
         });
     }
-    bail!("give --cert and --key, or --p12, or --p8 with --key-id, --team-id and --bundle-id")
+    if let Some(fcm) = &args.fcm {
+        return Ok(Material::ServiceAccount {
+            json: SecretString::from(read_text(fcm)?),
+        });
+    }
+    bail!(
+        "give --cert and --key, or --p12, or --p8 with --key-id, --team-id and --bundle-id, or \
+         --fcm with the service-account JSON"
+    )
 }
 
 /// Runs a `credentials` subcommand.
@@ -87,6 +98,7 @@ pub(super) async fn run(
     cmd: CredentialsCommand,
 ) -> anyhow::Result<()> {
     let window = config.expiry_warning_secs();
+    let rules = config.intake_rules();
     match cmd {
         CredentialsCommand::Add(args) => {
             let account = resolve_account(store, args.account.clone()).await?;
@@ -99,14 +111,23 @@ pub(super) async fn run(
                 team_id: args.team_id.clone(),
                 bundle_id: args.bundle_id.clone(),
             };
-            let c = manage::create(store, master, &account.sid, patch, window)
+            let c = manage::create(store, master, &account.sid, patch, &rules)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("PUSH_CREDENTIAL_SID={}", c.sid);
-            println!(
-                "type={} bundle_id={} voip_topic={}",
-                c.kind, c.bundle_id, c.voip_topic
-            );
+            match &c.fcm {
+                Some(fcm) => println!(
+                    "type={} project_id={} client_email={} key_id={}",
+                    c.kind,
+                    fcm.project_id,
+                    fcm.client_email,
+                    c.key_id.as_deref().unwrap_or_default()
+                ),
+                None => println!(
+                    "type={} bundle_id={} voip_topic={}",
+                    c.kind, c.bundle_id, c.voip_topic
+                ),
+            }
             if let Some(not_after) = c.not_after {
                 println!("not_after={}", rfc3339(not_after * 1000));
             }
@@ -117,7 +138,7 @@ pub(super) async fn run(
         CredentialsCommand::List { account } => {
             let account = resolve_account(store, account).await?;
             println!(
-                "{:<34}  {:<9}  {:<8}  {:<24}  {:<10}  BUNDLE",
+                "{:<34}  {:<9}  {:<8}  {:<24}  {:<10}  BUNDLE / PROJECT",
                 "SID", "TYPE", "SANDBOX", "NOT_AFTER", "HEALTH"
             );
             for c in store.credentials(&account.sid).await? {
@@ -129,7 +150,7 @@ pub(super) async fn run(
                     c.sandbox,
                     not_after,
                     health(&c, now_secs(), window).as_str(),
-                    c.bundle_id
+                    c.fcm.as_ref().map_or(&c.bundle_id, |f| &f.project_id)
                 );
             }
         }

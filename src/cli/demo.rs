@@ -165,15 +165,9 @@ async fn ensure_credential_and_phones(
                 material: Some(VoipPair::issue(BUNDLE)?.material()?),
                 ..CredentialPatch::default()
             };
-            manage::create(
-                store,
-                master,
-                &account.sid,
-                patch,
-                config.expiry_warning_secs(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+            manage::create(store, master, &account.sid, patch, &config.intake_rules())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
     // Counted in a registry of its own: the gateway starts after these are written.

@@ -62,7 +62,7 @@ enum Command {
     Push(apns::PushArgs),
     /// Load-test a gateway end to end against the APNs simulator and report throughput,
     /// latency percentiles, errors, CPU and memory.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Re-encrypt every stored secret under a new master key, in one transaction: the key in
     /// --new-key-env, else the configured PUSHGATE_MASTER_KEY (after a roll with the old key in
     /// PUSHGATE_MASTER_KEY_PREVIOUS), else a new generated key file.
@@ -93,8 +93,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CredentialsCommand {
-    /// Upload a credential: --cert + --key, --p12 (+ --password-env), or --p8 + ids.
-    Add(credentials::AddArgs),
+    /// Upload a credential: --cert + --key, --p12 (+ --password-env), --p8 + ids, or --fcm.
+    Add(Box<credentials::AddArgs>),
     /// List credentials with their topics, environments, expiry and health.
     List {
         #[arg(long)]
@@ -191,7 +191,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
         return apns::mock_apns(&config, args).await;
     }
     if let Command::Bench(args) = command {
-        return bench::bench(args).await;
+        return bench::bench(*args).await;
     }
     if let Command::Demo(args) = command {
         return demo::run(config, args).await;

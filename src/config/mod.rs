@@ -93,6 +93,16 @@ pub struct Config {
     pub apns_connections: u32,
     /// Budget for one push, connecting included, in milliseconds.
     pub apns_request_timeout_ms: u64,
+    /// FCM HTTP v1 endpoint (any `https://host[:port]`, e.g. the simulator).
+    pub fcm_url: String,
+    /// PEM file of extra trust roots for the FCM endpoint and service accounts' token
+    /// endpoints (e.g. the simulator's CA).
+    pub fcm_ca_file: Option<PathBuf>,
+    /// Hosts an FCM service account's `token_uri` may name: assertions go only there.
+    #[serde(deserialize_with = "lists::comma_separated")]
+    pub fcm_token_hosts: Vec<String>,
+    /// Budget for one FCM send or token exchange, connecting included, in milliseconds.
+    pub fcm_request_timeout_ms: u64,
     /// Pushes in flight at once (across all credentials).
     pub delivery_concurrency: u32,
     /// Registrations neither refreshed nor pushed to for this many days are removed.
@@ -185,6 +195,10 @@ impl Default for Config {
             apns_ca_file: None,
             apns_connections: 2,
             apns_request_timeout_ms: 10_000,
+            fcm_url: "https://fcm.googleapis.com".into(),
+            fcm_ca_file: None,
+            fcm_token_hosts: vec![crate::credentials::GOOGLE_TOKEN_HOST.into()],
+            fcm_request_timeout_ms: 10_000,
             delivery_concurrency: 1024,
             registration_ttl_days: 365,
             invite_retention_hours: 168,
@@ -253,6 +267,14 @@ impl Config {
     /// The expiry warning window in seconds.
     pub fn expiry_warning_secs(&self) -> i64 {
         i64::from(self.credential_expiry_warning_days) * 86_400
+    }
+
+    /// The rules credential uploads are checked against.
+    pub fn intake_rules(&self) -> crate::credentials::manage::IntakeRules {
+        crate::credentials::manage::IntakeRules {
+            warning_window_secs: self.expiry_warning_secs(),
+            fcm_token_hosts: self.fcm_token_hosts.clone(),
+        }
     }
 
     /// How long ended invites are kept, or `None` to keep them forever.

@@ -207,6 +207,7 @@ pub(crate) fn finish(
         key_id: None,
         team_id: None,
         warnings,
+        fcm: None,
         material: SecretMaterial::Certificate {
             cert_chain_pem,
             private_key_pem,

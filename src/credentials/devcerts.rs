@@ -8,11 +8,12 @@
 //! for loopback test servers ([`issue_server`]), `.p12` export in modern or
 //! Keychain-style legacy encryption ([`DevCert::to_p12`]), and loose keys in the formats
 //! operators upload ([`generate_key`], [`pkcs8_pem`], [`traditional_pem`],
-//! [`generate_p8`]). An APNs simulator can trust the CA certificate to accept
+//! [`generate_p8`]), and Firebase service-account files ([`service_account_json`]). An APNs simulator can trust the CA certificate to accept
 //! credentials made here, and clients can trust it to reach a server issued here.
 //! Nothing here is suitable for production trust.
 
 mod issue;
+mod service_account;
 mod voip;
 
 use openssl::ec::{EcGroup, EcKey};
@@ -27,6 +28,7 @@ use openssl::x509::X509;
 use secrecy::SecretString;
 
 pub use issue::{generate_ca, issue_leaf, issue_server};
+pub use service_account::service_account_json;
 pub use voip::{LeafOptions, VoipPair};
 
 use super::p12::legacy_provider_available;

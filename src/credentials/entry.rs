@@ -6,7 +6,7 @@ use secrecy::zeroize::Zeroize;
 
 use super::error::CredentialError;
 use super::validate::{CredentialInput, ValidateOptions, ValidatedCredential};
-use super::{certificate, p12, token};
+use super::{certificate, fcm, p12, token};
 
 /// Validates `input` for the environment named by `sandbox` at time `now_unix`, with the
 /// default expiry-warning window. See [`validate_with`].
@@ -43,5 +43,6 @@ pub fn validate_with(
             team_id,
             bundle_id,
         } => token::from_p8(&p8_pem, key_id, team_id, &bundle_id),
+        CredentialInput::ServiceAccount { json } => fcm::from_service_account(&json, opts),
     }
 }

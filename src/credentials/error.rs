@@ -190,6 +190,9 @@ pub enum CredentialError {
     /// An unexpected OpenSSL failure while normalizing already-validated material.
     #[error("The credential could not be processed because of an internal error; try again.")]
     Internal,
+    /// An FCM service-account JSON was refused (codes 21136–21146).
+    #[error(transparent)]
+    ServiceAccount(#[from] super::fcm_error::ServiceAccountError),
 }
 
 impl CredentialError {
@@ -222,6 +225,7 @@ impl CredentialError {
             Self::InvalidKeyId => 21133,
             Self::InvalidTeamId => 21134,
             Self::Internal => 21149,
+            Self::ServiceAccount(e) => e.code(),
         }
     }
 

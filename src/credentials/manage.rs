@@ -1,13 +1,13 @@
-//! Stored credentials: creating and rotating them (validate, seal the private key, save),
-//! their health, and opening their key material for the APNs client.
+//! Stored credentials: creating and rotating them (validate, seal the private key, save) and
+//! their health. Opening their key material is [`super::material`].
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::material::{open_material, service_account_json};
 use super::{
     CredentialError, CredentialInput, CredentialKind, SecretMaterial, ValidateOptions,
     ValidatedCredential, validate_with,
 };
-use crate::apns::ApnsAuth;
 use crate::clock::{now_ms, now_secs};
 use crate::domain::{AccountSid, CredentialSid, CredentialType};
 use crate::secrets::{MasterKey, SecretsError};
@@ -29,12 +29,34 @@ pub enum Material {
     P8 {
         pem: SecretString,
     },
+    /// A Firebase service-account JSON.
+    ServiceAccount {
+        json: SecretString,
+    },
+}
+
+/// The gateway's rules for credential uploads (from its configuration).
+#[derive(Debug, Clone)]
+pub struct IntakeRules {
+    /// Certificates expiring within this many seconds are flagged.
+    pub warning_window_secs: i64,
+    /// Hosts an FCM service account's `token_uri` may name.
+    pub fcm_token_hosts: Vec<String>,
+}
+
+impl Default for IntakeRules {
+    fn default() -> Self {
+        Self {
+            warning_window_secs: super::DEFAULT_EXPIRY_WARNING_SECS,
+            fcm_token_hosts: vec![super::GOOGLE_TOKEN_HOST.to_owned()],
+        }
+    }
 }
 
 /// What an upload or a rotation asks for; absent fields keep their current value.
 #[derive(Default)]
 pub struct CredentialPatch {
-    /// `apn` or `apn_token`; inferred from the material when absent.
+    /// `apn`, `apn_token` or `fcm`; inferred from the material when absent.
     pub kind: Option<String>,
     pub friendly_name: Option<String>,
     pub sandbox: Option<bool>,
@@ -103,15 +125,15 @@ pub async fn create(
     master: &MasterKey,
     account: &AccountSid,
     patch: CredentialPatch,
-    warning_window_secs: i64,
+    rules: &IntakeRules,
 ) -> Result<CredentialRecord, ManageError> {
-    let material = patch
-        .material
-        .ok_or_else(|| bad("key material is required: certificate + private_key, p12, or p8"))?;
+    let material = patch.material.ok_or_else(|| {
+        bad("key material is required: certificate + private_key, p12, p8, or service_account")
+    })?;
     let kind = resolve_kind(patch.kind.as_deref(), &material)?;
+    let sandbox = checked_sandbox(kind, patch.sandbox)?.unwrap_or(false);
     let input = to_input(material, patch.key_id, patch.team_id, patch.bundle_id)?;
-    let sandbox = patch.sandbox.unwrap_or(false);
-    let validated = validate_blocking(input, sandbox, warning_window_secs).await?;
+    let validated = validate_blocking(input, sandbox, rules).await?;
     let now = now_ms();
     let record = seal_record(
         master,
@@ -135,7 +157,7 @@ pub async fn rotate(
     account: &AccountSid,
     sid: &CredentialSid,
     patch: CredentialPatch,
-    warning_window_secs: i64,
+    rules: &IntakeRules,
 ) -> Result<CredentialRecord, ManageError> {
     let old = store
         .credential(account, sid)
@@ -158,8 +180,8 @@ pub async fn rotate(
         patch.team_id.or(old.team_id.clone()),
         patch.bundle_id.or(Some(old.bundle_id.clone())),
     )?;
-    let sandbox = patch.sandbox.unwrap_or(old.sandbox);
-    let validated = validate_blocking(input, sandbox, warning_window_secs).await?;
+    let sandbox = checked_sandbox(kind, patch.sandbox)?.unwrap_or(old.sandbox);
+    let validated = validate_blocking(input, sandbox, rules).await?;
     let name = match patch.friendly_name {
         Some(name) => checked_name(Some(name))?,
         None => old.friendly_name.clone(),
@@ -178,54 +200,21 @@ pub async fn rotate(
     Ok(record)
 }
 
-/// Opens a stored credential's key material (for the APNs client).
-pub fn open_material(
-    master: &MasterKey,
-    c: &CredentialRecord,
-) -> Result<SecretMaterial, SecretsError> {
-    let key = master.open_string(&c.secret_sealed, c.sid.as_str())?;
-    Ok(match &c.cert_chain_pem {
-        Some(chain) => SecretMaterial::Certificate {
-            cert_chain_pem: chain.clone(),
-            private_key_pem: key,
-        },
-        None => SecretMaterial::Token { p8_pem: key },
-    })
-}
-
-/// The APNs client authentication for a stored credential.
-pub fn apns_auth(master: &MasterKey, c: &CredentialRecord) -> Result<ApnsAuth, SecretsError> {
-    Ok(match open_material(master, c)? {
-        SecretMaterial::Certificate {
-            cert_chain_pem,
-            private_key_pem,
-        } => ApnsAuth::Certificate {
-            cert_chain_pem,
-            private_key_pem,
-        },
-        SecretMaterial::Token { p8_pem } => ApnsAuth::Token {
-            p8_pem,
-            key_id: c.key_id.clone().unwrap_or_default(),
-            team_id: c.team_id.clone().unwrap_or_default(),
-        },
-    })
-}
-
-fn stored_material(master: &MasterKey, c: &CredentialRecord) -> Result<Material, ManageError> {
-    Ok(match open_material(master, c)? {
-        SecretMaterial::Certificate {
-            cert_chain_pem,
-            private_key_pem,
-        } => Material::CertificatePem {
-            certificate: cert_chain_pem,
-            private_key: private_key_pem,
-        },
-        SecretMaterial::Token { p8_pem } => Material::P8 { pem: p8_pem },
-    })
-}
-
 fn bad(message: impl Into<String>) -> ManageError {
     ManageError::BadRequest(message.into())
+}
+
+/// FCM has no sandbox: `sandbox=true` with a service account is a mistake worth saying.
+fn checked_sandbox(
+    kind: CredentialType,
+    sandbox: Option<bool>,
+) -> Result<Option<bool>, ManageError> {
+    if kind == CredentialType::Fcm && sandbox == Some(true) {
+        return Err(bad(
+            "sandbox applies to APNs credentials only: FCM has one environment",
+        ));
+    }
+    Ok(sandbox)
 }
 
 fn checked_name(name: Option<String>) -> Result<String, ManageError> {
@@ -239,17 +228,20 @@ fn checked_name(name: Option<String>) -> Result<String, ManageError> {
 fn resolve_kind(given: Option<&str>, material: &Material) -> Result<CredentialType, ManageError> {
     let inferred = match material {
         Material::P8 { .. } => CredentialType::ApnToken,
-        _ => CredentialType::Apn,
+        Material::ServiceAccount { .. } => CredentialType::Fcm,
+        Material::CertificatePem { .. } | Material::P12 { .. } => CredentialType::Apn,
     };
     match given.map(|t| (t, t.parse::<CredentialType>())) {
         None => Ok(inferred),
         Some((_, Ok(t))) if t == inferred => Ok(inferred),
         Some((t, Ok(_))) => Err(bad(format!(
             "type {t} does not match the key material: `apn` takes certificate + private_key or \
-             p12, `apn_token` takes p8 with key_id, team_id and bundle_id"
+             p12, `apn_token` takes p8 with key_id, team_id and bundle_id, `fcm` takes the \
+             service-account JSON"
         ))),
         Some((other, Err(_))) => Err(bad(format!(
-            "type {other:?} is not supported: use \"apn\" (certificate) or \"apn_token\" (.p8)"
+            "type {other:?} is not supported: use \"apn\" (certificate), \"apn_token\" (.p8) \
+             or \"fcm\" (service account)"
         ))),
     }
 }
@@ -275,6 +267,7 @@ fn to_input(
             team_id: team_id.ok_or_else(|| bad("team_id is required with a .p8 key"))?,
             bundle_id: bundle_id.ok_or_else(|| bad("bundle_id is required with a .p8 key"))?,
         },
+        Material::ServiceAccount { json } => CredentialInput::ServiceAccount { json },
     })
 }
 
@@ -283,10 +276,11 @@ fn to_input(
 async fn validate_blocking(
     input: CredentialInput,
     sandbox: bool,
-    window: i64,
+    rules: &IntakeRules,
 ) -> Result<ValidatedCredential, ManageError> {
     let options = ValidateOptions {
-        expiry_warning_secs: window,
+        expiry_warning_secs: rules.warning_window_secs,
+        fcm_token_hosts: rules.fcm_token_hosts.clone(),
         ..ValidateOptions::new(sandbox, now_secs())
     };
     let permit = super::limit::acquire().await.ok_or(ManageError::Busy)?;
@@ -316,6 +310,7 @@ fn seal_record(
             private_key_pem,
         } => (Some(cert_chain_pem.clone()), private_key_pem),
         SecretMaterial::Token { p8_pem } => (None, p8_pem),
+        SecretMaterial::ServiceAccount { private_key_pem } => (None, private_key_pem),
     };
     let secret_sealed = master.seal(key.expose_secret().as_bytes(), sid.as_str())?;
     debug_assert_eq!(
@@ -344,5 +339,26 @@ fn seal_record(
         rejected_reason: None,
         date_created,
         date_updated,
+        fcm: v.fcm,
+    })
+}
+
+/// The key material of `c` as an upload, for a rotation that changes only flags.
+fn stored_material(master: &MasterKey, c: &CredentialRecord) -> Result<Material, ManageError> {
+    if let Some(json) = service_account_json(master, c)? {
+        return Ok(Material::ServiceAccount { json });
+    }
+    Ok(match open_material(master, c)? {
+        SecretMaterial::Certificate {
+            cert_chain_pem,
+            private_key_pem,
+        } => Material::CertificatePem {
+            certificate: cert_chain_pem,
+            private_key: private_key_pem,
+        },
+        SecretMaterial::Token { p8_pem }
+        | SecretMaterial::ServiceAccount {
+            private_key_pem: p8_pem,
+        } => Material::P8 { pem: p8_pem },
     })
 }

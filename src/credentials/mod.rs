@@ -1,5 +1,6 @@
-//! APNs credential intake: parsing, checking and normalizing the push credentials an
-//! operator uploads (PEM certificate + key, `.p12` bundle, or `.p8` token key).
+//! Push credential intake: parsing, checking and normalizing the push credentials an
+//! operator uploads (APNs: PEM certificate + key, `.p12` bundle, or `.p8` token key; FCM:
+//! a Firebase service-account JSON).
 //!
 //! The entry point is [`validate`] (or [`validate_with`] for a custom expiry-warning
 //! window). It turns a [`CredentialInput`] into a [`ValidatedCredential`] that records
@@ -16,6 +17,7 @@
 //! - `certificate`: checks shared by PEM and `.p12` certificate credentials;
 //! - `p12`: PKCS#12 parsing and the OpenSSL legacy provider;
 //! - `token`: `.p8` token-key checks;
+//! - `fcm` (+ `fcm_error`): FCM service-account checks;
 //! - `apple`: Apple-specific certificate fields (UID, environment OIDs, topics);
 //! - `pem`: PEM block splitting; `der`: a small bounds-checked DER reader/writer;
 //! - `error`: [`CredentialError`] and its code table.
@@ -26,8 +28,11 @@ mod der;
 pub mod devcerts;
 mod entry;
 mod error;
+mod fcm;
+mod fcm_error;
 pub mod limit;
 pub mod manage;
+pub mod material;
 mod p12;
 mod p12_params;
 mod pem;
@@ -39,8 +44,9 @@ mod tests;
 
 pub use entry::{validate, validate_with};
 pub use error::CredentialError;
+pub use fcm_error::ServiceAccountError;
 pub use p12::legacy_provider_available;
 pub use validate::{
-    CredentialInput, CredentialKind, DEFAULT_EXPIRY_WARNING_SECS, Environments, MAX_INPUT_BYTES,
-    SecretMaterial, ValidateOptions, ValidatedCredential,
+    CredentialInput, CredentialKind, DEFAULT_EXPIRY_WARNING_SECS, Environments, FcmAccount,
+    GOOGLE_TOKEN_HOST, MAX_INPUT_BYTES, SecretMaterial, ValidateOptions, ValidatedCredential,
 };

@@ -89,6 +89,7 @@ pub(crate) fn from_p8(
         key_id: Some(key_id),
         team_id: Some(team_id),
         warnings,
+        fcm: None,
         material: SecretMaterial::Token { p8_pem },
     })
 }

@@ -8,13 +8,17 @@
 use std::fmt;
 
 use openssl::hash::{MessageDigest, hash};
-use secrecy::SecretString;
 use secrecy::zeroize::Zeroize;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::error::CredentialError;
+pub use crate::domain::FcmAccount;
 
 /// Default window before `not_after` in which a certificate is accepted with a warning.
 pub const DEFAULT_EXPIRY_WARNING_SECS: i64 = 30 * 86_400;
+
+/// Google's OAuth 2.0 token endpoint host, the default of `fcm_token_hosts`.
+pub const GOOGLE_TOKEN_HOST: &str = "oauth2.googleapis.com";
 
 /// Largest accepted input (each PEM field, `.p12` file or `.p8` text), in bytes.
 pub const MAX_INPUT_BYTES: usize = 256 * 1024;
@@ -49,6 +53,11 @@ pub enum CredentialInput {
         /// The app's bundle id (a trailing `.voip` is accepted and stripped).
         bundle_id: String,
     },
+    /// A Firebase service-account JSON (an `fcm` credential).
+    ServiceAccount {
+        /// The JSON text as downloaded from the Firebase console.
+        json: SecretString,
+    },
 }
 
 impl fmt::Debug for CredentialInput {
@@ -76,12 +85,16 @@ impl fmt::Debug for CredentialInput {
                 .field("team_id", team_id)
                 .field("bundle_id", bundle_id)
                 .finish(),
+            Self::ServiceAccount { json } => f
+                .debug_struct("ServiceAccount")
+                .field("json_len", &json.expose_secret().len())
+                .finish(),
         }
     }
 }
 
 /// Knobs for [`validate_with`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidateOptions {
     /// The environment the credential is registered for: `true` = development/sandbox.
     pub sandbox: bool,
@@ -89,6 +102,8 @@ pub struct ValidateOptions {
     pub now_unix: i64,
     /// Warn when a certificate expires within this many seconds of `now_unix`.
     pub expiry_warning_secs: i64,
+    /// Hosts an FCM service account's `token_uri` may name (exact, case-insensitive).
+    pub fcm_token_hosts: Vec<String>,
 }
 
 impl ValidateOptions {
@@ -98,6 +113,7 @@ impl ValidateOptions {
             sandbox,
             now_unix,
             expiry_warning_secs: DEFAULT_EXPIRY_WARNING_SECS,
+            fcm_token_hosts: vec![GOOGLE_TOKEN_HOST.to_owned()],
         }
     }
 }
@@ -109,6 +125,8 @@ pub enum CredentialKind {
     Certificate,
     /// ES256 provider token signed with a `.p8` key.
     Token,
+    /// FCM: OAuth 2.0 access tokens obtained with a service account's RS256 assertions.
+    ServiceAccount,
 }
 
 /// APNs environments a credential may be used with.
@@ -159,6 +177,11 @@ pub enum SecretMaterial {
         /// Unencrypted PKCS#8 PEM of the EC P-256 key.
         p8_pem: SecretString,
     },
+    /// FCM service account.
+    ServiceAccount {
+        /// Unencrypted PKCS#8 PEM of the RSA key.
+        private_key_pem: SecretString,
+    },
 }
 
 impl fmt::Debug for SecretMaterial {
@@ -180,6 +203,10 @@ impl fmt::Debug for SecretMaterial {
             Self::Token { .. } => f
                 .debug_struct("Token")
                 .field("p8_pem", &"[REDACTED]")
+                .finish(),
+            Self::ServiceAccount { .. } => f
+                .debug_struct("ServiceAccount")
+                .field("private_key_pem", &"[REDACTED]")
                 .finish(),
         }
     }
@@ -212,6 +239,8 @@ pub struct ValidatedCredential {
     pub team_id: Option<String>,
     /// Non-fatal findings for the operator (expiring soon, unmarked test cert, …).
     pub warnings: Vec<String>,
+    /// FCM: the project, account and token endpoint (`None` for APNs credentials).
+    pub fcm: Option<FcmAccount>,
     /// Normalized secret material for storage.
     pub material: SecretMaterial,
 }

@@ -12,6 +12,7 @@ use super::clients::{ClientError, Clients};
 use super::job::DeliveryJob;
 use super::payload::call_payload;
 use super::sender::{PushSender, Sent};
+use super::verdict::{Answer, Verdict};
 use crate::apns::{ApnsClient, Notification, Outcome};
 use crate::auth::bridge_token::BridgeTokens;
 use crate::domain::{CredentialSid, Environment};
@@ -59,7 +60,7 @@ impl PushSender for ApnsSender {
                 outcome = via.push(job, environment).await;
             }
             Ok(Sent {
-                outcome,
+                verdict: verdict(&outcome),
                 pushes,
                 moved_to: (environment != job.environment).then_some(environment),
             })
@@ -109,7 +110,7 @@ impl PushSender for DirectApnsSender {
             };
             let outcome = via.push(job, job.environment).await;
             Ok(Sent {
-                outcome,
+                verdict: verdict(&outcome),
                 pushes: 1,
                 moved_to: None,
             })
@@ -117,6 +118,59 @@ impl PushSender for DirectApnsSender {
     }
 
     fn credential_rejected(&self, _sid: &CredentialSid, _reason: &str) {}
+}
+
+/// What APNs's classified answer means for the delivery.
+fn verdict(outcome: &Outcome) -> Verdict {
+    let answer = || Answer {
+        status: outcome.response().map(|r| r.status),
+        reason: outcome
+            .reason()
+            .map(|r| r.to_string())
+            .or_else(|| Some(outcome.label().to_owned())),
+        provider_id: outcome
+            .response()
+            .and_then(|r| r.apns_id)
+            .map(|u| u.to_string()),
+    };
+    match outcome {
+        Outcome::Accepted { apns_id, .. } => Verdict::Accepted {
+            provider_id: apns_id.map(|u| u.to_string()),
+        },
+        Outcome::Retry { cause, after, .. } => Verdict::Retry {
+            cause: cause.label(),
+            after: *after,
+            answer: Answer {
+                status: outcome.response().map(|r| r.status),
+                reason: outcome
+                    .reason()
+                    .map(|r| r.to_string())
+                    .or_else(|| Some(cause.label().to_owned())),
+                provider_id: None,
+            },
+        },
+        Outcome::WrongEnvironment { .. } => Verdict::RetireToken {
+            since_ms: None,
+            answer: answer(),
+        },
+        Outcome::TokenDead { since_ms, .. } => Verdict::RetireToken {
+            since_ms: *since_ms,
+            answer: answer(),
+        },
+        Outcome::NotForTopic { .. } => Verdict::InvalidRegistration {
+            reason: "DeviceTokenNotForTopic".into(),
+            answer: answer(),
+        },
+        Outcome::CredentialRejected { detail, .. } => Verdict::CredentialRejected {
+            reason: outcome
+                .reason()
+                .map(|r| r.to_string())
+                .or_else(|| detail.clone())
+                .unwrap_or_else(|| "rejected".into()),
+            answer: answer(),
+        },
+        Outcome::OurBug { .. } | Outcome::Refused { .. } => Verdict::Failed { answer: answer() },
+    }
 }
 
 /// What one push goes through: a credential's client and topic.

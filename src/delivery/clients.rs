@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::apns::{
     ApnsAuth, ApnsClient, ApnsConfig, Environment, ProviderTokenSigner, RedisTokenSource,
 };
-use crate::credentials::manage::apns_auth;
+use crate::credentials::material::apns_auth;
 use crate::domain::{AccountSid, CredentialSid};
 use crate::secrets::MasterKey;
 use crate::store::{CredentialRecord, Store, StoreError};
@@ -124,8 +124,9 @@ impl Clients {
             self.insert(refreshed.clone());
             return usable(refreshed);
         }
-        let auth =
-            apns_auth(&self.master, &record).map_err(|e| ClientError::Unusable(e.to_string()))?;
+        let auth = apns_auth(&self.master, &record)
+            .map_err(|e| ClientError::Unusable(e.to_string()))?
+            .ok_or_else(|| ClientError::Unusable("not an APNs credential".into()))?;
         let client = self
             .build_client(&record.account_sid, auth)
             .map_err(|e| ClientError::Unusable(e.to_string()))?;

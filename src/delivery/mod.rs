@@ -21,12 +21,13 @@ mod retry;
 mod sender;
 pub mod streams;
 mod upkeep;
+mod verdict;
 mod worker;
 
 pub use apns_sender::{ApnsSender, DirectApnsSender};
 pub use clients::{ClientError, Clients, Entry};
 pub use job::{DeliveryJob, InviteInfo};
-pub use payload::{call_payload, params_query};
+pub use payload::{FCM_MAX_DATA_BYTES, call_fields, call_payload, fcm_data_size, params_query};
 pub use queue::{Acker, Acknowledge, Consumer, Delivery, OnWritten, Producer, Settle};
 pub use recorder::Recorder;
 pub use sender::{PushSender, Senders, Sent};
@@ -96,7 +97,10 @@ impl Engine {
         let bridge = BridgeTokens::new(&master);
         let apns = ApnsSender::new(clients.clone(), bridge.clone(), metrics.clone());
         let worker = Arc::new(Worker {
-            senders: Senders::new(Arc::new(apns)),
+            senders: Senders::new(
+                Arc::new(apns),
+                Arc::new(sender::Unavailable("FCM is not available yet")),
+            ),
             recorder: recorder.clone(),
             metrics: metrics.clone(),
         });

@@ -1,29 +1,49 @@
 //! The push each phone receives for a call invite, in Twilio's shape.
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
 
 use super::job::DeliveryJob;
 
 /// `twi_message_type` of a call invite.
 pub const CALL: &str = "twilio.voice.call";
 
-/// The JSON payload of `job`'s push, with its `bridge_token`.
-pub fn call_payload(job: &DeliveryJob, bridge_token: &str) -> Vec<u8> {
+/// The `twi_*` fields of `job`'s push, with its `bridge_token`: every value a string, as
+/// FCM's `data` requires and as the APNs payload carries them.
+pub fn call_fields(job: &DeliveryJob, bridge_token: &str) -> BTreeMap<String, String> {
     let invite = &job.invite;
-    let mut body = Map::new();
-    body.insert("twi_message_type".into(), json!(CALL));
-    body.insert("twi_call_sid".into(), json!(invite.call_sid));
-    body.insert("twi_account_sid".into(), json!(invite.account_sid));
-    body.insert("twi_from".into(), json!(invite.caller));
-    body.insert(
-        "twi_to".into(),
-        json!(format!("client:{}", invite.to_identity)),
-    );
-    body.insert("twi_message_id".into(), json!(job.delivery_id.to_string()));
-    body.insert("twi_bridge_token".into(), json!(bridge_token));
+    let mut fields = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        fields.insert(k.to_owned(), v);
+    };
+    put("twi_message_type", CALL.to_owned());
+    put("twi_call_sid", invite.call_sid.to_string());
+    put("twi_account_sid", invite.account_sid.to_string());
+    put("twi_from", invite.caller.clone());
+    put("twi_to", format!("client:{}", invite.to_identity));
+    put("twi_message_id", job.delivery_id.to_string());
+    put("twi_bridge_token", bridge_token.to_owned());
     if let Some(params) = &invite.params {
-        body.insert("twi_params".into(), json!(params));
+        put("twi_params", params.clone());
     }
+    fields
+}
+
+/// FCM's limit on a message's `data`, in bytes (keys and values).
+pub const FCM_MAX_DATA_BYTES: usize = 4096;
+
+/// The size FCM counts for `data`: every key and value, in bytes.
+pub fn fcm_data_size(data: &BTreeMap<String, String>) -> usize {
+    data.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// The JSON payload of `job`'s APNs push, with its `bridge_token`.
+pub fn call_payload(job: &DeliveryJob, bridge_token: &str) -> Vec<u8> {
+    let body: Map<String, Value> = call_fields(job, bridge_token)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
     serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
 }
 

@@ -1,7 +1,7 @@
 //! The provider seam: one [`PushSender`] per platform sends a delivery's push with its
-//! credential and returns the provider-classified [`Outcome`]; the worker acts on that
-//! without knowing the provider. APNs ([`super::apns_sender`]) is the only platform today; a
-//! second one is a new sender in [`Senders`], not a new worker.
+//! credential and returns a [`Verdict`] made from the provider's own classification; the
+//! worker acts on that without knowing the provider. APNs ([`super::apns_sender`]) and FCM
+//! ([`super::fcm_sender`]) are the senders in [`Senders`].
 
 use std::sync::Arc;
 
@@ -9,14 +9,14 @@ use futures_util::future::BoxFuture;
 
 use super::clients::ClientError;
 use super::job::DeliveryJob;
-use crate::apns::Outcome;
+use super::verdict::Verdict;
 use crate::domain::{CredentialSid, Environment, Platform};
 
 /// What a sender did with one delivery.
 #[derive(Debug)]
 pub struct Sent {
-    /// The classified answer to the last push.
-    pub outcome: Outcome,
+    /// What the last push's answer means for the delivery.
+    pub verdict: Verdict,
     /// Pushes made (two when the token was tried again in the other environment).
     pub pushes: u32,
     /// The environment of the last push, when the sender moved the token to the other one.
@@ -37,18 +37,31 @@ pub trait PushSender: Send + Sync {
 #[derive(Clone)]
 pub struct Senders {
     apns: Arc<dyn PushSender>,
+    fcm: Arc<dyn PushSender>,
 }
 
 impl Senders {
-    /// The registry with `apns` as the APNs sender.
-    pub fn new(apns: Arc<dyn PushSender>) -> Self {
-        Self { apns }
+    /// The registry with `apns` as the APNs sender and `fcm` as the FCM sender.
+    pub fn new(apns: Arc<dyn PushSender>, fcm: Arc<dyn PushSender>) -> Self {
+        Self { apns, fcm }
     }
 
     /// The sender for `job`'s platform.
     pub fn for_job(&self, job: &DeliveryJob) -> &dyn PushSender {
         match job.platform {
             Platform::Apns => self.apns.as_ref(),
+            Platform::Fcm => self.fcm.as_ref(),
         }
     }
+}
+
+/// A platform this process cannot push to: every delivery fails with `why`.
+pub struct Unavailable(pub &'static str);
+
+impl PushSender for Unavailable {
+    fn send<'a>(&'a self, _job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>> {
+        Box::pin(async move { Err(ClientError::Unusable(self.0.to_owned())) })
+    }
+
+    fn credential_rejected(&self, _sid: &CredentialSid, _reason: &str) {}
 }

@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use crate::apns::Outcome;
 use crate::clock::now_ms;
-use crate::domain::DeliveryStatus;
+use crate::domain::{DeliveryStatus, Platform};
 use crate::store::{CredentialRejection, DeliveryUpdate, RegistrationEffect};
 
 use super::clients::ClientError;
@@ -17,10 +16,11 @@ use super::queue::{Acker, Delivery, OnWritten};
 use super::recorder::Recorder;
 use super::retry;
 use super::sender::Senders;
+use super::verdict::{Answer, Verdict};
 use crate::metrics::Metrics;
 
 /// A provider's answer as stored: status code, reason, the provider's id of the push.
-type Response = (Option<u16>, Option<String>, Option<uuid::Uuid>);
+type Response = (Option<u16>, Option<String>, Option<String>);
 
 /// What every worker shares.
 pub struct Worker {
@@ -66,9 +66,8 @@ impl Worker {
         if let Some(environment) = sent.moved_to {
             job.environment = environment;
         }
-        let outcome = sent.outcome;
-        match outcome {
-            Outcome::Accepted { apns_id, .. } => {
+        match sent.verdict {
+            Verdict::Accepted { provider_id } => {
                 let effect = if sent.moved_to.is_some() {
                     RegistrationEffect::SetEnvironment(job.environment)
                 } else {
@@ -79,62 +78,47 @@ impl Worker {
                     &job,
                     DeliveryStatus::Accepted,
                     Some(effect),
-                    (Some(200), None, apns_id),
+                    (Some(200), None, provider_id),
                     then,
                 );
             }
-            Outcome::Retry {
-                after, ref cause, ..
+            Verdict::Retry {
+                cause,
+                after,
+                answer,
             } => {
-                self.metrics
-                    .apns_retries
-                    .with_label_values(&[cause.label()])
-                    .inc();
-                let (status, reason) = outcome
-                    .response()
-                    .map(|r| {
-                        (
-                            Some(i64::from(r.status)),
-                            r.reason.as_ref().map(|x| x.to_string()),
-                        )
-                    })
-                    .unwrap_or((None, None));
-                let reason = reason.or_else(|| Some(cause.label().to_owned()));
-                self.retry_or_expire(job, acker, after, Some((status, reason)));
-            }
-            Outcome::WrongEnvironment { .. } => {
-                let effect = RegistrationEffect::Retire { since_ms: None };
-                self.with_response(&job, acker, DeliveryStatus::Failed, Some(effect), &outcome);
-            }
-            Outcome::TokenDead { since_ms, .. } => {
-                let effect = RegistrationEffect::Retire { since_ms };
-                self.with_response(&job, acker, DeliveryStatus::Failed, Some(effect), &outcome);
-            }
-            Outcome::NotForTopic { .. } => {
-                let effect = RegistrationEffect::Invalid {
-                    reason: "DeviceTokenNotForTopic".into(),
+                let retries = match job.platform {
+                    Platform::Apns => &self.metrics.apns_retries,
+                    Platform::Fcm => &self.metrics.fcm_retries,
                 };
-                self.with_response(&job, acker, DeliveryStatus::Failed, Some(effect), &outcome);
+                retries.with_label_values(&[cause]).inc();
+                let status = answer.status.map(i64::from);
+                self.retry_or_expire(job, acker, after, Some((status, answer.reason)));
             }
-            Outcome::CredentialRejected { ref detail, .. } => {
-                let reason = outcome
-                    .reason()
-                    .map(|r| r.to_string())
-                    .or_else(|| detail.clone())
-                    .unwrap_or_else(|| "rejected".into());
-                tracing::error!(credential = %job.credential_sid, %reason,
-                    "APNs rejected the credential; its pushes stop until it is rotated");
+            Verdict::RetireToken { since_ms, answer } => {
+                let effect = RegistrationEffect::Retire { since_ms };
+                self.answered(&job, acker, DeliveryStatus::Failed, Some(effect), answer);
+            }
+            Verdict::InvalidRegistration { reason, answer } => {
+                let effect = RegistrationEffect::Invalid { reason };
+                self.answered(&job, acker, DeliveryStatus::Failed, Some(effect), answer);
+            }
+            Verdict::CredentialRejected { reason, answer } => {
+                tracing::error!(credential = %job.credential_sid, platform = %job.platform,
+                    %reason, "the provider rejected the credential; its pushes stop until it \
+                    is rotated");
                 sender.credential_rejected(&job.credential_sid, &reason);
                 self.recorder.rejection(CredentialRejection {
                     sid: job.credential_sid.clone(),
                     reason,
                 });
-                self.with_response(&job, acker, DeliveryStatus::Failed, None, &outcome);
+                self.answered(&job, acker, DeliveryStatus::Failed, None, answer);
             }
-            Outcome::OurBug { .. } | Outcome::Refused { .. } => {
-                tracing::error!(delivery = %job.delivery_id, outcome = outcome.label(),
-                    reason = ?outcome.reason(), "push refused as malformed: a pushgate bug");
-                self.with_response(&job, acker, DeliveryStatus::Failed, None, &outcome);
+            Verdict::Failed { answer } => {
+                tracing::error!(delivery = %job.delivery_id, platform = %job.platform,
+                    status = ?answer.status, reason = ?answer.reason,
+                    "push refused as malformed: a pushgate bug");
+                self.answered(&job, acker, DeliveryStatus::Failed, None, answer);
             }
         }
     }
@@ -171,22 +155,17 @@ impl Worker {
         );
     }
 
-    fn with_response(
+    fn answered(
         &self,
         job: &DeliveryJob,
         acker: Acker,
         status: DeliveryStatus,
         effect: Option<RegistrationEffect>,
-        outcome: &Outcome,
+        answer: Answer,
     ) {
-        let code = outcome.response().map(|r| r.status);
-        let reason = outcome
-            .reason()
-            .map(|r| r.to_string())
-            .or_else(|| Some(outcome.label().to_owned()));
-        let apns_id = outcome.response().and_then(|r| r.apns_id);
         let then = acker.done(job);
-        self.write(job, status, effect, (code, reason, apns_id), then);
+        let response = (answer.status, answer.reason, answer.provider_id);
+        self.write(job, status, effect, response, then);
     }
 
     fn finish(
@@ -243,7 +222,7 @@ impl Worker {
                 environment: job.environment,
                 apns_status: apns_status.map(i64::from),
                 apns_reason,
-                apns_id: apns_id.map(|u| u.to_string()),
+                apns_id,
                 accepted_at,
                 effect,
                 invite_created: job.invite.date_created,

@@ -1,4 +1,5 @@
-//! APNs device tokens: hex, stored lowercase, never displayed whole.
+//! Device tokens: APNs's hex tokens (stored lowercase) and FCM registration tokens (stored as
+//! given), never displayed whole.
 
 use std::fmt;
 
@@ -8,6 +9,10 @@ use super::DomainError;
 const MIN_BYTES: usize = 32;
 /// Longest token accepted, in bytes; Apple says to assume nothing about the length.
 const MAX_BYTES: usize = 100;
+/// Shortest FCM registration token accepted (real ones are about 150–200 characters).
+const FCM_MIN_CHARS: usize = 32;
+/// Longest FCM registration token accepted (Google documents no limit; 4 KiB bounds it).
+const FCM_MAX_CHARS: usize = 4096;
 
 /// A device token as APNs expects it in `/3/device/<token>`.
 ///
@@ -42,6 +47,43 @@ impl DeviceToken {
             ));
         }
         Ok(Self(raw.to_ascii_lowercase()))
+    }
+
+    /// Parses a token of `platform`'s kind (see [`Self::parse`] and [`Self::parse_fcm`]).
+    pub fn parse_for(platform: super::Platform, raw: &str) -> Result<Self, DomainError> {
+        match platform {
+            super::Platform::Apns => Self::parse(raw),
+            super::Platform::Fcm => Self::parse_fcm(raw),
+        }
+    }
+
+    /// Parses an FCM registration token: 32–4096 characters of the set FCM tokens use
+    /// (`A-Z a-z 0-9 - _ :`), case kept, surrounding ASCII whitespace ignored.
+    pub fn parse_fcm(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        if raw.is_empty() {
+            return Err(DomainError::InvalidDeviceToken("is empty"));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'))
+        {
+            return Err(DomainError::InvalidDeviceToken(
+                "must contain only the characters of FCM registration tokens (A-Z, a-z, 0-9, \
+                 '-', '_', ':')",
+            ));
+        }
+        if !(FCM_MIN_CHARS..=FCM_MAX_CHARS).contains(&raw.len()) {
+            return Err(DomainError::InvalidDeviceToken(
+                "must be between 32 and 4096 characters (an FCM registration token)",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The full token as stored and sent (lowercase hex for APNs).
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// Wraps a token read back from our own store.
@@ -102,6 +144,22 @@ mod tests {
             assert!(DeviceToken::parse(bad).is_err(), "{bad}");
         }
         assert!(DeviceToken::parse(&"ab".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn fcm_tokens() {
+        let real = format!("dGVzdC10b2tlbg:APA91b{}", "Hx-_9".repeat(28));
+        assert_eq!(DeviceToken::parse_fcm(&real).unwrap().as_str(), real);
+        for bad in [
+            "",
+            "short:APA91b",
+            &"a b".repeat(20),
+            &"x".repeat(4097),
+            "ab/cd=".repeat(8).as_str(),
+        ] {
+            assert!(DeviceToken::parse_fcm(bad).is_err(), "{bad}");
+        }
+        assert!(DeviceToken::parse_for(super::super::Platform::Apns, &real).is_err());
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! invalid input cannot reach the database and a stored typo cannot pass for a state.
 
 mod device_token;
+mod fcm_account;
 mod identity;
 mod sid;
 mod states;
 
 pub use device_token::{DeviceToken, shorten};
+pub use fcm_account::FcmAccount;
 pub use identity::Identity;
 pub use sid::{
     AccountSid, ApiKeySid, CallSid, CredentialSid, InviteSid, RegistrationSid, Sid, SidKind,

@@ -194,6 +194,8 @@ text_enum! {
     Platform, "platform" {
         /// Apple Push Notification service (VoIP pushes through PushKit).
         Apns = "apn",
+        /// Firebase Cloud Messaging HTTP v1 (high-priority data messages to Android).
+        Fcm = "fcm",
     }
 }
 
@@ -204,6 +206,8 @@ text_enum! {
         Apn = "apn",
         /// An APNs token key (.p8): provider tokens signed with ES256.
         ApnToken = "apn_token",
+        /// A Firebase service account: OAuth 2.0 access tokens for FCM HTTP v1.
+        Fcm = "fcm",
     }
 }
 
@@ -212,6 +216,7 @@ impl CredentialType {
     pub fn platform(self) -> Platform {
         match self {
             CredentialType::Apn | CredentialType::ApnToken => Platform::Apns,
+            CredentialType::Fcm => Platform::Fcm,
         }
     }
 }

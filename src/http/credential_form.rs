@@ -1,6 +1,7 @@
 //! Reading a credential upload in any of the forms operators use: JSON, `multipart/form-data`
 //! (so `curl -F p12=@cert.p12` works) and form-encoded Twilio field names (`Type`,
-//! `FriendlyName`, `Certificate`, `PrivateKey`, `Sandbox`).
+//! `FriendlyName`, `Certificate`, `PrivateKey`, `Sandbox`, and `Secret` for an FCM service
+//! account).
 
 use std::collections::HashMap;
 
@@ -27,6 +28,8 @@ const FIELDS: &[&str] = &[
     "key_id",
     "team_id",
     "bundle_id",
+    "service_account",
+    "secret",
 ];
 
 /// `sandbox` as text: a yes/no word in any case, surrounding ASCII whitespace ignored.
@@ -51,10 +54,12 @@ impl CredentialUpload {
         add(
             "type",
             match media {
-                "json" => json!({"enum": ["apn", "apn_token", null],
-                "description": "`apn` (certificate) or `apn_token` (.p8); inferred when absent"}),
-                _ => json!({"type": "string", "enum": ["apn", "apn_token"],
-                "description": "`apn` (certificate) or `apn_token` (.p8); inferred when absent"}),
+                "json" => json!({"enum": ["apn", "apn_token", "fcm", null],
+                "description": "`apn` (certificate), `apn_token` (.p8) or `fcm` (service \
+                account); inferred when absent"}),
+                _ => json!({"type": "string", "enum": ["apn", "apn_token", "fcm"],
+                "description": "`apn` (certificate), `apn_token` (.p8) or `fcm` (service \
+                account); inferred when absent"}),
             },
         );
         add("friendly_name", {
@@ -92,12 +97,24 @@ impl CredentialUpload {
         add("key_id", text("the .p8's key id (10 characters)"));
         add("team_id", text("the Apple team id (10 characters)"));
         add("bundle_id", text("the app's bundle id (.p8 credentials)"));
+        add(
+            "service_account",
+            match media {
+                "json" => json!({"type": ["object", "string", "null"],
+                "description": "FCM: the Firebase service-account JSON (an object or its text)"}),
+                _ => text("FCM: the Firebase service-account JSON file"),
+            },
+        );
+        add(
+            "secret",
+            text("FCM: the service-account JSON, as Twilio's `Secret` field"),
+        );
         json!({
             "type": "object",
             "properties": properties,
             "additionalProperties": false,
             "description": "One kind of key material: certificate + private_key, p12 (+ password), \
-                or p8 + key_id + team_id + bundle_id. Field names are also read in Twilio's \
+                p8 + key_id + team_id + bundle_id, or service_account (or secret). Field names are also read in Twilio's \
                 PascalCase (Type, FriendlyName, Certificate, PrivateKey, Sandbox, …).",
         })
     }
@@ -144,6 +161,9 @@ pub async fn read_patch(req: Request) -> Result<CredentialPatch, ApiError> {
                 serde_json::Value::Null => continue,
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Bool(b) if normalize(&key) == "sandbox" => b.to_string(),
+                v @ serde_json::Value::Object(_) if normalize(&key) == "service_account" => {
+                    v.to_string()
+                }
                 _ if normalize(&key) == "sandbox" => {
                     return Err(ApiError::invalid(format!(
                         "{key} must be a boolean or a string"
@@ -272,6 +292,29 @@ fn build(mut fields: HashMap<String, Value>) -> Result<CredentialPatch, ApiError
                 .map_err(|_| ApiError::invalid("p12 must be the file, base64-encoded"))?,
         ),
     };
+    let service_account = match (
+        text(&mut fields, "service_account")?,
+        text(&mut fields, "secret")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "send the service account once: service_account or secret, not both",
+            ));
+        }
+        (a, b) => a.or(b).map(SecretString::from),
+    };
+    if let Some(json) = service_account {
+        if certificate.is_some() || private_key.is_some() || p12.is_some() || p8.is_some() {
+            return Err(ApiError::invalid(
+                "send one kind of key material: a service account takes no certificate, \
+                 private_key, p12 or p8",
+            ));
+        }
+        return Ok(CredentialPatch {
+            material: Some(Material::ServiceAccount { json }),
+            ..rest(kind, fields)?
+        });
+    }
     let material = match (certificate, private_key, p12, p8) {
         (None, None, None, None) => None,
         (Some(certificate), Some(private_key), None, None) => Some(Material::CertificatePem {
@@ -296,10 +339,21 @@ fn build(mut fields: HashMap<String, Value>) -> Result<CredentialPatch, ApiError
         _ => {
             return Err(ApiError::invalid(
                 "send one kind of key material: certificate + private_key, or p12 (+ password), \
-                 or p8 (+ key_id, team_id, bundle_id)",
+                 or p8 (+ key_id, team_id, bundle_id), or service_account",
             ));
         }
     };
+    Ok(CredentialPatch {
+        material,
+        ..rest(kind, fields)?
+    })
+}
+
+/// The fields besides the key material.
+fn rest(
+    kind: Option<String>,
+    mut fields: HashMap<String, Value>,
+) -> Result<CredentialPatch, ApiError> {
     let sandbox = text(&mut fields, "sandbox")?
         .map(|s| parse_bool("sandbox", &s))
         .transpose()?;
@@ -307,7 +361,7 @@ fn build(mut fields: HashMap<String, Value>) -> Result<CredentialPatch, ApiError
         kind,
         friendly_name: text(&mut fields, "friendly_name")?,
         sandbox,
-        material,
+        material: None,
         key_id: text(&mut fields, "key_id")?,
         team_id: text(&mut fields, "team_id")?,
         bundle_id: text(&mut fields, "bundle_id")?,

@@ -21,7 +21,7 @@ use crate::store::CredentialRecord;
 pub struct CredentialView {
     pub sid: String,
     pub account_sid: String,
-    /// `apn` (certificate) or `apn_token` (.p8 signing key).
+    /// `apn` (certificate), `apn_token` (.p8 signing key) or `fcm` (service account).
     pub r#type: String,
     pub friendly_name: String,
     /// Whether pushes default to the development (sandbox) environment.
@@ -37,11 +37,16 @@ pub struct CredentialView {
     pub not_after: Option<String>,
     /// SHA-256 of the certificate (or of the .p8 public key), hex.
     pub fingerprint: String,
+    /// The .p8 Key ID, or the service account's `private_key_id`.
     pub key_id: Option<String>,
     pub team_id: Option<String>,
+    /// FCM: the Firebase project id.
+    pub project_id: Option<String>,
+    /// FCM: the service account's address.
+    pub client_email: Option<String>,
     /// `ok`, `expiring`, `expired` or `rejected`.
     pub health: String,
-    /// Why APNs rejected the credential, when it did.
+    /// Why the provider (APNs, or FCM's token endpoint) rejected the credential, when it did.
     pub health_reason: Option<String>,
     pub warnings: Vec<String>,
     pub date_created: String,
@@ -78,6 +83,8 @@ fn view(c: &CredentialRecord, window: i64) -> CredentialView {
         fingerprint: c.fingerprint.clone(),
         key_id: c.key_id.clone(),
         team_id: c.team_id.clone(),
+        project_id: c.fcm.as_ref().map(|f| f.project_id.clone()),
+        client_email: c.fcm.as_ref().map(|f| f.client_email.clone()),
         health: health(c, now_secs(), window).as_str().to_owned(),
         health_reason: c.rejected_reason.clone(),
         warnings: c.warnings.clone(),
@@ -137,7 +144,7 @@ pub async fn create(
         &state.master_key,
         &caller.account,
         patch,
-        window,
+        &state.config.intake_rules(),
     )
     .await?;
     tracing::info!(credential = %record.sid, kind = %record.kind, bundle = %record.bundle_id,
@@ -213,7 +220,7 @@ pub async fn rotate(
         &caller.account,
         &sid,
         patch,
-        window,
+        &state.config.intake_rules(),
     )
     .await?;
     state.engine.clients().invalidate(record.sid.as_str());

@@ -25,6 +25,7 @@ pub mod code {
     pub const BODY_TOO_LARGE: u32 = 21003;
     pub const INVALID_DEVICE_TOKEN: u32 = 21004;
     pub const UNSUPPORTED_BINDING_TYPE: u32 = 21005;
+    pub const PLATFORM_MISMATCH: u32 = 21006;
     pub const LAST_API_KEY: u32 = 21010;
     pub const REGISTRATION_FAILED: u32 = 31301;
     pub const NO_REGISTRATIONS: u32 = 21201;
@@ -227,6 +228,11 @@ impl From<RegistrationError> for ApiError {
             RegistrationError::UnknownCredential => {
                 TokenError::BadGrants(crate::registrations::UNKNOWN_CREDENTIAL).into()
             }
+            e @ RegistrationError::PlatformMismatch { .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                code::PLATFORM_MISMATCH,
+                e.to_string(),
+            ),
             RegistrationError::NotFound => Self::not_found("registration"),
             RegistrationError::Store(store) => store.into(),
         }

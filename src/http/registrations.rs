@@ -29,8 +29,10 @@ pub struct RegisterDevice {
     device_token: DeviceToken,
 }
 
-/// A hex device token, 32–100 bytes, surrounding ASCII whitespace ignored.
-const DEVICE_TOKEN_PATTERN: &str = r"^[\t\n\f\r ]*([0-9a-fA-F]{2}){32,100}[\t\n\f\r ]*$";
+/// A hex APNs device token (32–100 bytes) or an FCM registration token (32–4096 of
+/// `A-Za-z0-9-_:`), surrounding ASCII whitespace ignored.
+const DEVICE_TOKEN_PATTERN: &str =
+    r"^[\t\n\f\r ]*(([0-9a-fA-F]{2}){32,100}|[A-Za-z0-9_:-]{32,4096})[\t\n\f\r ]*$";
 
 impl RegisterDevice {
     /// The body's JSON Schema (utoipa's schema types cannot say `anyOf` of `required`s).
@@ -46,13 +48,13 @@ impl RegisterDevice {
                 or the plain form `{\"binding_type\":\"apn\",\"address\":…}`. `null` counts as \
                 absent; when both names of a value are given, both must be valid and the SDK's wins.",
             "properties": {
-                "channel_type": {"description": "`apn` (SDK form)", "enum": ["apn", null]},
-                "binding_type": {"description": "`apn` (plain form)", "enum": ["apn", null]},
+                "channel_type": {"description": "`apn` or `fcm` (SDK form)", "enum": ["apn", "fcm", null]},
+                "binding_type": {"description": "`apn` or `fcm` (plain form)", "enum": ["apn", "fcm", null]},
                 "message_types": {"type": ["array", "null"], "items": {"type": "string"},
                                   "description": "e.g. `[\"twilio.voice.call\"]`; not used"},
                 "data": {"type": ["object", "null"],
-                         "properties": {"registration_id": token("the hex device token (SDK form)")}},
-                "address": token("the hex device token (plain form)"),
+                         "properties": {"registration_id": token("the APNs hex device token or the FCM registration token (SDK form)")}},
+                "address": token("the device token (plain form)"),
                 "version": {"type": ["string", "null"],
                             "description": "wire format version sent by the SDK, e.g. `\"3\"`; not used"},
             },
@@ -106,22 +108,30 @@ impl RegisterDevice {
             opt_str(body, "channel_type")?,
             opt_str(body, "binding_type")?,
         ];
-        if let Some(other) = types.iter().flatten().find(|t| **t != "apn") {
+        let mut platforms = Vec::with_capacity(2);
+        for t in types.iter().flatten() {
+            platforms.push(t.parse::<Platform>().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    code::UNSUPPORTED_BINDING_TYPE,
+                    format!("channel type {t:?} is not supported: use \"apn\" or \"fcm\""),
+                )
+            })?);
+        }
+        let platform = *platforms.first().ok_or_else(|| {
+            ApiError::invalid("channel_type (or binding_type) is required: \"apn\" or \"fcm\"")
+        })?;
+        if platforms.iter().any(|p| *p != platform) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 code::UNSUPPORTED_BINDING_TYPE,
-                format!("channel type {other:?} is not supported: use \"apn\""),
-            ));
-        }
-        if types.iter().flatten().next().is_none() {
-            return Err(ApiError::invalid(
-                "channel_type (or binding_type) is required: use \"apn\"",
+                "channel_type and binding_type name different platforms",
             ));
         }
         let tokens = [data, opt_str(body, "address")?];
         let mut parsed = Vec::with_capacity(2);
         for raw in tokens.into_iter().flatten() {
-            parsed.push(DeviceToken::parse(raw)?);
+            parsed.push(DeviceToken::parse_for(platform, raw)?);
         }
         let device_token = parsed.into_iter().next().ok_or_else(|| {
             ApiError::new(
@@ -131,7 +141,7 @@ impl RegisterDevice {
             )
         })?;
         Ok(Self {
-            platform: Platform::Apns,
+            platform,
             device_token,
         })
     }

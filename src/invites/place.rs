@@ -8,10 +8,10 @@ use super::{InviteError, Invites, NewInvite};
 use crate::apns::MAX_VOIP_PAYLOAD;
 use crate::auth::ApiKeyPrincipal;
 use crate::clock::now_ms;
-use crate::delivery::{DeliveryJob, InviteInfo, call_payload, params_query};
+use crate::delivery::{DeliveryJob, InviteInfo, call_fields, call_payload, params_query};
 use crate::domain::{
     AccountSid, CallSid, CredentialSid, DeliveryId, DeliveryStatus, Environment, InviteSid,
-    InviteStatus,
+    InviteStatus, Platform,
 };
 use crate::store::{CreateInvite, DeliveryRecord, InviteRecord};
 
@@ -74,9 +74,11 @@ impl Invites {
         };
         let mut deliveries = Vec::with_capacity(registrations.len());
         for r in &registrations {
-            let environment = match r.environment {
-                Some(env) => env,
-                None => {
+            let environment = match (r.environment, r.platform) {
+                (Some(env), _) => env,
+                // FCM has no environments: the column keeps its default.
+                (None, Platform::Fcm) => Environment::Production,
+                (None, Platform::Apns) => {
                     self.default_environment(&caller.account, &r.credential_sid)
                         .await
                 }
@@ -142,22 +144,29 @@ impl Invites {
         }
     }
 
-    /// Refuses an invite whose push would exceed APNs's VoIP payload limit.
+    /// Refuses an invite whose push would exceed a provider's limit: APNs's VoIP payload
+    /// limit, FCM's data limit.
     fn check_payload_size(&self, jobs: &[DeliveryJob]) -> Result<(), InviteError> {
-        // Every device's payload has the same size (SIDs and UUIDs are fixed-length): one
-        // suffices.
-        if let Some(job) = jobs.first() {
+        // Every device's payload of one platform has the same size (SIDs and UUIDs are
+        // fixed-length): one per platform suffices.
+        for platform in Platform::ALL {
+            let Some(job) = jobs.iter().find(|j| j.platform == *platform) else {
+                continue;
+            };
             let token = self.engine.bridge().sign(
                 &job.invite.sid,
                 &job.registration_sid,
                 job.invite.expires_at,
             );
-            let size = call_payload(job, &token).len();
-            if size > MAX_VOIP_PAYLOAD {
-                return Err(InviteError::PayloadTooLarge {
-                    size,
-                    limit: MAX_VOIP_PAYLOAD,
-                });
+            let (size, limit) = match platform {
+                Platform::Apns => (call_payload(job, &token).len(), MAX_VOIP_PAYLOAD),
+                Platform::Fcm => (
+                    crate::delivery::fcm_data_size(&call_fields(job, &token)),
+                    crate::delivery::FCM_MAX_DATA_BYTES,
+                ),
+            };
+            if size > limit {
+                return Err(InviteError::PayloadTooLarge { size, limit });
             }
         }
         Ok(())

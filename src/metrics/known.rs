@@ -33,6 +33,19 @@ const QUEUE_EVENTS: &[&str] = &["claimed", "dead_lettered", "swept", "enqueue_fa
 const CALLBACK_RESULTS: &[&str] = &["sent", "failed", "retried", "refused"];
 const KEY_LOOKUPS: &[&str] = &["found", "absent"];
 const AUTH_FAILURES: &[&str] = &["refused", "limited"];
+/// FCM retry causes (`fcm::RetryCause` labels).
+const FCM_RETRY_CAUSES: &[&str] = &[
+    "quota_exceeded",
+    "internal",
+    "unavailable",
+    "server_error",
+    "timeout",
+    "connect",
+    "connection_lost",
+    "token_unavailable",
+];
+/// Results of an FCM access-token exchange.
+pub(crate) const FCM_TOKEN_RESULTS: &[&str] = &["issued", "refused", "failed"];
 /// Credential health states (`credentials::manage::Health`).
 pub(super) const HEALTH: &[&str] = &["ok", "expiring", "expired", "rejected"];
 
@@ -49,6 +62,12 @@ impl Families {
         }
         for cause in RetryCause::ALL {
             self.apns_retries.with_label_values(&[cause.label()]);
+        }
+        for cause in FCM_RETRY_CAUSES {
+            self.fcm_retries.with_label_values(&[cause]);
+        }
+        for result in FCM_TOKEN_RESULTS {
+            self.fcm_token_exchanges.with_label_values(&[result]);
         }
         for change in REGISTRATION_CHANGES {
             self.registration_changes.with_label_values(&[change]);
@@ -98,7 +117,11 @@ impl Families {
             (&self.apns_connections, "gauge"),
             (&self.credential_health, "gauge"),
         ];
-        let more: [(&dyn Collector, &str); 1] = [(&self.credential_not_after, "gauge")];
+        let more: [(&dyn Collector, &str); 3] = [
+            (&self.credential_not_after, "gauge"),
+            (&self.fcm_requests, "counter"),
+            (&self.fcm_duration, "histogram"),
+        ];
         for (collector, kind) in families.into_iter().chain(more) {
             for desc in collector.desc() {
                 let name = &desc.fq_name;

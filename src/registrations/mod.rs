@@ -47,6 +47,16 @@ pub enum RegistrationError {
     /// The access token names a push credential the account does not have.
     #[error("{}", UNKNOWN_CREDENTIAL)]
     UnknownCredential,
+    /// The device's platform is not the push credential's (an FCM token under an APNs
+    /// credential, or the reverse).
+    #[error(
+        "channel type {device} does not match the access token's push credential, which is \
+         for {credential}: mint the token with the {device} credential's SID"
+    )]
+    PlatformMismatch {
+        device: Platform,
+        credential: Platform,
+    },
     /// No such registration in the caller's scope.
     #[error("registration not found")]
     NotFound,
@@ -67,12 +77,16 @@ impl Registrations {
 
     /// Registers the device token, or refreshes (and possibly moves) its registration.
     pub async fn register(&self, r: Register) -> Result<Upserted, RegistrationError> {
-        if !self
+        let kind = self
             .store
-            .credential_exists(&r.account, &r.credential)
+            .credential_type(&r.account, &r.credential)
             .await?
-        {
-            return Err(RegistrationError::UnknownCredential);
+            .ok_or(RegistrationError::UnknownCredential)?;
+        if kind.platform() != r.platform {
+            return Err(RegistrationError::PlatformMismatch {
+                device: r.platform,
+                credential: kind.platform(),
+            });
         }
         let new = NewRegistration {
             account_sid: r.account,

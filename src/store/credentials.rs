@@ -1,7 +1,7 @@
 //! Push credentials (`CR…`): what each may push to, and its sealed private key.
 
 use super::{Store, StoreError, decode};
-use crate::domain::{AccountSid, CredentialSid, CredentialType};
+use crate::domain::{AccountSid, CredentialSid, CredentialType, FcmAccount};
 
 /// A credential as stored. The private key only sealed.
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct CredentialRecord {
     pub rejected_reason: Option<String>,
     pub date_created: i64,
     pub date_updated: i64,
+    /// FCM credentials: project, service account and token endpoint.
+    pub fcm: Option<FcmAccount>,
 }
 
 impl std::fmt::Debug for CredentialRecord {
@@ -65,6 +67,9 @@ struct Row {
     rejected_reason: Option<String>,
     date_created: i64,
     date_updated: i64,
+    project_id: Option<String>,
+    client_email: Option<String>,
+    token_uri: Option<String>,
 }
 
 impl TryFrom<Row> for CredentialRecord {
@@ -92,6 +97,14 @@ impl TryFrom<Row> for CredentialRecord {
             rejected_reason: r.rejected_reason,
             date_created: r.date_created,
             date_updated: r.date_updated,
+            fcm: match (r.project_id, r.client_email, r.token_uri) {
+                (Some(project_id), Some(client_email), Some(token_uri)) => Some(FcmAccount {
+                    project_id,
+                    client_email,
+                    token_uri,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -102,7 +115,7 @@ macro_rules! select {
             "SELECT sid, account_sid, type, friendly_name, sandbox, bundle_id, voip_topic, topics, \
              env_development, env_production, not_before, not_after, fingerprint, key_id, \
              team_id, warnings, cert_chain_pem, secret_sealed, rejected_reason, date_created, \
-             date_updated FROM credentials ",
+             date_updated, project_id, client_email, token_uri FROM credentials ",
             $tail
         )
     };
@@ -120,9 +133,9 @@ impl Store {
             "INSERT INTO credentials (sid, account_sid, type, friendly_name, sandbox, bundle_id, \
              voip_topic, topics, env_development, env_production, not_before, not_after, \
              fingerprint, key_id, team_id, warnings, cert_chain_pem, secret_sealed, \
-             rejected_reason, date_created, date_updated) \
+             rejected_reason, date_created, date_updated, project_id, client_email, token_uri) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21) \
+             $18, $19, $20, $21, $22, $23, $24) \
              ON CONFLICT (sid) DO UPDATE SET type = excluded.type, \
              friendly_name = excluded.friendly_name, sandbox = excluded.sandbox, \
              bundle_id = excluded.bundle_id, voip_topic = excluded.voip_topic, \
@@ -131,7 +144,9 @@ impl Store {
              not_after = excluded.not_after, fingerprint = excluded.fingerprint, \
              key_id = excluded.key_id, team_id = excluded.team_id, warnings = excluded.warnings, \
              cert_chain_pem = excluded.cert_chain_pem, secret_sealed = excluded.secret_sealed, \
-             rejected_reason = excluded.rejected_reason, date_updated = excluded.date_updated",
+             rejected_reason = excluded.rejected_reason, date_updated = excluded.date_updated, \
+             project_id = excluded.project_id, client_email = excluded.client_email, \
+             token_uri = excluded.token_uri",
         )
         .bind(c.sid.as_str())
         .bind(c.account_sid.as_str())
@@ -154,6 +169,9 @@ impl Store {
         .bind(c.rejected_reason.clone())
         .bind(c.date_created)
         .bind(c.date_updated)
+        .bind(c.fcm.as_ref().map(|f| f.project_id.clone()))
+        .bind(c.fcm.as_ref().map(|f| f.client_email.clone()))
+        .bind(c.fcm.as_ref().map(|f| f.token_uri.clone()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -173,18 +191,20 @@ impl Store {
         row.map(CredentialRecord::try_from).transpose()
     }
 
-    /// Whether `account` has the credential `sid` (a cheap check for registrations).
-    pub async fn credential_exists(
+    /// The type of `account`'s credential `sid`, if it has one (a cheap check for
+    /// registrations).
+    pub async fn credential_type(
         &self,
         account: &AccountSid,
         sid: &CredentialSid,
-    ) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT sid FROM credentials WHERE sid = $1 AND account_sid = $2")
-            .bind(sid.as_str())
-            .bind(account.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
+    ) -> Result<Option<CredentialType>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT type FROM credentials WHERE sid = $1 AND account_sid = $2")
+                .bind(sid.as_str())
+                .bind(account.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(t,)| decode(&t)).transpose()
     }
 
     /// The account's credentials, oldest first.

@@ -107,6 +107,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         database_url: Some(fresh_database(backend, dir.path()).await),
         master_key: Some(SecretString::from(master.to_base64())),
         log: "warn".into(),
+        // Nothing leaves the machine: FCM and its token endpoints are loopback only.
+        fcm_url: "https://127.0.0.1:1".into(),
+        fcm_token_hosts: vec!["127.0.0.1".into()],
         ..Config::default()
     };
     adjust(&mut config);
@@ -127,7 +130,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         &master,
         &account.sid,
         voip_certificate_patch("com.example.app"),
-        config.expiry_warning_secs(),
+        &config.intake_rules(),
     )
     .await
     .expect("seed credential")
@@ -187,12 +190,17 @@ impl TestApp {
 
     /// An access token for `identity`, minted as the CLI does.
     pub fn token(&self, identity: &str) -> String {
+        self.token_for(identity, &self.credential)
+    }
+
+    /// An access token for `identity` naming push credential `credential`.
+    pub fn token_for(&self, identity: &str, credential: &CredentialSid) -> String {
         access_token::mint(MintRequest {
             account: &self.account,
             key: &self.key,
             secret: &self.secret,
             identity: &Identity::parse(identity).unwrap(),
-            push_credential: Some(&self.credential),
+            push_credential: Some(credential),
             ttl_secs: 3600,
             now: now_secs(),
         })

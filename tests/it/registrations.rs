@@ -266,7 +266,7 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing(b: Backend) {
     assert_error(post(huge, json_ct).await.unwrap(), 413, 21003).await;
     let cases = [
         (
-            json!({"channel_type": "fcm", "data": {"registration_id": device_token(1)}}),
+            json!({"channel_type": "gcm", "data": {"registration_id": device_token(1)}}),
             21005,
         ),
         (json!({"data": {"registration_id": device_token(1)}}), 20001),

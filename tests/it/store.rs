@@ -239,6 +239,10 @@ async fn status_columns_refuse_values_outside_their_sets(backend: Backend) {
         ),
         (
             "UPDATE deliveries SET platform = 'fcm' WHERE invite_sid = $1",
+            true,
+        ),
+        (
+            "UPDATE deliveries SET platform = 'gcm' WHERE invite_sid = $1",
             false,
         ),
     ] {
@@ -269,6 +273,10 @@ async fn status_columns_refuse_values_outside_their_sets(backend: Backend) {
             "UPDATE registrations SET binding_type = 'gcm' WHERE sid = $1",
             false,
         ),
+        (
+            "UPDATE registrations SET binding_type = 'fcm' WHERE sid = $1",
+            true,
+        ),
     ] {
         let done = sqlx::query(sql)
             .bind(regs[0].sid.as_str())
@@ -276,7 +284,7 @@ async fn status_columns_refuse_values_outside_their_sets(backend: Backend) {
             .await;
         assert_eq!(done.is_ok(), ok, "{sql}: {done:?}");
     }
-    let bad_type = sqlx::query("UPDATE credentials SET type = 'fcm' WHERE account_sid = $1")
+    let bad_type = sqlx::query("UPDATE credentials SET type = 'gcm' WHERE account_sid = $1")
         .bind(app.account.as_str())
         .execute(&mut db)
         .await;

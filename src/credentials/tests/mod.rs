@@ -6,6 +6,7 @@
 //! cleanly), `script` (the OpenSSL command-line script).
 
 mod certificates;
+mod fcm;
 mod generated;
 mod hostile;
 mod p12;

@@ -81,7 +81,7 @@ async fn registrations_need_a_credential_of_the_same_account(b: Backend) {
         &app.master,
         &other_account.sid,
         crate::helpers::voip_certificate_patch("com.other.app"),
-        30 * 86_400,
+        &Default::default(),
     )
     .await
     .unwrap();
