@@ -54,6 +54,8 @@
 mod access_token;
 mod account;
 mod assertion;
+mod client;
+mod config;
 mod message;
 mod oauth;
 mod outcome;
@@ -71,6 +73,8 @@ pub use access_token::{
 };
 pub use account::{AccountJsonError, GOOGLE_TOKEN_URI, ServiceAccount};
 pub use assertion::{ASSERTION_LIFETIME, AssertionSigner, FCM_SCOPE};
+pub use client::{FcmClient, token_outcome};
+pub use config::{FCM_URL, FcmConfig, FcmError};
 pub use message::{
     FcmMessage, MAX_DATA_BYTES, MAX_TOKEN_LEN, MAX_TTL, MIN_TOKEN_LEN, Priority, RESERVED_KEYS,
     RESERVED_PREFIXES, Refusal, TokenFormatError, check_project_id, check_registration_token,

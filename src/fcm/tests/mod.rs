@@ -1,10 +1,12 @@
 //! Tests of the FCM provider library, and what they share: a throwaway RSA service account
 //! and a counting fake [`TokenExchange`].
 
+mod end_to_end;
 mod message;
 mod oauth;
 mod outcome_table;
 mod shared_redis;
+mod tls_server;
 mod token_cache;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
