@@ -169,8 +169,12 @@ impl RedisAccessTokenSource {
     async fn exchange_and_store(&self) -> redis::RedisResult<Result<AccessToken, TokenError>> {
         match self.exchange.exchange(self.clock.now()).await {
             Ok(token) => {
-                self.write(&token).await?;
-                tracing::info!(key = %self.key, "obtained shared FCM access token");
+                match self.write(&token).await {
+                    Ok(()) => tracing::info!(key = %self.key, "obtained shared FCM access token"),
+                    // The token is good either way; other replicas will exchange their own.
+                    Err(e) => tracing::warn!(key = %self.key, error = %e,
+                        "obtained an FCM access token but could not share it through Redis"),
+                }
                 Ok(Ok(token))
             }
             Err(e) => Ok(Err(e)),
