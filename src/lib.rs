@@ -14,6 +14,8 @@
 //! - [`delivery`]: queues (embedded, Redis Streams) behind one consumer interface, the worker,
 //!   per-platform senders (APNs), retries, outcome recording.
 //! - [`apns`], [`mock_apns`]: the APNs client (outcomes classified there) and its simulator.
+//! - [`fcm`]: the FCM HTTP v1 client: OAuth2 access tokens (shared through Redis when scaled
+//!   out), data messages, outcomes classified there.
 //! - [`events`]: invite changes to event streams, callbacks and (with Redis) other replicas.
 //! - [`http`]: the axum API: handlers parse, call a service, render; errors mapped once.
 //! - [`metrics`], [`observe`]: the per-gateway metrics registry and its store-derived gauges.
@@ -31,6 +33,7 @@ pub mod credentials;
 pub mod delivery;
 pub mod domain;
 pub mod events;
+pub mod fcm;
 pub mod http;
 pub mod invites;
 pub mod metrics;
