@@ -298,6 +298,26 @@ impl Config {
         Ok(apns)
     }
 
+    /// The FCM client settings these values describe.
+    pub fn fcm(&self) -> Result<crate::fcm::FcmConfig, crate::fcm::FcmError> {
+        let base = url::Url::parse(&self.fcm_url)
+            .map_err(|e| crate::fcm::FcmError::Config(format!("fcm_url: {e}")))?;
+        let timeout = std::time::Duration::from_millis(self.fcm_request_timeout_ms);
+        let mut fcm = crate::fcm::FcmConfig {
+            request_timeout: timeout,
+            token_timeout: timeout,
+            ..crate::fcm::FcmConfig::default()
+        }
+        .with_base_url(base);
+        if let Some(ca) = &self.fcm_ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                crate::fcm::FcmError::Config(format!("fcm_ca_file {}: {e}", ca.display()))
+            })?;
+            fcm = fcm.with_extra_root_pem(pem);
+        }
+        Ok(fcm)
+    }
+
     /// The database URL in force (the SQLite file in the data dir unless set).
     pub fn database_url(&self) -> String {
         match &self.database_url {

@@ -13,6 +13,8 @@ mod apns_sender;
 mod clients;
 mod consumer;
 mod embedded;
+mod fcm_clients;
+mod fcm_sender;
 mod job;
 mod payload;
 mod queue;
@@ -26,6 +28,8 @@ mod worker;
 
 pub use apns_sender::{ApnsSender, DirectApnsSender};
 pub use clients::{ClientError, Clients, Entry};
+pub use fcm_clients::{FcmCredentials, FcmEntry};
+pub use fcm_sender::{FcmSender, call_message};
 pub use job::{DeliveryJob, InviteInfo};
 pub use payload::{FCM_MAX_DATA_BYTES, call_fields, call_payload, fcm_data_size, params_query};
 pub use queue::{Acker, Acknowledge, Consumer, Delivery, OnWritten, Producer, Settle};
@@ -54,6 +58,7 @@ pub struct Engine {
     recorder: Recorder,
     events: Events,
     clients: Arc<Clients>,
+    fcm: Arc<FcmCredentials>,
     bridge: BridgeTokens,
     tasks: Tasks,
     /// The consumer loop: done once it took nothing more and its deliveries were settled.
@@ -67,6 +72,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("APNs configuration: {0}")]
     Apns(#[from] crate::apns::ApnsError),
+    #[error("FCM configuration: {0}")]
+    Fcm(#[from] crate::fcm::FcmError),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
 }
@@ -96,11 +103,18 @@ impl Engine {
         ));
         let bridge = BridgeTokens::new(&master);
         let apns = ApnsSender::new(clients.clone(), bridge.clone(), metrics.clone());
+        let fcm_credentials = Arc::new(FcmCredentials::new(
+            crate::fcm::FcmClient::new(config.fcm()?)?,
+            store.clone(),
+            master.clone(),
+            redis
+                .clone()
+                .map(|conn| (conn, config.redis_key_prefix.clone())),
+            metrics.clone(),
+        ));
+        let fcm = FcmSender::new(fcm_credentials.clone(), bridge.clone(), metrics.clone());
         let worker = Arc::new(Worker {
-            senders: Senders::new(
-                Arc::new(apns),
-                Arc::new(sender::Unavailable("FCM is not available yet")),
-            ),
+            senders: Senders::new(Arc::new(apns), Arc::new(fcm)),
             recorder: recorder.clone(),
             metrics: metrics.clone(),
         });
@@ -140,6 +154,7 @@ impl Engine {
             recorder,
             events,
             clients,
+            fcm: fcm_credentials,
             bridge,
             tasks: tasks.clone(),
             consumer: Mutex::new(Some(consumer)),
@@ -186,6 +201,17 @@ impl Engine {
     /// The per-credential APNs clients.
     pub fn clients(&self) -> &Clients {
         &self.clients
+    }
+
+    /// The FCM client and per-credential access-token sources.
+    pub fn fcm(&self) -> &FcmCredentials {
+        &self.fcm
+    }
+
+    /// Forgets what this process built from credential `sid` (after a rotation or deletion).
+    pub fn invalidate_credential(&self, sid: &str) {
+        self.clients.invalidate(sid);
+        self.fcm.invalidate(sid);
     }
 
     /// The bridge token signer.

@@ -54,14 +54,3 @@ impl Senders {
         }
     }
 }
-
-/// A platform this process cannot push to: every delivery fails with `why`.
-pub struct Unavailable(pub &'static str);
-
-impl PushSender for Unavailable {
-    fn send<'a>(&'a self, _job: &'a DeliveryJob) -> BoxFuture<'a, Result<Sent, ClientError>> {
-        Box::pin(async move { Err(ClientError::Unusable(self.0.to_owned())) })
-    }
-
-    fn credential_rejected(&self, _sid: &CredentialSid, _reason: &str) {}
-}

@@ -126,6 +126,19 @@ impl OAuthError {
             other => Self::Other(other.chars().take(64).collect()),
         }
     }
+
+    /// The `error` value as the token endpoint spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidGrant => "invalid_grant",
+            Self::InvalidClient => "invalid_client",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::Other(s) => s,
+        }
+    }
 }
 
 /// Why a transient token failure happened.

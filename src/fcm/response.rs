@@ -89,6 +89,38 @@ impl FcmErrorCode {
             other => Self::Other(truncate(other, MAX_CODE)),
         }
     }
+
+    /// The code as FCM spells it (an unknown one as received, truncated).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Unregistered => "UNREGISTERED",
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::SenderIdMismatch => "SENDER_ID_MISMATCH",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+            Self::ThirdPartyAuthError => "THIRD_PARTY_AUTH_ERROR",
+            Self::Unspecified => "UNSPECIFIED_ERROR",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// A metric label from a closed set: an unknown code is `other`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Other(_) => "other",
+            known => match known.as_str() {
+                "UNREGISTERED" => "UNREGISTERED",
+                "INVALID_ARGUMENT" => "INVALID_ARGUMENT",
+                "SENDER_ID_MISMATCH" => "SENDER_ID_MISMATCH",
+                "QUOTA_EXCEEDED" => "QUOTA_EXCEEDED",
+                "UNAVAILABLE" => "UNAVAILABLE",
+                "INTERNAL" => "INTERNAL",
+                "THIRD_PARTY_AUTH_ERROR" => "THIRD_PARTY_AUTH_ERROR",
+                _ => "UNSPECIFIED_ERROR",
+            },
+        }
+    }
 }
 
 /// What FCM answered, as far as it said anything.

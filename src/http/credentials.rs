@@ -223,7 +223,7 @@ pub async fn rotate(
         &state.config.intake_rules(),
     )
     .await?;
-    state.engine.clients().invalidate(record.sid.as_str());
+    state.engine.invalidate_credential(record.sid.as_str());
     tracing::info!(credential = %record.sid, fingerprint = %record.fingerprint,
         by = %caller.key, "credential rotated");
     Ok(axum::Json(view(&record, window)))
@@ -243,7 +243,7 @@ pub async fn remove(
     let sid = parse_sid(&sid)?;
     match state.store.delete_credential(&caller.account, &sid).await? {
         Some(registrations) => {
-            state.engine.clients().invalidate(sid.as_str());
+            state.engine.invalidate_credential(sid.as_str());
             state
                 .metrics
                 .registration_changes
