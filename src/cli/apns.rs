@@ -11,7 +11,7 @@ use super::keys::resolve_account;
 use crate::apns::{ApnsClient, Environment, Notification, Outcome};
 use crate::config::Config;
 use crate::credentials::material::apns_auth;
-use crate::domain::{CredentialSid, DeviceToken};
+use crate::domain::{CredentialSid, CredentialType, DeviceToken};
 use crate::mock_apns::{self, EnvironmentMode, PemSource, SimulatorConfig, TlsSource};
 use crate::secrets::MasterKey;
 use crate::store::Store;
@@ -120,7 +120,7 @@ pub struct PushArgs {
     /// The credential to push with (CR…).
     #[arg(long)]
     credential: String,
-    /// The device token (hex).
+    /// The device token (hex for APNs, the registration token for FCM).
     #[arg(long)]
     token: String,
     /// Use the development (sandbox) environment (default: the credential's setting).
@@ -137,7 +137,8 @@ pub struct PushArgs {
     account: Option<String>,
 }
 
-/// Sends one VoIP push and prints its classified outcome; fails unless APNs accepted it.
+/// Sends one VoIP push (or, with an FCM credential, one data message) and prints its
+/// classified outcome; fails unless the provider accepted it.
 pub(super) async fn push(
     store: &Store,
     master: &MasterKey,
@@ -150,6 +151,9 @@ pub(super) async fn push(
         .credential(&account.sid, &sid)
         .await?
         .with_context(|| format!("no credential {sid} in account {}", account.sid))?;
+    if credential.kind == CredentialType::Fcm {
+        return super::fcm_push::push(master, config, &credential, &args.token).await;
+    }
     let token = DeviceToken::parse(&args.token)?;
     let sandbox = if args.sandbox || args.production {
         args.sandbox

@@ -5,6 +5,7 @@ mod apns;
 mod bench;
 mod credentials;
 mod demo;
+mod fcm_push;
 mod keys;
 mod master_key;
 

@@ -31,7 +31,7 @@ pub use clients::{ClientError, Clients, Entry};
 pub use fcm_clients::{FcmCredentials, FcmEntry};
 pub use fcm_sender::{FcmSender, call_message};
 pub use job::{DeliveryJob, InviteInfo};
-pub use payload::{FCM_MAX_DATA_BYTES, call_fields, call_payload, fcm_data_size, params_query};
+pub use payload::{call_fields, call_payload, params_query};
 pub use queue::{Acker, Acknowledge, Consumer, Delivery, OnWritten, Producer, Settle};
 pub use recorder::Recorder;
 pub use sender::{PushSender, Senders, Sent};

@@ -30,14 +30,6 @@ pub fn call_fields(job: &DeliveryJob, bridge_token: &str) -> BTreeMap<String, St
     fields
 }
 
-/// FCM's limit on a message's `data`, in bytes (keys and values).
-pub const FCM_MAX_DATA_BYTES: usize = 4096;
-
-/// The size FCM counts for `data`: every key and value, in bytes.
-pub fn fcm_data_size(data: &BTreeMap<String, String>) -> usize {
-    data.iter().map(|(k, v)| k.len() + v.len()).sum()
-}
-
 /// The JSON payload of `job`'s APNs push, with its `bridge_token`.
 pub fn call_payload(job: &DeliveryJob, bridge_token: &str) -> Vec<u8> {
     let body: Map<String, Value> = call_fields(job, bridge_token)

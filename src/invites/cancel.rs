@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use crate::apns::Notification;
 use crate::delivery::{Engine, InviteInfo};
-use crate::domain::DeliveryStatus;
-use crate::store::{InviteRecord, Store};
+use crate::domain::{DeliveryStatus, Platform};
+use crate::fcm::{FcmMessage, Priority};
+use crate::store::{DeliveryRecord, InviteRecord, Store};
 
 /// `twi_message_type` of a cancel.
 pub const CANCEL: &str = "twilio.voice.cancel";
@@ -30,7 +31,7 @@ pub fn cancel_payload(invite: &InviteInfo, message_id: &Uuid) -> Vec<u8> {
 }
 
 /// Sends a cancel push to every device that accepted the invite's push, except the one that
-/// answered. Runs in the background (tracked: shutdown waits for it); outcomes are logged.
+/// answered: a VoIP push to an iPhone, a data message to an Android phone. Runs in the background (tracked: shutdown waits for it); outcomes are logged.
 pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecord) {
     let tasks = engine.tasks().clone();
     tasks.spawn(async move {
@@ -45,6 +46,13 @@ pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecor
             {
                 continue;
             }
+            let id = Uuid::new_v4();
+            if d.platform == Platform::Fcm {
+                let outcome = fcm_cancel(&engine, &info, &d, &id).await;
+                tracing::info!(invite = %invite.sid, registration = %d.registration_sid,
+                    outcome, "legacy cancel push sent (FCM)");
+                continue;
+            }
             let Ok(entry) = engine
                 .clients()
                 .get(&info.account_sid, &d.credential_sid)
@@ -52,7 +60,6 @@ pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecor
             else {
                 continue;
             };
-            let id = Uuid::new_v4();
             let notification = Notification {
                 apns_id: Some(id),
                 expiration: Some(0),
@@ -69,4 +76,33 @@ pub fn send_cancel_pushes(store: Store, engine: Arc<Engine>, invite: InviteRecor
                 outcome = outcome.label(), "legacy cancel push sent");
         }
     });
+}
+
+/// Sends the cancel to an Android phone as a high-priority FCM data message (what Twilio's
+/// Android SDK reads with `Voice.handleMessage`); returns the outcome's label.
+async fn fcm_cancel(
+    engine: &Engine,
+    info: &InviteInfo,
+    d: &DeliveryRecord,
+    id: &Uuid,
+) -> &'static str {
+    let Ok(entry) = engine.fcm().get(&info.account_sid, &d.credential_sid).await else {
+        return "credential_unavailable";
+    };
+    let message = FcmMessage::new(d.device_token.as_str())
+        .priority(Priority::High)
+        .ttl(std::time::Duration::from_secs(60))
+        .collapse_key(info.call_sid.to_string())
+        .data("twi_message_type", CANCEL)
+        .data("twi_call_sid", info.call_sid.to_string())
+        .data("twi_account_sid", info.account_sid.to_string())
+        .data("twi_from", info.caller.clone())
+        .data("twi_to", format!("client:{}", info.to_identity))
+        .data("twi_message_id", id.to_string());
+    let outcome = engine
+        .fcm()
+        .client()
+        .send(entry.project_id(), entry.tokens.as_ref(), &message)
+        .await;
+    outcome.label()
 }

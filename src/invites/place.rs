@@ -8,7 +8,7 @@ use super::{InviteError, Invites, NewInvite};
 use crate::apns::MAX_VOIP_PAYLOAD;
 use crate::auth::ApiKeyPrincipal;
 use crate::clock::now_ms;
-use crate::delivery::{DeliveryJob, InviteInfo, call_fields, call_payload, params_query};
+use crate::delivery::{DeliveryJob, InviteInfo, call_message, call_payload, params_query};
 use crate::domain::{
     AccountSid, CallSid, CredentialSid, DeliveryId, DeliveryStatus, Environment, InviteSid,
     InviteStatus, Platform,
@@ -161,8 +161,8 @@ impl Invites {
             let (size, limit) = match platform {
                 Platform::Apns => (call_payload(job, &token).len(), MAX_VOIP_PAYLOAD),
                 Platform::Fcm => (
-                    crate::delivery::fcm_data_size(&call_fields(job, &token)),
-                    crate::delivery::FCM_MAX_DATA_BYTES,
+                    call_message(job, self.engine.bridge()).data_size(),
+                    crate::fcm::MAX_DATA_BYTES,
                 ),
             };
             if size > limit {
