@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{ApiKeyAuth, Json};
 use super::{ApiError, AppState};
 use crate::clock::rfc3339;
+use crate::domain::Platform;
 use crate::invites::{InviteError, InviteFields, NewInvite};
 use crate::store::{DeliveryRecord, InviteRecord};
 
@@ -62,14 +63,26 @@ pub enum CancelPush {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryView {
     pub registration_sid: String,
+    /// `apn` (an iPhone, through APNs) or `fcm` (an Android phone, through FCM).
+    pub platform: String,
+    /// The APNs environment (`production` for FCM deliveries).
     pub environment: String,
     /// `queued`, `retrying`, `accepted`, `failed` or `expired`.
     pub status: String,
     pub attempts: i64,
+    /// The provider's last HTTP status.
+    pub provider_status: Option<i64>,
+    /// The provider's reason: APNs `reason`, FCM `errorCode`, or pushgate's outcome label.
+    pub provider_reason: Option<String>,
+    /// The provider's id of the push: APNs `apns-id`, FCM message `name`.
+    pub provider_id: Option<String>,
+    /// `provider_status` of an APNs delivery (null for FCM).
     pub apns_status: Option<i64>,
+    /// `provider_reason` of an APNs delivery (null for FCM).
     pub apns_reason: Option<String>,
+    /// `provider_id` of an APNs delivery (null for FCM).
     pub apns_id: Option<String>,
-    /// Milliseconds from the invite's acceptance to APNs accepting this push.
+    /// Milliseconds from the invite's acceptance to the provider accepting this push.
     pub latency_ms: Option<i64>,
 }
 
@@ -108,15 +121,22 @@ fn view(invite: &InviteRecord, deliveries: &[DeliveryRecord], with_deliveries: b
         deliveries: with_deliveries.then(|| {
             deliveries
                 .iter()
-                .map(|d| DeliveryView {
-                    registration_sid: d.registration_sid.to_string(),
-                    environment: d.environment.as_str().to_owned(),
-                    status: d.status.as_str().to_owned(),
-                    attempts: d.attempts,
-                    apns_status: d.apns_status,
-                    apns_reason: d.apns_reason.clone(),
-                    apns_id: d.apns_id.clone(),
-                    latency_ms: d.accepted_at.map(|t| t - invite.date_created),
+                .map(|d| {
+                    let apns = d.platform == Platform::Apns;
+                    DeliveryView {
+                        registration_sid: d.registration_sid.to_string(),
+                        platform: d.platform.as_str().to_owned(),
+                        environment: d.environment.as_str().to_owned(),
+                        status: d.status.as_str().to_owned(),
+                        attempts: d.attempts,
+                        provider_status: d.apns_status,
+                        provider_reason: d.apns_reason.clone(),
+                        provider_id: d.apns_id.clone(),
+                        apns_status: d.apns_status.filter(|_| apns),
+                        apns_reason: d.apns_reason.clone().filter(|_| apns),
+                        apns_id: d.apns_id.clone().filter(|_| apns),
+                        latency_ms: d.accepted_at.map(|t| t - invite.date_created),
+                    }
                 })
                 .collect()
         }),
