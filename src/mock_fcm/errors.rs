@@ -97,8 +97,6 @@ pub(crate) struct ApiError {
     pub retry_after: Option<u64>,
     /// `WWW-Authenticate` value, for 401s of the auth layer.
     pub www_authenticate: Option<&'static str>,
-    /// The label counted in the stats: the `errorCode`, else the status.
-    pub label: String,
 }
 
 impl ApiError {
@@ -118,7 +116,6 @@ impl ApiError {
             details,
             retry_after: None,
             www_authenticate: None,
-            label: code.as_str().to_string(),
         }
     }
 
@@ -142,7 +139,6 @@ impl ApiError {
             message: description,
             retry_after: None,
             www_authenticate: None,
-            label: "INVALID_ARGUMENT".into(),
         }
     }
 
@@ -174,7 +170,6 @@ impl ApiError {
             })],
             retry_after: None,
             www_authenticate: None,
-            label: status.to_string(),
         }
     }
 
@@ -210,8 +205,16 @@ impl ApiError {
             details: Vec::new(),
             retry_after: None,
             www_authenticate: None,
-            label: status.to_string(),
         }
+    }
+
+    /// The label counted in the stats: the `errorCode`, else the status.
+    pub fn label(&self) -> String {
+        self.details
+            .iter()
+            .find_map(|d| d.get("errorCode").and_then(Value::as_str))
+            .unwrap_or(self.status)
+            .to_string()
     }
 
     /// The JSON body.

@@ -256,7 +256,7 @@ impl Faults {
             _ => None,
         };
         let label = match (&answer, action) {
-            (Some(FaultAnswer::Send(e)), _) => e.label.clone(),
+            (Some(FaultAnswer::Send(e)), _) => e.label(),
             (Some(FaultAnswer::Token(g)), _) => g.error.to_string(),
             (None, Some(FaultAction::ResetStream)) => "reset_stream".into(),
             (None, Some(FaultAction::DropConnection)) => "drop_connection".into(),

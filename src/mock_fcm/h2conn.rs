@@ -115,10 +115,10 @@ async fn stream(
                 respond.send_reset(h2::Reason::INTERNAL_ERROR);
                 return;
             };
-            if let Ok(mut s) = respond.send_response(response, body.is_empty()) {
-                if !body.is_empty() {
-                    let _ = s.send_data(body, true);
-                }
+            if let Ok(mut s) = respond.send_response(response, body.is_empty())
+                && !body.is_empty()
+            {
+                let _ = s.send_data(body, true);
             }
         }
         Answer::ResetStream => {

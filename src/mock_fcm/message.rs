@@ -241,11 +241,9 @@ fn target(name: &str, value: &Value) -> Result<Target, ApiError> {
 
 /// Validates a parsed send body.
 pub(crate) fn validate(body: &Value) -> Result<Message, ApiError> {
-    let top = object(
-        body,
-        "",
-        "type.googleapis.com/google.firebase.fcm.v1.SendMessageRequest",
-    )?;
+    let top = body.as_object().ok_or_else(|| {
+        ApiError::field("", "Invalid JSON payload received. Expected a JSON object.")
+    })?;
     let mut message = None;
     let mut validate_only = false;
     for (name, value) in fields(top, &["message", "validate_only"], "")? {

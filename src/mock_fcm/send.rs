@@ -172,7 +172,7 @@ pub(crate) async fn send(shared: &Shared, req: &Req<'_>, project_id: &str) -> An
             Answer::json(200, &json!({ "name": name }))
         }
         Err(e) => {
-            shared.counters.reject(&e.label);
+            shared.counters.reject(&e.label());
             e.answer()
         }
     };
@@ -181,7 +181,7 @@ pub(crate) async fn send(shared: &Shared, req: &Req<'_>, project_id: &str) -> An
         match verdict {
             Ok(name) => r.name = Some(name),
             Err(e) => {
-                r.error_code = Some(e.label);
+                r.error_code = Some(e.label());
                 r.message = Some(e.message);
             }
         }
