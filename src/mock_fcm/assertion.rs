@@ -114,7 +114,11 @@ pub(crate) fn verify(
         )));
     }
     let (iat, exp) = (claims.iat as i64, claims.exp as i64);
-    if iat > now + SKEW_SECS || exp <= now || exp <= iat || exp - iat > MAX_LIFETIME_SECS {
+    if iat > now + SKEW_SECS
+        || exp <= now
+        || exp <= iat
+        || exp.saturating_sub(iat) > MAX_LIFETIME_SECS
+    {
         return Err(GrantError::invalid_grant(TIME_ERROR));
     }
     let scopes: Vec<String> = claims

@@ -17,6 +17,9 @@ use super::assertion::GrantError;
 use super::config::Error;
 use super::errors::{ApiError, FcmErrorCode};
 
+/// Longest delay a fault may add (10 minutes).
+const MAX_DELAY_MS: u64 = 600_000;
+
 /// Which endpoint a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,6 +219,11 @@ impl Faults {
             && !(0.0..=1.0).contains(&r)
         {
             return Err(Error::InvalidInput("ratio must be within 0..=1".into()));
+        }
+        if spec.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {
+            return Err(Error::InvalidInput(format!(
+                "delay_ms must be at most {MAX_DELAY_MS}"
+            )));
         }
         if spec.status.is_some_and(|s| !(400..=599).contains(&s)) {
             return Err(Error::InvalidInput(

@@ -244,3 +244,34 @@ async fn refuses_non_loopback_listeners() {
     .expect_err("non-loopback");
     assert!(err.to_string().contains("loopback"), "{err}");
 }
+
+#[tokio::test]
+async fn connections_are_bounded_and_shutdown_closes_them() {
+    let clock = clock();
+    let sim = run(SimulatorConfig {
+        max_connections: 1,
+        ..config(&clock)
+    })
+    .await;
+    let first = H2::connect(&sim).await;
+    let second = tokio::spawn({
+        let addr = sim.addr();
+        async move { TcpStream::connect(addr).await.map(|_| ()) }
+    });
+    second
+        .await
+        .unwrap()
+        .expect("the kernel still queues the connection");
+    // A second TLS client is not served while the first connection is open.
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(300), H2::connect(&sim));
+    assert!(waiting.await.is_err(), "a second connection was served");
+    first.conn.abort();
+    drop(first);
+    let third = tokio::time::timeout(std::time::Duration::from_secs(5), H2::connect(&sim)).await;
+    let third = third.expect("served once the first closed");
+    sim.shutdown().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), third.conn)
+        .await
+        .expect("closed by shutdown");
+    assert_eq!(sim.stats().connections_open, 0);
+}

@@ -106,6 +106,21 @@ async fn refuses_bad_times() {
         400,
         "invalid_grant",
     );
+    let mut extreme = claims(&sa, sim.token_url(), now);
+    extreme["iat"] = json!(-9.0e18);
+    extreme["exp"] = json!(9.0e18);
+    assert_refused(
+        &exchange(&sim, &sign(&sa, &extreme)).await,
+        400,
+        "invalid_grant",
+    );
+    let mut text = claims(&sa, sim.token_url(), now);
+    text["iat"] = json!("now");
+    assert_refused(
+        &exchange(&sim, &sign(&sa, &text)).await,
+        400,
+        "invalid_grant",
+    );
     // A little skew is fine.
     let skewed = claims(&sa, sim.token_url(), now + 30);
     assert_eq!(exchange(&sim, &sign(&sa, &skewed)).await.0, 200);
@@ -143,7 +158,10 @@ async fn refuses_wrong_audience_scope_and_grant() {
     assert_refused(&got, 400, "invalid_request");
     let got = token_request(&sim, &[("assertion", &a)]).await;
     assert_refused(&got, 400, "invalid_request");
-    assert_eq!(sim.stats().token_errors["invalid_request"], 2);
+    let huge = "x".repeat(20_000);
+    let got = token_request(&sim, &[("grant_type", JWT_BEARER), ("assertion", &huge)]).await;
+    assert_refused(&got, 400, "invalid_request");
+    assert_eq!(sim.stats().token_errors["invalid_request"], 3);
 }
 
 #[tokio::test]
