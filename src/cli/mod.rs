@@ -60,8 +60,8 @@ enum Command {
     Credentials(CredentialsCommand),
     /// Run the APNs simulator (HTTP/2 over TLS, Apple's validation and errors).
     MockApns(apns::MockApnsArgs),
-    /// Run the FCM simulator (HTTP v1 messages:send and Google's OAuth token endpoint,
-    /// over HTTP/2 or HTTP/1.1 with TLS; FCM's validation and errors).
+    /// Run the FCM simulator (HTTP v1 sends and Google's OAuth token endpoint, FCM's
+    /// validation and errors).
     MockFcm(mock_fcm::MockFcmArgs),
     /// Send one VoIP push with a credential and print the classified outcome.
     Push(apns::PushArgs),

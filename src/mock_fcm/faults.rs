@@ -6,6 +6,10 @@
 //! a request applies. `count` limits a rule to its next N selections; `ratio` selects a
 //! deterministic, evenly spread share (0.25 = every 4th), so tests stay reproducible.
 //! `expire_access_tokens` is not a rule: it expires every issued access token at once.
+//!
+//! Delays, reset streams and dropped connections act on arrival; an error answer replaces
+//! the verdict of a request whose bearer passed (a client without a valid token still
+//! sees 401 first, as it would from FCM).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

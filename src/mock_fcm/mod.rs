@@ -129,6 +129,12 @@ where
             "max_concurrent_streams and max_connections must be > 0".into(),
         ));
     }
+    if !config::valid_project_id(&config.project_id) {
+        return Err(Error::Config(format!(
+            "project id {:?}: use 6-30 of a-z, 0-9 and -, starting with a letter",
+            config.project_id
+        )));
+    }
     let listener = bind(config.listen, "HTTPS").await?;
     let addr = listener.local_addr().map_err(|source| Error::Io {
         context: "reading a listener address".into(),
