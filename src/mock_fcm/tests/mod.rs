@@ -1,11 +1,13 @@
 //! Tests that run the simulator in-process on port 0 and drive it over real TLS: HTTP/2
 //! with `h2` (see `client`) for sends, HTTP/1.1 with reqwest for the token endpoint (as
 //! Google's Python library does), and a tiny HTTP/1.1 client for the control API. Plus
-//! fixtures: assertions signed with `jsonwebtoken`, a manual clock.
+//! fixtures: assertions signed with `jsonwebtoken`, a manual clock. `fcm_client_tests`
+//! drives the simulator with pushgate's own FCM client.
 
 mod client;
 mod control_tests;
 mod fault_tests;
+mod fcm_client_tests;
 mod oauth_tests;
 mod send_tests;
 
