@@ -14,8 +14,9 @@
 //! - [`delivery`]: queues (embedded, Redis Streams) behind one consumer interface, the worker,
 //!   per-platform senders (APNs), retries, outcome recording.
 //! - [`apns`], [`mock_apns`]: the APNs client (outcomes classified there) and its simulator.
-//! - [`fcm`]: the FCM HTTP v1 client: OAuth2 access tokens (shared through Redis when scaled
-//!   out), data messages, outcomes classified there.
+//! - [`fcm`], [`mock_fcm`]: the FCM HTTP v1 client: OAuth2 access tokens (shared through Redis
+//!   when scaled out), data messages, outcomes classified there; and the simulator of FCM
+//!   and Google's OAuth token endpoint.
 //! - [`events`]: invite changes to event streams, callbacks and (with Redis) other replicas.
 //! - [`http`]: the axum API: handlers parse, call a service, render; errors mapped once.
 //! - [`metrics`], [`observe`]: the per-gateway metrics registry and its store-derived gauges.
@@ -38,6 +39,7 @@ pub mod http;
 pub mod invites;
 pub mod metrics;
 pub mod mock_apns;
+pub mod mock_fcm;
 pub mod observe;
 pub mod redis_conn;
 pub mod registrations;

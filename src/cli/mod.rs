@@ -1,5 +1,5 @@
 //! The `pushgate` command line: `serve`, `migrate`, `init`, `keys`, `credentials`, `token`,
-//! `rotate-master-key`, `mock-apns`, `push`, `bench`.
+//! `rotate-master-key`, `mock-apns`, `mock-fcm`, `push`, `bench`.
 
 mod apns;
 mod bench;
@@ -8,6 +8,7 @@ mod demo;
 mod fcm_push;
 mod keys;
 mod master_key;
+mod mock_fcm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ enum Command {
     Credentials(CredentialsCommand),
     /// Run the APNs simulator (HTTP/2 over TLS, Apple's validation and errors).
     MockApns(apns::MockApnsArgs),
+    /// Run the FCM simulator (HTTP v1 sends and Google's OAuth token endpoint, FCM's
+    /// validation and errors).
+    MockFcm(mock_fcm::MockFcmArgs),
     /// Send one VoIP push with a credential and print the classified outcome.
     Push(apns::PushArgs),
     /// Load-test a gateway end to end against the APNs simulator and report throughput,
@@ -191,6 +195,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     if let Command::MockApns(args) = command {
         return apns::mock_apns(&config, args).await;
     }
+    if let Command::MockFcm(args) = command {
+        return mock_fcm::mock_fcm(&config, args).await;
+    }
     if let Command::Bench(args) = command {
         return bench::bench(*args).await;
     }
@@ -211,7 +218,11 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let result = match command {
-        Command::Serve { .. } | Command::MockApns(_) | Command::Demo(_) | Command::Bench(_) => {
+        Command::Serve { .. }
+        | Command::MockApns(_)
+        | Command::MockFcm(_)
+        | Command::Demo(_)
+        | Command::Bench(_) => {
             unreachable!("handled above")
         }
         Command::Push(args) => apns::push(&store, &master, &config, args).await,
