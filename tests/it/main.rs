@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod android;
 mod apns;
 mod bench;
 mod calls;

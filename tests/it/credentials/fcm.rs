@@ -9,18 +9,15 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::support::{created, post_json};
-use crate::helpers::{Backend, TestApp, assert_error, device_token, spawn_app, store_tests};
+use crate::helpers::{
+    Backend, TestApp, assert_error, device_token, fcm_token, spawn_app, store_tests,
+};
 
 const TOKEN_URI: &str = "https://127.0.0.1:9443/token";
 
 fn service_account(project: &str) -> Value {
     let json = service_account_json(project, TOKEN_URI).unwrap();
     serde_json::from_str(json.expose_secret()).unwrap()
-}
-
-/// An FCM registration token as Firebase issues them (case-sensitive, `:`-separated).
-pub(crate) fn fcm_token(seed: u8) -> String {
-    format!("fcm{seed:03}Tok:APA91b{}", "Xy-_9q".repeat(24))
 }
 
 async fn upload(app: &TestApp, body: &Value, key: &str) -> Value {

@@ -3,7 +3,7 @@
 //! ever in a response or in the database.
 
 mod bad_uploads;
-pub(crate) mod fcm;
+mod fcm;
 mod lifecycle;
 mod secrets;
 mod support;
