@@ -7,6 +7,14 @@ source scripts/services.sh
 ensure_postgres
 ensure_redis
 
+# Twilio's own helper library mints access tokens for the tests that check we accept them.
+venv=target/py-venv-twilio
+if ! "$venv/bin/python" -c 'import twilio.jwt.access_token' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet 'twilio==9.13.0'
+fi
+export PUSHGATE_TEST_PYTHON="${PUSHGATE_TEST_PYTHON:-$PWD/$venv/bin/python}"
+
 export PUSHGATE_TEST_POSTGRES_URL="${PUSHGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export PUSHGATE_TEST_REDIS_URL="${PUSHGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 

@@ -7,3 +7,4 @@ mod lifecycle;
 mod outcomes;
 mod ring;
 mod tokens;
+mod twilio_token;
