@@ -74,6 +74,11 @@ export PUSHGATE_APNS_SANDBOX_URL=https://127.0.0.1:$apns_port
 export PUSHGATE_APNS_CA_FILE=$tmp/apns/ca.pem
 export PUSHGATE_STATUS_CALLBACK_ALLOWED_HOSTS='[127.0.0.1]'
 export PUSHGATE_LISTEN=127.0.0.1:0
+# Schemathesis sends many deliberately bad credentials from one address; the failed-auth limiter
+# (tested in tests/it/hardening) would answer some of them 429 instead of the 401 checked here.
+export PUSHGATE_AUTH_FAILURES_PER_MINUTE=0
+# FCM: nothing here leaves the machine (no FCM credential is uploaded; the endpoints stay local).
+export PUSHGATE_FCM_URL=https://127.0.0.1:1 PUSHGATE_FCM_TOKEN_HOSTS=127.0.0.1
 
 # Account, keys, credential (a self-made VoIP certificate; the simulator accepts any).
 "$bin" init >"$tmp/init.out" 2>"$tmp/init.err"
