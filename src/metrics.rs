@@ -272,8 +272,8 @@ impl Families {
             registrations: int_gauge(
                 &r,
                 "pushgate_registrations",
-                "Registrations by environment and state.",
-                &["environment", "state"],
+                "Registrations by platform (apns, fcm), environment and state.",
+                &["platform", "environment", "state"],
             ),
             registration_changes: counter(
                 &r,

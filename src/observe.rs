@@ -1,4 +1,4 @@
-//! Keeps the store-derived gauges fresh: registrations by environment and state, credential
+//! Keeps the store-derived gauges fresh: registrations by platform, environment and state, credential
 //! expiry and health, queue depth and age, APNs connections — refreshed every
 //! `metrics_refresh_seconds`, so a scrape never scans a table.
 
@@ -35,7 +35,7 @@ pub async fn refresh(state: &AppState) {
             for c in &g.registrations {
                 let environment = c.environment.map_or("default", |e| e.as_str());
                 m.registrations
-                    .with_label_values(&[environment, c.state.as_str()])
+                    .with_label_values(&[c.platform.label(), environment, c.state.as_str()])
                     .set(c.count);
             }
             m.queue_depth.set(g.open_deliveries);

@@ -211,6 +211,16 @@ text_enum! {
     }
 }
 
+impl Platform {
+    /// The metric label: `apns` or `fcm` (a closed set).
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Apns => "apns",
+            Platform::Fcm => "fcm",
+        }
+    }
+}
+
 impl CredentialType {
     /// The platform the credential pushes to.
     pub fn platform(self) -> Platform {

@@ -8,6 +8,7 @@ use prometheus::core::Collector;
 
 use super::Families;
 use crate::apns::RetryCause;
+use crate::domain::Platform;
 
 /// Registration environments as the store counts them (`default`: not chosen by the device).
 const ENVIRONMENTS: &[&str] = &["production", "sandbox", "default"];
@@ -52,11 +53,7 @@ pub(super) const HEALTH: &[&str] = &["ok", "expiring", "expired", "rejected"];
 impl Families {
     /// Creates the zero series of every closed label set.
     pub(super) fn prime(&self) {
-        for env in ENVIRONMENTS {
-            for state in REGISTRATION_STATES {
-                self.registrations.with_label_values(&[env, state]);
-            }
-        }
+        self.zero_registrations();
         for status in INVITE_FINAL {
             self.invites_finished.with_label_values(&[status]);
         }
@@ -100,9 +97,12 @@ impl Families {
     /// Sets every known registration series to zero (before a refresh writes the counts).
     pub(crate) fn zero_registrations(&self) {
         self.registrations.reset();
-        for env in ENVIRONMENTS {
-            for state in REGISTRATION_STATES {
-                self.registrations.with_label_values(&[env, state]).set(0);
+        for platform in Platform::ALL {
+            for env in ENVIRONMENTS {
+                for state in REGISTRATION_STATES {
+                    let labels = [platform.label(), env, state];
+                    self.registrations.with_label_values(&labels).set(0);
+                }
             }
         }
     }

@@ -5,22 +5,23 @@
 
 use super::{CredentialRecord, Store, StoreError, decode};
 use crate::config::StoreKind;
-use crate::domain::{Environment, RegistrationState};
+use crate::domain::{Environment, Platform, RegistrationState};
 use sqlx::Row as _;
 
 /// Folds pending deltas into the counts. PostgreSQL: one statement, so two replicas folding
 /// at once never count a delta twice (the second waits for the first's row locks, then skips
 /// the rows it deleted).
 const FOLD_POSTGRES: &str = "WITH d AS (DELETE FROM registration_count_deltas \
-     RETURNING environment, state, n) \
-     INSERT INTO registration_counts (environment, state, n) \
-     SELECT environment, state, SUM(n) FROM d GROUP BY environment, state \
-     ON CONFLICT (environment, state) DO UPDATE SET n = registration_counts.n + EXCLUDED.n";
+     RETURNING platform, environment, state, n) \
+     INSERT INTO registration_counts (platform, environment, state, n) \
+     SELECT platform, environment, state, SUM(n) FROM d GROUP BY platform, environment, state \
+     ON CONFLICT (platform, environment, state) \
+     DO UPDATE SET n = registration_counts.n + EXCLUDED.n";
 
 /// What the gauges show.
 #[derive(Debug, Default)]
 pub struct Gauges {
-    /// Registrations by environment (`None`: the credential's default) and state.
+    /// Registrations by platform, environment (`None`: the credential's default) and state.
     pub registrations: Vec<RegistrationCount>,
     /// Open deliveries and the epoch-ms time of the oldest.
     pub open_deliveries: i64,
@@ -29,9 +30,10 @@ pub struct Gauges {
     pub credentials: Vec<CredentialRecord>,
 }
 
-/// How many registrations have one environment and state.
+/// How many registrations have one platform, environment and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationCount {
+    pub platform: Platform,
     pub environment: Option<Environment>,
     pub state: RegistrationState,
     pub count: i64,
@@ -41,24 +43,27 @@ impl Store {
     /// Reads the gauges' values.
     pub async fn gauges(&self) -> Result<Gauges, StoreError> {
         self.fold_registration_counts().await?;
-        let registrations =
-            sqlx::query("SELECT environment, state, n FROM registration_counts WHERE n <> 0")
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    let environment: String = r.try_get("environment")?;
-                    let state: String = r.try_get("state")?;
-                    Ok(RegistrationCount {
-                        environment: match environment.as_str() {
-                            "default" => None,
-                            other => Some(decode(other)?),
-                        },
-                        state: decode(&state)?,
-                        count: r.try_get("n")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+        let registrations = sqlx::query(
+            "SELECT platform, environment, state, n FROM registration_counts WHERE n <> 0",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let platform: String = r.try_get("platform")?;
+            let environment: String = r.try_get("environment")?;
+            let state: String = r.try_get("state")?;
+            Ok(RegistrationCount {
+                platform: decode(&platform)?,
+                environment: match environment.as_str() {
+                    "default" => None,
+                    other => Some(decode(other)?),
+                },
+                state: decode(&state)?,
+                count: r.try_get("n")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
         let open = sqlx::query(
             "SELECT COUNT(*) AS open_count, MIN(date_updated) AS oldest FROM deliveries \
              WHERE status IN ('queued', 'retrying')",
@@ -90,10 +95,10 @@ impl Store {
                 .await?;
         if let Some(last) = last {
             sqlx::query(
-                "INSERT INTO registration_counts (environment, state, n) \
-                 SELECT environment, state, SUM(n) FROM registration_count_deltas \
-                 WHERE id <= $1 GROUP BY environment, state \
-                 ON CONFLICT (environment, state) DO UPDATE SET n = n + excluded.n",
+                "INSERT INTO registration_counts (platform, environment, state, n) \
+                 SELECT platform, environment, state, SUM(n) FROM registration_count_deltas \
+                 WHERE id <= $1 GROUP BY platform, environment, state \
+                 ON CONFLICT (platform, environment, state) DO UPDATE SET n = n + excluded.n",
             )
             .bind(last)
             .execute(&mut *tx)

@@ -340,7 +340,8 @@ async fn every_family_is_exported_from_the_first_scrape(b: Backend) {
         1.0
     );
     for series in [
-        "pushgate_registrations{environment=\"production\",state=\"active\"} 0",
+        "pushgate_registrations{environment=\"production\",platform=\"apns\",state=\"active\"} 0",
+        "pushgate_registrations{environment=\"default\",platform=\"fcm\",state=\"active\"} 0",
         "pushgate_invites_finished_total{status=\"answered\"} 0",
         "pushgate_apns_retries_total{cause=\"server_error\"} 0",
         "pushgate_access_token_rejections_total{code=\"20104\"} 0",

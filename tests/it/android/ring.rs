@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::helpers::{Backend, device_token, fcm_token, spawn_app_with_fcm, store_tests};
 
 async fn one_invite_rings_iphones_and_android_phones(b: Backend) {
-    let (app, apns, fcm) = spawn_app_with_fcm(b, |_| {}).await;
+    let (app, apns, fcm) = spawn_app_with_fcm(b, |c| c.metrics_refresh_seconds = 1).await;
     apns.register(&device_token(1), "production");
     app.register_device("alice", &device_token(1)).await;
     fcm.register(&fcm_token(1));
@@ -108,6 +108,21 @@ async fn one_invite_rings_iphones_and_android_phones(b: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("pushgate_fcm_token_exchanges_total{result=\"issued\"} 1"));
+    // The registration gauge counts them by platform (refreshed every second here).
+    let android_active =
+        "pushgate_registrations{environment=\"default\",platform=\"fcm\",state=\"active\"} 2";
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = app.metrics_text().await;
+        if text.contains(android_active) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(text.contains(android_active), "{text}");
+    assert!(text.contains(
+        "pushgate_registrations{environment=\"default\",platform=\"apns\",state=\"active\"} 1"
+    ));
 }
 
 async fn an_invite_too_large_for_fcm_is_refused_before_anything_is_sent(b: Backend) {
