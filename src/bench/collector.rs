@@ -3,7 +3,8 @@
 //!
 //! Matching pushes to invites needs no lookup: each invite's call SID carries the run's tag,
 //! the invite's sequence number and its scheduled send time (µs after the run's epoch), and
-//! the simulator passes the call SID back as `apns-collapse-id`.
+//! the simulator passes the call SID back as `apns-collapse-id` (the FCM simulator's log, as
+//! the message's `twi_call_sid`). Pushes are also counted per platform ([`PlatformCounts`]).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::series::PerSecond;
+use crate::domain::Platform;
 use crate::mock_apns::TapEvent;
 
 /// Latencies are recorded in microseconds, up to a minute, with 3 significant digits.
@@ -50,6 +52,33 @@ pub struct Collector {
     pub invites_by_second: PerSecond,
     /// Follow-up requests (accept, reject, cancel) sent in each second of the window.
     pub follow_ups_by_second: PerSecond,
+    /// APNs, then FCM.
+    platforms: [PlatformCounts; 2],
+}
+
+/// One platform's pushes of this run answered 200.
+pub struct PlatformCounts {
+    /// Over the whole run.
+    pub total: AtomicU64,
+    /// Received in the window.
+    pub in_window: AtomicU64,
+    /// Invite→push latency of the invites sent in the window.
+    latency: Mutex<Histogram<u64>>,
+}
+
+impl PlatformCounts {
+    fn new() -> Self {
+        PlatformCounts {
+            total: AtomicU64::new(0),
+            in_window: AtomicU64::new(0),
+            latency: Mutex::new(histogram()),
+        }
+    }
+
+    /// The latency summary.
+    pub fn latency(&self) -> Percentiles {
+        Percentiles::of(&lock(&self.latency))
+    }
 }
 
 /// Histogram summary in milliseconds.
@@ -106,6 +135,15 @@ impl Collector {
             pushes_by_second: PerSecond::new(seconds),
             invites_by_second: PerSecond::new(seconds),
             follow_ups_by_second: PerSecond::new(seconds),
+            platforms: [PlatformCounts::new(), PlatformCounts::new()],
+        }
+    }
+
+    /// The counts of `platform`'s pushes.
+    pub fn platform(&self, platform: Platform) -> &PlatformCounts {
+        match platform {
+            Platform::Apns => &self.platforms[0],
+            Platform::Fcm => &self.platforms[1],
         }
     }
 
@@ -168,26 +206,54 @@ impl Collector {
     /// The simulator's tap: one push arrived. Returns the invite's sequence number when it
     /// is a push of this run answered 200 (a phone could act on it).
     pub fn observe_push(&self, e: &TapEvent<'_>) -> Option<u64> {
-        let sent = e.collapse_id.and_then(|c| self.sent_at(c))?;
-        if e.status != 200 {
-            self.error(format!("apns_{}", e.reason.unwrap_or("reset")));
+        let error = || format!("apns_{}", e.reason.unwrap_or("reset"));
+        self.observe(Platform::Apns, e.collapse_id, e.received, e.status, error)
+    }
+
+    /// The FCM simulator's log: one send of `call_sid` arrived at `received`, answered
+    /// `status` (0: reset or dropped); `error` names a failure. As [`Self::observe_push`].
+    pub fn observe_fcm_push(
+        &self,
+        call_sid: Option<&str>,
+        received: Instant,
+        status: u16,
+        error: impl FnOnce() -> String,
+    ) -> Option<u64> {
+        self.observe(Platform::Fcm, call_sid, received, status, error)
+    }
+
+    fn observe(
+        &self,
+        platform: Platform,
+        call_sid: Option<&str>,
+        received: Instant,
+        status: u16,
+        error: impl FnOnce() -> String,
+    ) -> Option<u64> {
+        let sent = call_sid.and_then(|c| self.sent_at(c))?;
+        if status != 200 {
+            self.error(error());
             return None;
         }
+        let counts = self.platform(platform);
         self.pushes_total.fetch_add(1, Ordering::Relaxed);
-        let received = self.offset(e.received);
+        counts.total.fetch_add(1, Ordering::Relaxed);
+        let received = self.offset(received);
         if self.in_window(received) {
             self.pushes_in_window.fetch_add(1, Ordering::Relaxed);
+            counts.in_window.fetch_add(1, Ordering::Relaxed);
             self.pushes_by_second.add(self.second_of(received));
         }
         if self.in_window(sent) {
             let latency = received.saturating_sub(sent).max(1);
             let _ = lock(&self.push_latency).record(latency);
+            let _ = lock(&counts.latency).record(latency);
             let second = ((sent - self.window.0) / 1_000_000) as usize;
             if let Some(max) = lock(&self.max_by_second).get_mut(second) {
                 *max = (*max).max(latency);
             }
         }
-        e.collapse_id.and_then(|c| self.seq_of(c))
+        call_sid.and_then(|c| self.seq_of(c))
     }
 
     /// The largest invite→push latency (ms) of the invites sent in each second of the window:

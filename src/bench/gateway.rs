@@ -39,6 +39,9 @@ pub struct ChildSpec<'a> {
     /// `PUSHGATE_REDIS_URL` and `PUSHGATE_REDIS_KEY_PREFIX` of the child; `None` removes
     /// both from its environment (the embedded queue).
     pub redis: Option<(&'a str, &'a str)>,
+    /// The FCM simulator's URL and CA file (`PUSHGATE_FCM_URL`, `PUSHGATE_FCM_CA_FILE`), when
+    /// the run has Android devices.
+    pub fcm: Option<(&'a str, &'a Path)>,
 }
 
 /// A running `pushgate serve` child.
@@ -86,6 +89,11 @@ impl ChildGateway {
             .stderr(log);
         if let Some(n) = spec.apns_connections {
             cmd.env("PUSHGATE_APNS_CONNECTIONS", n.to_string());
+        }
+        if let Some((url, ca_file)) = spec.fcm {
+            cmd.env("PUSHGATE_FCM_URL", url)
+                .env("PUSHGATE_FCM_CA_FILE", ca_file)
+                .env("PUSHGATE_FCM_TOKEN_HOSTS", "127.0.0.1");
         }
         match spec.redis {
             Some((url, prefix)) => {

@@ -16,16 +16,20 @@
 //!
 //! [`run()`] checks the [`BenchOptions`] (with [`Rate`] and [`Target`], in `options`) and owns
 //! the work directory; the steps themselves are in `run`, with the simulator side in
-//! `simulator` and the gateway(s) under test in `under_test`.
+//! `simulator` (and, with `--android-share`, the FCM simulator in `fcm_simulator`, its
+//! pushes reported per platform by `platforms`) and the gateway(s) under test in
+//! `under_test`.
 
 mod ceiling;
 mod collector;
+mod fcm_simulator;
 mod followup;
 mod gateway;
 mod http_client;
 mod load;
 mod mix;
 mod options;
+mod platforms;
 mod report;
 mod run;
 mod seed;
@@ -38,6 +42,7 @@ pub use ceiling::Ceiling;
 pub use collector::Percentiles;
 pub use mix::{Mix, Outcome};
 pub use options::{BenchOptions, Rate, Target};
+pub use platforms::PlatformPushes;
 pub use report::{Machine, Process, Pushes, Report, Settings, Throughput};
 pub use series::{STALL_MS, Stall};
 pub use steady::{FollowUp, FollowUps, Steady};

@@ -66,6 +66,9 @@ pub struct BenchOptions {
     pub devices: u64,
     /// Registrations to store in all; filler identities make up the difference.
     pub registrations: u64,
+    /// Share (0–1) of the seeded registrations that are Android devices, under an FCM
+    /// credential pushed through the in-process FCM simulator; 0: APNs only.
+    pub android_share: f64,
     /// How calls end (`None`: never, as before issue #14: every invite rings out its ttl
     /// after the run).
     pub mix: Option<Mix>,
@@ -95,6 +98,18 @@ impl BenchOptions {
         } = &self.target
         {
             check_replicas(database_url.as_deref(), redis_url.as_deref(), *replicas)?;
+        }
+        if !(0.0..=1.0).contains(&self.android_share) {
+            bail!(
+                "--android-share {}: use a share from 0 to 1",
+                self.android_share
+            );
+        }
+        if self.android_share > 0.0 && matches!(self.target, Target::Url { .. }) {
+            bail!(
+                "--android-share needs a gateway the bench starts (not --target): it points \
+                 the gateway at its FCM simulator"
+            );
         }
         if self.devices == 0 || self.identities == 0 {
             bail!("--identities and --devices must be at least 1");

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ceiling::Ceiling;
 use super::collector::Percentiles;
+use super::platforms::{self, PlatformPushes};
 use super::steady::{Steady, row};
 
 /// Everything one run measured, with the settings it ran with.
@@ -20,6 +21,9 @@ pub struct Report {
     pub settings: Settings,
     pub invites: Throughput,
     pub pushes: Pushes,
+    /// Each platform's pushes (`apn`, `fcm`), with `--android-share`; absent without.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pushes_by_platform: BTreeMap<String, PlatformPushes>,
     /// Invite request sent (scheduled) → the simulator received the push, per push.
     pub latency_ms: Percentiles,
     /// The largest invite→push latency of each second of the window, ms.
@@ -107,6 +111,13 @@ pub struct Settings {
     /// The invites' ttl, seconds.
     #[serde(default)]
     pub ttl_s: u32,
+    /// Share of the registrations that were Android (FCM) devices; absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub android_share: f64,
+}
+
+fn is_zero(share: &f64) -> bool {
+    *share == 0.0
 }
 
 fn one() -> usize {
@@ -145,6 +156,7 @@ impl Settings {
             mix: opts.mix.map(|m| m.to_string()),
             ring_ms: opts.ring.as_millis() as u64,
             ttl_s: opts.ttl,
+            android_share: opts.android_share,
         }
     }
 }
@@ -242,7 +254,12 @@ impl Report {
             Some(mix) => format!("calls end {mix}, ring {} ms", s.ring_ms),
             None => "calls never end".to_owned(),
         };
-        let _ = writeln!(out, "  ({endings}; ttl {} s)", s.ttl_s);
+        let android = if s.android_share > 0.0 {
+            format!("; {:.0}% Android devices (FCM)", s.android_share * 100.0)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  ({endings}; ttl {} s{android})", s.ttl_s);
         self.steady.alarm_rows(&mut out);
         let i = &self.invites;
         let p = &self.pushes;
@@ -259,6 +276,7 @@ impl Report {
             "pushes/s",
             format!("{:.1}  ({} in window)", p.per_second, p.in_window),
         );
+        platforms::rows(&mut out, &self.pushes_by_platform);
         row(
             &mut out,
             "pushes lost",

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use super::ceiling::Ceiling;
 use super::collector::Collector;
+use super::fcm_simulator::Fcm;
 use super::followup::FollowUpDriver;
 use super::gateway::{self, Window};
 use super::http_client::HttpClient;
 use super::load::{self, InviteLoad};
 use super::options::{BenchOptions, Rate};
+use super::platforms;
 use super::report::{Machine, Process, Pushes, Report, Settings, Throughput};
 use super::seed;
 use super::series;
@@ -32,10 +34,15 @@ pub(super) async fn run_in(
     date: String,
 ) -> anyhow::Result<Report> {
     let apns = Apns::start(opts, work).await?;
+    let fcm = match opts.android_share > 0.0 {
+        true => Some(Fcm::start(work).await?),
+        false => None,
+    };
     let simulator_ceiling = apns.ceiling(opts).await?;
     let http = HttpClient::default();
-    let mut under_test = UnderTest::start(opts, work, &apns, &http).await?;
-    let (collector, usage, follow_ups) = measure(opts, &apns, &under_test, http).await?;
+    let sims = (&apns, fcm.as_ref());
+    let mut under_test = UnderTest::start(opts, work, sims, &http).await?;
+    let (collector, usage, follow_ups) = measure(opts, sims, &under_test, http).await?;
     let exited = under_test.exited();
     if exited > 0 {
         collector.errors_of("gateway_exited", exited);
@@ -43,6 +50,9 @@ pub(super) async fn run_in(
     let (store, registrations) = (under_test.store, under_test.seeded.registrations);
     under_test.stop().await;
     apns.sim.shutdown().await;
+    if let Some(fcm) = &fcm {
+        fcm.shutdown().await;
+    }
     let settings = Settings::new(opts, store, registrations);
     Ok(report(
         (opts, date, settings),
@@ -57,7 +67,7 @@ pub(super) async fn run_in(
 /// processes' use over the window, and the follow-ups' counts (when calls end).
 async fn measure(
     opts: &BenchOptions,
-    apns: &Apns,
+    (apns, fcm): (&Apns, Option<&Fcm>),
     under_test: &UnderTest,
     http: HttpClient,
 ) -> anyhow::Result<(Arc<Collector>, Usage, Option<FollowUps>)> {
@@ -76,6 +86,9 @@ async fn measure(
         ))
     });
     apns.report_to(collector.clone(), follow_ups.clone());
+    if let Some(fcm) = fcm {
+        fcm.report_to(collector.clone(), follow_ups.clone());
+    }
     let pids = under_test.pids();
     let sampler = tokio::spawn(gateway::sample_window(
         pids.clone(),
@@ -214,6 +227,7 @@ fn report(
             received_total: received,
             lost,
         },
+        pushes_by_platform: platforms::by_platform(collector, opts.android_share, secs),
         latency_ms,
         max_latency_ms_by_second,
         response_latency_ms,

@@ -1,6 +1,9 @@
 //! The benchmark's data: an account and API key, a VoIP certificate credential (a
 //! self-made one, which the simulator accepts), `identities × devices` registrations to call,
 //! and optionally filler registrations of other identities, so the table holds a given total.
+//! With an Android share, that share of the rows (spread evenly) are FCM registrations under
+//! an `fcm` credential holding the FCM simulator's service account; the called identities'
+//! FCM tokens are registered in the simulator.
 //!
 //! Written straight into the store with bulk INSERTs when the benchmark starts the gateway;
 //! through the HTTP API when it targets a running one.
@@ -13,13 +16,16 @@ use http::{HeaderName, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+use super::fcm_simulator::Fcm;
 use super::http_client::HttpClient;
 use crate::auth::access_token::{self, MintRequest};
 use crate::auth::api_keys;
 use crate::clock::{now_ms, now_secs};
 use crate::credentials::devcerts::VoipPair;
-use crate::credentials::manage::{self, CredentialPatch};
-use crate::domain::{AccountSid, ApiKeySid, CredentialSid, DeviceToken, Identity, random_bytes};
+use crate::credentials::manage::{self, CredentialPatch, IntakeRules, Material};
+use crate::domain::{
+    AccountSid, ApiKeySid, CredentialSid, DeviceToken, Identity, Platform, random_bytes,
+};
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
@@ -59,13 +65,39 @@ fn random_token() -> DeviceToken {
     DeviceToken::parse(&hex::encode(random_bytes::<32>())).expect("64 hex digits")
 }
 
-/// The (identity, token) rows to seed: `devices` per called identity, then filler rows of
-/// `fill-<n>` identities (as many devices each) up to `total`.
+/// A random FCM registration token (`<instance id>:APA91b…`, as real ones look).
+fn random_fcm_token() -> DeviceToken {
+    let raw = format!(
+        "{}:APA91b{}",
+        hex::encode(random_bytes::<8>()),
+        hex::encode(random_bytes::<48>())
+    );
+    DeviceToken::parse_fcm(&raw).expect("an FCM token's characters and length")
+}
+
+/// Whether row `i` is an Android device when `share` of the rows are: the rows where the
+/// running count of Android rows (`i × share`, floored) steps up, so they are spread evenly.
+fn is_android(i: u64, share: f64) -> bool {
+    ((i + 1) as f64 * share).floor() > (i as f64 * share).floor()
+}
+
+/// One row to seed.
+struct Row {
+    identity: Identity,
+    platform: Platform,
+    token: DeviceToken,
+    /// A called identity's (not filler).
+    called: bool,
+}
+
+/// The rows to seed: `devices` per called identity, then filler rows of `fill-<n>`
+/// identities (as many devices each) up to `total`; `android_share` of them FCM ones.
 fn rows(
     identities: u64,
     devices: u64,
     total: u64,
-) -> impl Iterator<Item = (Identity, DeviceToken)> {
+    android_share: f64,
+) -> impl Iterator<Item = Row> {
     let called = identities * devices;
     (0..called.max(total)).map(move |i| {
         let name = if i < called {
@@ -73,20 +105,51 @@ fn rows(
         } else {
             format!("fill-{}", (i - called) / devices)
         };
-        (
-            Identity::parse(&name).expect("valid identity"),
-            random_token(),
-        )
+        let (platform, token) = if is_android(i, android_share) {
+            (Platform::Fcm, random_fcm_token())
+        } else {
+            (Platform::Apns, random_token())
+        };
+        Row {
+            identity: Identity::parse(&name).expect("valid identity"),
+            platform,
+            token,
+            called: i < called,
+        }
     })
 }
 
-/// Seeds a store directly (the benchmark then starts the gateway on it).
+/// The FCM credential holding `fcm`'s service account.
+async fn fcm_credential(
+    store: &Store,
+    master: &MasterKey,
+    account: &AccountSid,
+    fcm: &Fcm,
+) -> anyhow::Result<CredentialSid> {
+    let patch = CredentialPatch {
+        friendly_name: Some("pushgate bench android".into()),
+        material: Some(Material::ServiceAccount {
+            json: SecretString::from(fcm.service_account_json()),
+        }),
+        ..CredentialPatch::default()
+    };
+    // The simulator's token endpoint is on loopback, not Google's host.
+    let rules = IntakeRules {
+        fcm_token_hosts: vec!["127.0.0.1".into()],
+        ..IntakeRules::default()
+    };
+    Ok(manage::create(store, master, account, patch, &rules)
+        .await?
+        .sid)
+}
+
+/// Seeds a store directly (the benchmark then starts the gateway on it); `android` is the
+/// FCM simulator and the share of Android rows, when there are some.
 pub async fn into_store(
     database_url: &str,
     master: &MasterKey,
-    identities: u64,
-    devices: u64,
-    total: u64,
+    (identities, devices, total): (u64, u64, u64),
+    android: Option<(&Fcm, f64)>,
 ) -> anyhow::Result<Seeded> {
     let store = Store::connect(database_url, 2)
         .await
@@ -100,13 +163,42 @@ pub async fn into_store(
     let credential = manage::create(&store, master, &account.sid, patch, &Default::default())
         .await?
         .sid;
+    let fcm_credential = match android {
+        Some((fcm, _)) => Some(fcm_credential(&store, master, &account.sid, fcm).await?),
+        None => None,
+    };
+    let share = android.map_or(0.0, |(_, share)| share);
     let mut written = 0;
-    let mut all = rows(identities, devices, total).peekable();
+    let mut all = rows(identities, devices, total, share).peekable();
     while all.peek().is_some() {
-        let batch: Vec<_> = all.by_ref().take(SEED_BATCH).collect();
-        written += store
-            .insert_registrations(&account.sid, &credential, &batch, now_ms())
-            .await?;
+        let (mut apns, mut fcm) = (Vec::new(), Vec::new());
+        for row in all.by_ref().take(SEED_BATCH) {
+            if row.platform == Platform::Apns {
+                apns.push((row.identity, row.token));
+                continue;
+            }
+            if row.called
+                && let Some((sim, _)) = android
+            {
+                sim.register_token(row.token.as_str())?;
+            }
+            fcm.push((row.identity, row.token));
+        }
+        let batches = [
+            (&credential, Platform::Apns, apns),
+            (
+                fcm_credential.as_ref().unwrap_or(&credential),
+                Platform::Fcm,
+                fcm,
+            ),
+        ];
+        for (credential, platform, batch) in batches {
+            if !batch.is_empty() {
+                written += store
+                    .insert_registrations(&account.sid, credential, platform, &batch, now_ms())
+                    .await?;
+            }
+        }
     }
     store.close().await;
     Ok(Seeded {
@@ -173,7 +265,9 @@ pub async fn through_api(
         );
     };
     let credential = CredentialSid::parse(credential)?;
-    let rows: Vec<_> = rows(identities, devices, total).collect();
+    let rows: Vec<_> = rows(identities, devices, total, 0.0)
+        .map(|r| (r.identity, r.token))
+        .collect();
     let rows = Arc::new(std::sync::Mutex::new(rows.into_iter()));
     let url = format!("{base}/v1/registrations");
     let mut workers = tokio::task::JoinSet::new();

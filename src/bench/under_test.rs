@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use secrecy::SecretString;
 
+use super::fcm_simulator::Fcm;
 use super::gateway::{ChildGateway, ChildSpec};
 use super::http_client::HttpClient;
 use super::options::{BenchOptions, Target};
@@ -30,16 +31,16 @@ pub(super) struct UnderTest {
 
 impl UnderTest {
     /// Seeds `opts.total_registrations()` and starts the children (or seeds the running
-    /// gateway), pointed at the simulator `apns`.
+    /// gateway), pointed at the simulator `apns` (and `fcm`, with an Android share).
     pub async fn start(
         opts: &BenchOptions,
         work: &Path,
-        apns: &Apns,
+        (apns, fcm): (&Apns, Option<&Fcm>),
         http: &HttpClient,
     ) -> anyhow::Result<Self> {
         let total = opts.total_registrations();
         match &opts.target {
-            Target::Child { .. } => start_children(opts, work, apns, http, total).await,
+            Target::Child { .. } => start_children(opts, work, (apns, fcm), http, total).await,
             Target::Url { url, key, secret } => {
                 let base = url.trim_end_matches('/').to_owned();
                 eprintln!(
@@ -113,7 +114,7 @@ impl UnderTest {
 async fn start_children(
     opts: &BenchOptions,
     work: &Path,
-    apns: &Apns,
+    (apns, fcm): (&Apns, Option<&Fcm>),
     http: &HttpClient,
     total: u64,
 ) -> anyhow::Result<UnderTest> {
@@ -145,7 +146,9 @@ async fn start_children(
     let master = MasterKey::generate();
     eprintln!("bench: seeding {total} registrations ({store})");
     let started = Instant::now();
-    let seeded = seed::into_store(&url, &master, opts.identities, opts.devices, total).await?;
+    let sizes = (opts.identities, opts.devices, total);
+    let android = fcm.map(|f| (f, opts.android_share));
+    let seeded = seed::into_store(&url, &master, sizes, android).await?;
     // A fresh prefix per run: runs never share (or inherit) queues.
     let prefix = redis_url.as_ref().map(|_| {
         format!(
@@ -163,6 +166,7 @@ async fn start_children(
     );
     let master_key = SecretString::from(master.to_base64());
     let apns_url = apns.sim.base_url();
+    let fcm_url = fcm.map(Fcm::base_url);
     let mut children = Vec::with_capacity(*replicas);
     for i in 0..*replicas {
         let log_name = if *replicas == 1 {
@@ -182,6 +186,7 @@ async fn start_children(
             log_file: work.join(log_name),
             cpus: cpus.as_deref(),
             redis: redis_url.as_deref().zip(prefix.as_deref()),
+            fcm: fcm_url.as_deref().zip(fcm.map(|f| f.ca_file.as_path())),
         };
         // Started one after another: each runs the (idempotent) migrations first.
         // On an error the ones already running are killed when `children` drops.

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Registrations to store in all (e.g. 1000000); other identities fill the difference.
     #[arg(long, default_value_t = 0)]
     registrations: u64,
+    /// Share (0 to 1) of the registrations that are Android devices, pushed through an
+    /// in-process FCM simulator under an FCM credential (the rest: APNs).
+    #[arg(long, default_value_t = 0.0)]
+    android_share: f64,
     /// How calls end, in percent summing to 100: answered (accepted on the first device to
     /// get the push), rejected (likewise), canceled (by the backend), expired (left to ring
     /// out --ttl); `none`: calls never end (ttl 30, the bench before issue #14).
@@ -183,6 +187,7 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         identities: args.identities,
         devices: args.devices,
         registrations: args.registrations,
+        android_share: args.android_share,
         mix,
         ring: Duration::from_millis(args.ring_ms),
         ttl,

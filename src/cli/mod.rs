@@ -41,8 +41,9 @@ enum Command {
         #[arg(long)]
         quickstart: bool,
     },
-    /// Run the whole flow locally: gateway, APNs simulator, account, credential and demo
-    /// phones, with the commands to place, follow, answer and cancel a call.
+    /// Run the whole flow locally: gateway, APNs and FCM simulators, account, credentials
+    /// and demo phones (two iPhones, one Android), with the commands to place, follow,
+    /// answer and cancel a call.
     Demo(demo::DemoArgs),
     /// Apply database migrations and exit.
     Migrate,

@@ -278,7 +278,8 @@ impl Store {
 const BULK_CHUNK: usize = 1000;
 
 impl Store {
-    /// Inserts new active registrations of `account` under `credential` in one transaction,
+    /// Inserts new active `platform` registrations of `account` under `credential` (of that
+    /// platform) in one transaction,
     /// with multi-row INSERTs: for seeding (the benchmark) and imports, where the per-row
     /// upsert is too slow. Unlike [`Store::upsert_registration`] it neither refreshes nor
     /// moves existing tokens (a duplicate token fails the whole call) and does not enforce
@@ -287,18 +288,19 @@ impl Store {
         &self,
         account: &AccountSid,
         credential: &CredentialSid,
+        platform: Platform,
         rows: &[(Identity, DeviceToken)],
         now: i64,
     ) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let mut written = 0;
         for chunk in rows.chunks(BULK_CHUNK) {
-            // $1..$3 are shared by every row; each row adds its SID, identity and token.
+            // $1..$4 are shared by every row; each row adds its SID, identity and token.
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let n = 4 + i * 3;
+                    let n = 5 + i * 3;
                     format!(
-                        "(${n}, $1, $2, ${}, 'apn', ${}, 'active', $3, $3, $3)",
+                        "(${n}, $1, $2, ${}, $4, ${}, 'active', $3, $3, $3)",
                         n + 1,
                         n + 2
                     )
@@ -313,7 +315,8 @@ impl Store {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(account.as_str())
                 .bind(credential.as_str())
-                .bind(now);
+                .bind(now)
+                .bind(platform.as_str());
             for (identity, token) in chunk {
                 query = query
                     .bind(RegistrationSid::generate().into_string())

@@ -1,7 +1,8 @@
 //! `pushgate bench` end to end: a short, slow run against a gateway it starts as a child
 //! process, on each store — without call endings (`--mix none`) and with them (accept,
-//! reject, cancel through the API, short ttl) — and with two replicas on PostgreSQL + Redis;
-//! the JSON report has every field, the pushes arrived and the follow-ups succeeded.
+//! reject, cancel through the API, short ttl), with half the devices Android (through the FCM
+//! simulator), and with two replicas on PostgreSQL + Redis; the JSON report has every field,
+//! the pushes arrived and the follow-ups succeeded.
 //! (Behaviour only: no performance threshold is asserted here.)
 
 use std::process::Command;
@@ -63,6 +64,11 @@ async fn short_run_reports_pushes(b: Backend) {
     assert_eq!(report["settings"]["mix"], Value::Null, "{report}");
     assert_eq!(report["settings"]["ttl_s"], 30, "--mix none keeps ttl 30");
     assert_eq!(report["follow_ups"], Value::Null, "{report}");
+    assert!(
+        report["settings"].get("android_share").is_none(),
+        "{report}"
+    );
+    assert!(report.get("pushes_by_platform").is_none(), "{report}");
     let n = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("number expected: {v}"));
     assert!(n(&report["invites"]["accepted"]) > 0.0, "{report}");
     assert!(n(&report["pushes"]["in_window"]) > 0.0, "{report}");
@@ -176,6 +182,44 @@ async fn short_run_ends_calls(b: Backend) {
 
 store_tests!(short_run_reports_pushes, short_run_ends_calls);
 
+/// `--android-share 0.5` on SQLite over 3 s: each identity has an iPhone and an Android
+/// phone, so both simulators get pushes (reported per platform), none lost, no error, and
+/// calls are answered from either platform's push.
+#[test]
+fn half_the_devices_android() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let mut cmd = short_run(&json, &dir.path().join("work"), "3");
+    cmd.args(["--ceiling-duration", "0", "--android-share", "0.5"])
+        .args(["--ttl", "2", "--ring-ms", "50"]);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("fcm pushes/s"), "{stdout}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let n = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("count expected: {v}"));
+    assert_eq!(report["settings"]["android_share"], 0.5, "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    let by = &report["pushes_by_platform"];
+    let (apn, fcm) = (&by["apn"], &by["fcm"]);
+    assert!(n(&apn["received_total"]) > 0, "{report}");
+    assert!(n(&fcm["received_total"]) > 0, "{report}");
+    assert_eq!(
+        n(&apn["received_total"]) + n(&fcm["received_total"]),
+        n(&report["pushes"]["received_total"]),
+        "{report}"
+    );
+    // Two devices per identity, every other one Android: as many of each.
+    assert_eq!(apn["received_total"], fcm["received_total"], "{report}");
+    assert!(n(&fcm["latency_ms"]["count"]) > 0, "{report}");
+    assert!(n(&report["follow_ups"]["accept"]["ok"]) > 0, "{report}");
+}
+
 /// Two `pushgate serve` replicas on one PostgreSQL database sharing a Redis queue: every push
 /// arrives (each sent once: received = expected), and the report lists both replicas.
 #[tokio::test]
@@ -232,7 +276,7 @@ async fn two_replicas_on_postgres_and_redis() {
 }
 
 /// Refused before anything starts: Redis with SQLite, several replicas without Redis, a mix
-/// not summing to 100, a ttl the gateway would refuse.
+/// not summing to 100, a ttl the gateway would refuse, an Android share outside 0–1.
 #[test]
 fn replicas_need_postgres_and_redis() {
     for (args, message) in [
@@ -258,6 +302,10 @@ fn replicas_need_postgres_and_redis() {
         (
             &["--ttl", "0"][..],
             "--ttl 0: the gateway takes 1 to 300 seconds",
+        ),
+        (
+            &["--android-share", "1.5"][..],
+            "--android-share 1.5: use a share from 0 to 1",
         ),
     ] {
         let out = Command::new(BIN)

@@ -269,26 +269,33 @@ async fn demo_rings_a_call_through_the_simulator() {
             "127.0.0.1:0",
             "--apns-control",
             "127.0.0.1:0",
+            "--fcm-listen",
+            "127.0.0.1:0",
+            "--fcm-control",
+            "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut gateway, mut control, mut auth) = (String::new(), String::new(), String::new());
-    while gateway.is_empty() || control.is_empty() {
+    let (mut gateway, mut auth) = (String::new(), String::new());
+    let (mut apns, mut fcm) = (String::new(), String::new());
+    while gateway.is_empty() || apns.is_empty() {
         let line = lines.next().expect("demo exited early").unwrap();
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("G=") {
             let (g, a) = rest.split_once("; AUTH=").unwrap();
             gateway = g.to_owned();
             auth = a.trim_matches('"').to_owned();
-        } else if let Some(rest) = line.strip_prefix("bridge() { curl -s \"") {
-            control = rest.split("/pushes").next().unwrap().to_owned();
+        } else if let Some(rest) = line.strip_prefix("APNS=") {
+            let (a, f) = rest.split_once("; FCM=").unwrap();
+            (apns, fcm) = (a.to_owned(), f.to_owned());
         }
     }
     std::thread::spawn(move || for _ in lines {});
     let client = reqwest::Client::new();
-    // As the printed steps do: place a call, read the pushes, answer on phone 1.
+    // As the printed steps do: place a call, read both simulators' pushes, answer on the
+    // Android phone.
     let call = client
         .post(format!("{gateway}/placeCall?to=alice"))
         .send()
@@ -310,22 +317,44 @@ async fn demo_rings_a_call_through_the_simulator() {
         .unwrap();
     assert_eq!(settled["status"], "delivered", "{settled}");
     assert_eq!(settled["devices"], 3);
-    let pushes: Value = client
-        .get(format!("{control}/pushes?since=0"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pushes = pushes["pushes"].as_array().unwrap();
-    assert_eq!(pushes.len(), 3);
-    let phone1 = pushes
+    let deliveries = settled["deliveries"].as_array().unwrap();
+    assert!(
+        deliveries.iter().all(|d| d["status"] == "accepted"),
+        "{settled}"
+    );
+    let on = |p: &str| deliveries.iter().filter(|d| d["platform"] == p).count();
+    assert_eq!((on("apn"), on("fcm")), (2, 1), "{settled}");
+    let log = |control: String| {
+        let client = client.clone();
+        async move {
+            let v: Value = client
+                .get(format!("{control}/pushes?since=0"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["pushes"].as_array().unwrap().clone()
+        }
+    };
+    let iphones = log(apns).await;
+    assert_eq!(iphones.len(), 2);
+    let phone1 = iphones
         .iter()
         .find(|p| p["device_token"].as_str().unwrap().starts_with("d1"))
         .unwrap();
     assert_eq!(phone1["payload"]["twi_call_sid"], call.as_str());
-    let bridge = phone1["payload"]["twi_bridge_token"].as_str().unwrap();
+    let android = log(fcm).await;
+    assert_eq!(android.len(), 1);
+    let phone3 = &android[0];
+    assert!(
+        phone3["token"].as_str().unwrap().starts_with("d3"),
+        "{phone3}"
+    );
+    assert_eq!(phone3["status"], 200);
+    assert_eq!(phone3["data"]["twi_call_sid"], call.as_str());
+    let bridge = phone3["data"]["twi_bridge_token"].as_str().unwrap();
     let res = client
         .post(format!("{gateway}/v1/invites/{call}/accept"))
         .bearer_auth(bridge)
