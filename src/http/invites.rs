@@ -186,8 +186,8 @@ pub async fn create(
 pub struct WaitQuery {
     /// Hold the reply up to this many milliseconds until every device has a final outcome;
     /// values over 10000 wait 10000.
-    #[param(nullable = false, minimum = 0, maximum = 18446744073709551615_u64)]
-    pub wait: Option<u64>,
+    #[param(nullable = false, minimum = 0, maximum = 9223372036854775807_i64)]
+    pub wait: Option<i64>,
 }
 
 /// The invite with each device's outcome.
@@ -205,7 +205,10 @@ pub async fn fetch(
     query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<InviteView>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let wait = Duration::from_millis(query.wait.unwrap_or(0));
+    let wait = match query.wait {
+        Some(ms) if ms < 0 => return Err(ApiError::invalid("wait must be 0 or more milliseconds")),
+        ms => Duration::from_millis(ms.unwrap_or(0).unsigned_abs()),
+    };
     let (invite, deliveries) = state
         .invites
         .wait_settled(&caller.account, &sid, wait)
