@@ -175,7 +175,8 @@ async fn recorded_outcomes_report_status_and_retirements(backend: Backend) {
         .unwrap();
     assert_eq!(active.len(), 1);
     assert_eq!(active[0].sid, regs[0].sid);
-    assert_eq!(active[0].last_used, Some(NOW + 10));
+    // Touched (unless registering already counted as a use within the hour).
+    assert!(active[0].last_used.is_some());
 
     // A repeated batch changes nothing: final outcomes stay, the invite is no longer pending.
     let result = app
@@ -190,6 +191,33 @@ async fn recorded_outcomes_report_status_and_retirements(backend: Backend) {
     assert_eq!(accepted.status, DeliveryStatus::Accepted);
     assert_eq!(accepted.accepted_at, Some(NOW + 5));
     assert_eq!(accepted.date_updated, NOW + 10);
+    // A push within the hour leaves last_used alone; one an hour later moves it.
+    let last_used = |app: &crate::helpers::TestApp| {
+        let (store, account, carol) = (app.store.clone(), app.account.clone(), carol.clone());
+        async move { store.active_registrations(&account, &carol).await.unwrap()[0].last_used }
+    };
+    let touch: Vec<_> = updates
+        .iter()
+        .filter(|u| matches!(u.effect, Some(RegistrationEffect::Touch)))
+        .cloned()
+        .collect();
+    let before = last_used(&app).await;
+    let soon = before.unwrap() + 60_000;
+    app.store
+        .record_deliveries(&touch, &[], soon)
+        .await
+        .unwrap();
+    assert_eq!(
+        last_used(&app).await,
+        before,
+        "a use within the hour is not written"
+    );
+    let later = before.unwrap() + 3_600_001;
+    app.store
+        .record_deliveries(&touch, &[], later)
+        .await
+        .unwrap();
+    assert_eq!(last_used(&app).await, Some(later));
     app.stop().await.unwrap();
 }
 
