@@ -66,6 +66,8 @@ pub struct BenchOptions {
     pub devices: u64,
     /// Registrations to store in all; filler identities make up the difference.
     pub registrations: u64,
+    /// Ended invites (with a delivery each) seeded before the run.
+    pub ended_invites: u64,
     /// Share (0–1) of the seeded registrations that are Android devices, under an FCM
     /// credential pushed through the in-process FCM simulator; 0: APNs only.
     pub android_share: f64,
@@ -103,6 +105,12 @@ impl BenchOptions {
             bail!(
                 "--android-share {}: use a share from 0 to 1",
                 self.android_share
+            );
+        }
+        if self.ended_invites > 0 && matches!(self.target, Target::Url { .. }) {
+            bail!(
+                "--ended-invites writes into the store, so it needs a gateway the bench starts \
+                 (not --target)"
             );
         }
         if self.android_share > 0.0 && matches!(self.target, Target::Url { .. }) {

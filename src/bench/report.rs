@@ -111,9 +111,16 @@ pub struct Settings {
     /// The invites' ttl, seconds.
     #[serde(default)]
     pub ttl_s: u32,
+    /// Ended invites stored before the run (`--ended-invites`); absent when 0.
+    #[serde(default, skip_serializing_if = "is_none_zero")]
+    pub ended_invites_seeded: u64,
     /// Share of the registrations that were Android (FCM) devices; absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub android_share: f64,
+}
+
+fn is_none_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_zero(share: &f64) -> bool {
@@ -157,6 +164,7 @@ impl Settings {
             ring_ms: opts.ring.as_millis() as u64,
             ttl_s: opts.ttl,
             android_share: opts.android_share,
+            ended_invites_seeded: opts.ended_invites,
         }
     }
 }

@@ -150,6 +150,7 @@ pub async fn into_store(
     master: &MasterKey,
     (identities, devices, total): (u64, u64, u64),
     android: Option<(&Fcm, f64)>,
+    ended_invites: u64,
 ) -> anyhow::Result<Seeded> {
     let store = Store::connect(database_url, 2)
         .await
@@ -199,6 +200,13 @@ pub async fn into_store(
                     .await?;
             }
         }
+    }
+    if ended_invites > 0 {
+        // Ended an hour ago: inside the retention, so nothing is pruned during the run.
+        let at = now_ms() - 3_600_000;
+        store
+            .insert_ended_invites(&account.sid, &credential, ended_invites, at)
+            .await?;
     }
     store.close().await;
     Ok(Seeded {

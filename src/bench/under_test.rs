@@ -144,11 +144,14 @@ async fn start_children(
         "postgres"
     };
     let master = MasterKey::generate();
-    eprintln!("bench: seeding {total} registrations ({store})");
+    eprintln!(
+        "bench: seeding {total} registrations and {} ended invites ({store})",
+        opts.ended_invites
+    );
     let started = Instant::now();
     let sizes = (opts.identities, opts.devices, total);
     let android = fcm.map(|f| (f, opts.android_share));
-    let seeded = seed::into_store(&url, &master, sizes, android).await?;
+    let seeded = seed::into_store(&url, &master, sizes, android, opts.ended_invites).await?;
     // A fresh prefix per run: runs never share (or inherit) queues.
     let prefix = redis_url.as_ref().map(|_| {
         format!(

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Registrations to store in all (e.g. 1000000); other identities fill the difference.
     #[arg(long, default_value_t = 0)]
     registrations: u64,
+    /// Ended invites (each with one accepted delivery) to store before the run, e.g.
+    /// 3000000: a database that has been serving calls for a while.
+    #[arg(long, default_value_t = 0)]
+    ended_invites: u64,
     /// Share (0 to 1) of the registrations that are Android devices, pushed through an
     /// in-process FCM simulator under an FCM credential (the rest: APNs).
     #[arg(long, default_value_t = 0.0)]
@@ -187,6 +191,7 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         identities: args.identities,
         devices: args.devices,
         registrations: args.registrations,
+        ended_invites: args.ended_invites,
         android_share: args.android_share,
         mix,
         ring: Duration::from_millis(args.ring_ms),

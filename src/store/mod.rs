@@ -8,6 +8,7 @@
 
 mod accounts;
 mod api_keys;
+mod bulk;
 mod callbacks;
 mod credentials;
 mod error;

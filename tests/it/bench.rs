@@ -39,9 +39,16 @@ async fn short_run_reports_pushes(b: Backend) {
     let json = dir.path().join("report.json");
     let mut cmd = short_run(&json, &dir.path().join("work"), "2");
     cmd.args(["--registrations", "100", "--ceiling-duration", "0.5"]);
-    cmd.args(["--mix", "none"]);
+    cmd.args(["--mix", "none", "--ended-invites", "600"]);
+    let database = match b {
+        Backend::Postgres => fresh_database(b, dir.path()).await,
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            dir.path().join("work/gateway/pushgate.db").display()
+        ),
+    };
     if b == Backend::Postgres {
-        cmd.args(["--database-url", &fresh_database(b, dir.path()).await]);
+        cmd.args(["--database-url", &database]);
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -61,6 +68,19 @@ async fn short_run_reports_pushes(b: Backend) {
     assert_eq!(report["settings"]["mode"], "open");
     assert_eq!(report["settings"]["devices_per_identity"], 2);
     assert_eq!(report["settings"]["registrations_seeded"], 100);
+    assert_eq!(report["settings"]["ended_invites_seeded"], 600);
+    // The ended invites are in the store, each with its delivery, beside the run's own.
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&database).await.unwrap();
+    let (ended,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM invites i JOIN deliveries d ON d.invite_sid = i.sid \
+         WHERE i.caller = 'client:seeded' AND d.status = 'accepted'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(ended, 600);
     assert_eq!(report["settings"]["mix"], Value::Null, "{report}");
     assert_eq!(report["settings"]["ttl_s"], 30, "--mix none keeps ttl 30");
     assert_eq!(report["follow_ups"], Value::Null, "{report}");
