@@ -83,6 +83,9 @@ impl Store {
             tx.commit().await?;
             from = to + 1;
         }
+        // Fresh statistics, as a database that grew to this size would have (autovacuum
+        // analyzes as it goes; a bulk load leaves the planner with the empty tables' ones).
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
         Ok(written)
     }
 }
