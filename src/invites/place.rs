@@ -153,13 +153,16 @@ impl Invites {
             let Some(job) = jobs.iter().find(|j| j.platform == *platform) else {
                 continue;
             };
-            let token = self.engine.bridge().sign(
-                &job.invite.sid,
-                &job.registration_sid,
-                job.invite.expires_at,
-            );
             let (size, limit) = match platform {
-                Platform::Apns => (call_payload(job, &token).len(), MAX_VOIP_PAYLOAD),
+                Platform::Apns => {
+                    let token = self.engine.bridge().sign(
+                        &job.invite.sid,
+                        &job.registration_sid,
+                        job.invite.expires_at,
+                    );
+                    (call_payload(job, &token).len(), MAX_VOIP_PAYLOAD)
+                }
+                // The message signs its own bridge token.
                 Platform::Fcm => (
                     call_message(job, self.engine.bridge()).data_size(),
                     crate::fcm::MAX_DATA_BYTES,
