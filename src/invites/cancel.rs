@@ -16,18 +16,26 @@ use crate::store::{DeliveryRecord, InviteRecord, Store};
 /// `twi_message_type` of a cancel.
 pub const CANCEL: &str = "twilio.voice.cancel";
 
+/// The cancel's `twi_*` fields: the call's ids (every value a string).
+fn cancel_fields(invite: &InviteInfo, message_id: &Uuid) -> Vec<(&'static str, String)> {
+    vec![
+        ("twi_message_type", CANCEL.to_owned()),
+        ("twi_call_sid", invite.call_sid.to_string()),
+        ("twi_account_sid", invite.account_sid.to_string()),
+        ("twi_from", invite.caller.clone()),
+        ("twi_to", format!("client:{}", invite.to_identity)),
+        ("twi_message_id", message_id.to_string()),
+    ]
+}
+
 /// The cancel payload: the call's ids and an empty `aps`.
 pub fn cancel_payload(invite: &InviteInfo, message_id: &Uuid) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "aps": {},
-        "twi_message_type": CANCEL,
-        "twi_call_sid": invite.call_sid,
-        "twi_account_sid": invite.account_sid,
-        "twi_from": invite.caller,
-        "twi_to": format!("client:{}", invite.to_identity),
-        "twi_message_id": message_id.to_string(),
-    }))
-    .unwrap_or_default()
+    let mut body = serde_json::Map::new();
+    body.insert("aps".into(), serde_json::json!({}));
+    for (k, v) in cancel_fields(invite, message_id) {
+        body.insert(k.into(), serde_json::Value::String(v));
+    }
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// Sends a cancel push to every device that accepted the invite's push, except the one that
@@ -89,16 +97,13 @@ async fn fcm_cancel(
     let Ok(entry) = engine.fcm().get(&info.account_sid, &d.credential_sid).await else {
         return "credential_unavailable";
     };
-    let message = FcmMessage::new(d.device_token.as_str())
+    let mut message = FcmMessage::new(d.device_token.as_str())
         .priority(Priority::High)
         .ttl(std::time::Duration::from_secs(60))
-        .collapse_key(info.call_sid.to_string())
-        .data("twi_message_type", CANCEL)
-        .data("twi_call_sid", info.call_sid.to_string())
-        .data("twi_account_sid", info.account_sid.to_string())
-        .data("twi_from", info.caller.clone())
-        .data("twi_to", format!("client:{}", info.to_identity))
-        .data("twi_message_id", id.to_string());
+        .collapse_key(info.call_sid.to_string());
+    for (k, v) in cancel_fields(info, id) {
+        message = message.data(k, v);
+    }
     let outcome = engine
         .fcm()
         .client()
