@@ -18,6 +18,8 @@
 //!   when scaled out), data messages, outcomes classified there; and the simulator of FCM
 //!   and Google's OAuth token endpoint.
 //! - [`events`]: invite changes to event streams, callbacks and (with Redis) other replicas.
+//! - [`twilio`]: Twilio interop: the Call Notification webhook (body, signature, links to
+//!   Twilio accounts, the service relaying it); its HTTP shapes are in [`http`].
 //! - [`http`]: the axum API: handlers parse, call a service, render; errors mapped once.
 //! - [`metrics`], [`observe`]: the per-gateway metrics registry and its store-derived gauges.
 //! - [`bench`]: `pushgate bench`, the end-to-end load generator.
@@ -47,6 +49,7 @@ pub mod secrets;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod twilio;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -152,7 +155,11 @@ pub async fn start_services(
         metrics.clone(),
     ));
     let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
+    let twilio_links = twilio::TwilioLinks::new(store.clone(), master_key.clone());
+    let twilio_webhook = twilio::Webhook::new(twilio_links.clone(), invites.clone());
     Ok(AppState {
+        twilio_links,
+        twilio_webhook,
         event_streams,
         keys,
         auth_failures,

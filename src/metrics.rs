@@ -95,6 +95,8 @@ pub struct Families {
     /// Failed authentications (API key or access token) by outcome: `refused` (401) or
     /// `limited` (429, the client address is over `auth_failures_per_minute`).
     pub auth_failures: IntCounterVec,
+    /// Twilio call notifications by result (`twilio::webhook`'s outcomes, a closed set).
+    pub twilio_notifications: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -325,6 +327,12 @@ impl Families {
                 "pushgate_auth_failures_total",
                 "Failed authentications, by outcome (refused, or limited per client address).",
                 &["outcome"],
+            ),
+            twilio_notifications: counter(
+                &r,
+                "pushgate_twilio_notifications_total",
+                "Twilio Call Notification webhook requests, by result.",
+                &["result"],
             ),
             registry: r,
         };

@@ -9,6 +9,7 @@ mod fcm_push;
 mod keys;
 mod master_key;
 mod mock_fcm;
+mod twilio;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ enum Command {
     /// Manage APNs push credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Link Twilio accounts whose Call Notification webhook pushgate serves.
+    #[command(subcommand)]
+    Twilio(twilio::TwilioCommand),
     /// Run the APNs simulator (HTTP/2 over TLS, Apple's validation and errors).
     MockApns(apns::MockApnsArgs),
     /// Run the FCM simulator (HTTP v1 sends and Google's OAuth token endpoint, FCM's
@@ -234,6 +238,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Init { name } => keys::init(&store, &master, &name).await,
         Command::Keys(cmd) => keys::keys_command(&store, &master, cmd).await,
         Command::Credentials(cmd) => credentials::run(&store, &master, &config, cmd).await,
+        Command::Twilio(cmd) => twilio::run(&store, &master, cmd).await,
         Command::RotateMasterKey { new_key_env } => {
             master_key::rotate(&store, &master, &config, new_key_env.as_deref()).await
         }

@@ -70,6 +70,7 @@ fn example(key: &str, defaults: &figment::Figment) -> Option<String> {
         "apns_ca_file" => "`/etc/pushgate/simulator-ca.pem`",
         "metrics_listen" => "`127.0.0.1:9090`",
         "redis_url" => "`redis://127.0.0.1:6379`",
+        "public_url" => "`https://push.example.com`",
         "status_callback_allowed_hosts" => "`hooks.example.com,*.example.net,127.0.0.1`",
         _ => "",
     };

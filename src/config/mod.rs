@@ -118,6 +118,9 @@ pub struct Config {
     /// Not a setting: resolves status callback hosts (the system resolver unless injected).
     #[serde(skip)]
     pub callback_lookup: crate::invites::callback_dns::CallbackLookup,
+    /// The gateway's base URL as Twilio calls it (`https://push.example.com`), to check
+    /// `X-Twilio-Signature`. Unset: the request's `Host` with either scheme.
+    pub public_url: Option<String>,
     /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.
@@ -204,6 +207,7 @@ impl Default for Config {
             invite_retention_hours: 168,
             status_callback_allowed_hosts: Vec::new(),
             callback_lookup: Default::default(),
+            public_url: None,
             quickstart: false,
             quickstart_allow_remote: false,
             quickstart_account: None,

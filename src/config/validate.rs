@@ -26,6 +26,22 @@ impl Config {
         if self.previous_keys().is_err() {
             return invalid("master_key_previous: each key must be base64 of exactly 32 bytes");
         }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).ok();
+            let ok = parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && !url.ends_with('/')
+                    && u.query().is_none()
+                    && u.username().is_empty()
+            });
+            if !ok {
+                return invalid(
+                    "public_url must be the gateway's base URL without a path or a trailing slash, e.g. https://push.example.com",
+                );
+            }
+        }
         if self.max_concurrent_credential_validations == 0 {
             return invalid("max_concurrent_credential_validations must be at least 1");
         }

@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 
 use super::clients::{ClientError, Clients};
 use super::job::DeliveryJob;
-use super::payload::call_payload;
+use super::payload::apns_payload;
 use super::sender::{PushSender, Sent};
 use super::verdict::{Answer, Verdict};
 use crate::apns::{ApnsClient, Notification, Outcome};
@@ -184,11 +184,6 @@ struct Via<'a> {
 impl Via<'_> {
     /// Sends `job`'s VoIP push to `environment` and counts it.
     async fn push(&self, job: &DeliveryJob, environment: Environment) -> Outcome {
-        let token = self.bridge.sign(
-            &job.invite.sid,
-            &job.registration_sid,
-            job.invite.expires_at,
-        );
         let notification = Notification {
             apns_id: Some(job.delivery_id.uuid()),
             expiration: Some((job.invite.expires_at / 1000).max(0) as u64),
@@ -197,7 +192,7 @@ impl Via<'_> {
                 job.device_token.as_hex().to_owned(),
                 environment,
                 self.topic.to_owned(),
-                call_payload(job, &token),
+                apns_payload(job, self.bridge),
             )
         };
         let sent = Instant::now();

@@ -70,17 +70,24 @@ impl PushSender for FcmSender {
 
 /// `job`'s call invite as an FCM data message.
 pub fn call_message(job: &DeliveryJob, bridge: &BridgeTokens) -> FcmMessage {
-    let token = bridge.sign(
-        &job.invite.sid,
-        &job.registration_sid,
-        job.invite.expires_at,
-    );
     let left = Duration::from_millis((job.invite.expires_at - now_ms()).max(0) as u64);
     let mut message = FcmMessage::new(job.device_token.as_str())
         .priority(Priority::High)
         // Whole seconds, rounded up: a call with 0.4 s left still rings.
         .ttl(Duration::from_secs(left.as_millis().div_ceil(1000) as u64))
         .collapse_key(job.invite.call_sid.to_string());
+    if let Some(relayed) = &job.invite.relayed {
+        // Twilio's notification, every key and value as received.
+        for (k, v) in relayed.fields.iter() {
+            message = message.data(k.clone(), v.clone());
+        }
+        return message;
+    }
+    let token = bridge.sign(
+        &job.invite.sid,
+        &job.registration_sid,
+        job.invite.expires_at,
+    );
     for (k, v) in call_fields(job, &token) {
         message = message.data(k, v);
     }

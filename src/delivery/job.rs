@@ -1,10 +1,11 @@
 //! What a worker needs to send one push, without reading the store.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::domain::{
-    AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Environment, Identity, InviteSid,
-    Platform, RegistrationSid,
+    AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Environment, Identity, InviteKind,
+    InviteSid, Platform, RegistrationSid,
 };
 use crate::store::{DeliveryRecord, InviteRecord};
 
@@ -20,6 +21,35 @@ pub struct InviteInfo {
     /// Epoch milliseconds.
     pub expires_at: i64,
     pub date_created: i64,
+    /// A relayed Twilio notification: what its phones get instead of pushgate's payload.
+    pub relayed: Option<Relayed>,
+}
+
+/// A Twilio call notification's body, sent to each phone unchanged: the text as the APNs
+/// payload, its string values as FCM's `data`.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub body: Arc<str>,
+    pub fields: Arc<BTreeMap<String, String>>,
+}
+
+impl Relayed {
+    /// The notification body as stored (checked when it was received; a value that is not a
+    /// string, which intake refuses, is carried as its JSON text).
+    pub fn from_stored(body: &str) -> Self {
+        let fields = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(body)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect();
+        Self {
+            body: body.into(),
+            fields: Arc::new(fields),
+        }
+    }
 }
 
 impl From<&InviteRecord> for InviteInfo {
@@ -33,6 +63,10 @@ impl From<&InviteRecord> for InviteInfo {
             params: r.params.clone(),
             expires_at: r.expires_at,
             date_created: r.date_created,
+            relayed: match r.kind {
+                InviteKind::Call => None,
+                InviteKind::TwilioWebhook => r.payload.as_deref().map(Relayed::from_stored),
+            },
         }
     }
 }
@@ -118,6 +152,7 @@ impl DeliveryJob {
                 params: None,
                 expires_at: now + ttl_ms,
                 date_created: now,
+                relayed: None,
             }),
             registration_sid: RegistrationSid::generate(),
             credential_sid: CredentialSid::generate(),

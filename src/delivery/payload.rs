@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::job::DeliveryJob;
+use crate::auth::bridge_token::BridgeTokens;
 
 /// `twi_message_type` of a call invite.
 pub const CALL: &str = "twilio.voice.call";
@@ -37,6 +38,20 @@ pub fn call_payload(job: &DeliveryJob, bridge_token: &str) -> Vec<u8> {
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
     serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+}
+
+/// The APNs payload of `job`: a relayed notification's body as received, else pushgate's call
+/// payload with a bridge token signed by `bridge`.
+pub fn apns_payload(job: &DeliveryJob, bridge: &BridgeTokens) -> Vec<u8> {
+    if let Some(relayed) = &job.invite.relayed {
+        return relayed.body.as_bytes().to_vec();
+    }
+    let token = bridge.sign(
+        &job.invite.sid,
+        &job.registration_sid,
+        job.invite.expires_at,
+    );
+    call_payload(job, &token)
 }
 
 /// Custom parameters as the URL query string carried in `twi_params` (keys sorted).

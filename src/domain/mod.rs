@@ -15,8 +15,8 @@ pub use sid::{
     AccountSid, ApiKeySid, CallSid, CredentialSid, InviteSid, RegistrationSid, Sid, SidKind,
 };
 pub use states::{
-    CallEnd, CancelPush, CredentialType, DeliveryId, DeliveryStatus, Environment, InviteStatus,
-    Platform, RegistrationState, UnknownValue,
+    CallEnd, CancelPush, CredentialType, DeliveryId, DeliveryStatus, Environment, InviteKind,
+    InviteStatus, Platform, RegistrationState, UnknownValue,
 };
 
 /// Why a value from outside could not be turned into a domain type.

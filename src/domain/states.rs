@@ -232,6 +232,18 @@ impl CredentialType {
 }
 
 text_enum! {
+    /// Where an invite came from, which decides what its phones receive.
+    InviteKind, "invite kind" {
+        /// pushgate's own call (the API, the quickstart, Twilio's Calls shape): pushgate's
+        /// payload with its bridge token; phones accept and reject through pushgate.
+        Call = "call",
+        /// A notification from Twilio's Call Notification webhook, relayed unchanged (Twilio's
+        /// own bridge token; the SDK answers through Twilio).
+        TwilioWebhook = "twilio_webhook",
+    }
+}
+
+text_enum! {
     /// Whether the end of a call also sends legacy `twilio.voice.cancel` VoIP pushes.
     CancelPush, "cancel_push" {
         /// The default: phones learn of the end over the invite's event stream.

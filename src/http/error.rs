@@ -34,6 +34,12 @@ pub mod code {
     pub const BRIDGE_TOKEN_OTHER_INVITE: u32 = 21302;
     pub const ANSWERED_ELSEWHERE: u32 = 21310;
     pub const CALL_ENDED: u32 = 21311;
+    pub const TWILIO_NOT_LINKED: u32 = 21601;
+    pub const TWILIO_SIGNATURE_INVALID: u32 = 21602;
+    pub const TWILIO_NOTIFICATION_INVALID: u32 = 21603;
+    pub const TWILIO_CALL_TAKEN: u32 = 21604;
+    pub const TWILIO_LINK_INVALID: u32 = 21605;
+    pub const TWILIO_LINKED_ELSEWHERE: u32 = 21606;
     pub const QUICKSTART_UNCONFIGURED: u32 = 21401;
     pub const QUICKSTART_HOST: u32 = 21402;
     pub const REQUEST_TIMEOUT: u32 = 21501;
@@ -117,7 +123,7 @@ impl ApiError {
         )
     }
 
-    fn challenge(mut self) -> Self {
+    pub(super) fn challenge(mut self) -> Self {
         self.www_authenticate = true;
         self
     }
@@ -217,6 +223,7 @@ impl From<InviteError> for ApiError {
             InviteError::OtherCall => (StatusCode::FORBIDDEN, code::BRIDGE_TOKEN_OTHER_INVITE),
             InviteError::AnsweredElsewhere => (StatusCode::CONFLICT, code::ANSWERED_ELSEWHERE),
             InviteError::Ended(_) => (StatusCode::CONFLICT, code::CALL_ENDED),
+            InviteError::CallTaken => (StatusCode::CONFLICT, code::TWILIO_CALL_TAKEN),
         };
         Self::new(status, code, message)
     }

@@ -192,6 +192,30 @@ fn failed(state: &AppState, parts: &Parts, refusal: ApiError) -> ApiError {
     }
 }
 
+/// Counts a failed signature check like a failed authentication from `ip`: `refusal`, or 429
+/// once the address is over `auth_failures_per_minute`.
+pub(super) fn signature_failed(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    refusal: ApiError,
+) -> ApiError {
+    match state.auth_failures.failed(ip, std::time::Instant::now()) {
+        Ok(()) => refusal,
+        Err(limited) => ApiError::auth_rate_limited(limited.retry_after.as_secs()),
+    }
+}
+
+/// The client's address, when the server recorded the connection's peer.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
 /// The client's address, when the server recorded the connection's peer.
 fn client_ip(parts: &Parts) -> Option<IpAddr> {
     parts

@@ -92,6 +92,9 @@ pub struct InviteView {
     pub sid: String,
     pub call_sid: String,
     pub account_sid: String,
+    /// `call` (pushgate's own), or `twilio_webhook` (a notification from Twilio's Call
+    /// Notification webhook, relayed unchanged).
+    pub kind: String,
     /// `queued`, `sending`, `delivered` (a device accepted it), `failed` or `expired`.
     pub status: String,
     pub to: String,
@@ -106,11 +109,16 @@ pub struct InviteView {
     pub deliveries: Option<Vec<DeliveryView>>,
 }
 
-fn view(invite: &InviteRecord, deliveries: &[DeliveryRecord], with_deliveries: bool) -> InviteView {
+pub(super) fn view(
+    invite: &InviteRecord,
+    deliveries: &[DeliveryRecord],
+    with_deliveries: bool,
+) -> InviteView {
     InviteView {
         sid: invite.sid.to_string(),
         call_sid: invite.call_sid.to_string(),
         account_sid: invite.account_sid.to_string(),
+        kind: invite.kind.as_str().to_owned(),
         status: invite.status.as_str().to_owned(),
         to: invite.to_identity.to_string(),
         from: invite.caller.clone(),

@@ -16,6 +16,8 @@ pub mod server;
 pub mod stream_caps;
 mod timeout;
 mod track;
+mod twilio_links;
+mod twilio_webhook;
 mod webhook_secret;
 
 pub use error::{ApiError, code};
@@ -44,6 +46,9 @@ pub struct AppState {
     pub engine: Arc<crate::delivery::Engine>,
     /// The call: place, read, answer, reject, cancel, expire.
     pub invites: Arc<crate::invites::Invites>,
+    /// Links from Twilio accounts, and the Call Notification webhook they authenticate.
+    pub twilio_links: Arc<crate::twilio::TwilioLinks>,
+    pub twilio_webhook: Arc<crate::twilio::Webhook>,
     /// Device registrations.
     pub registrations: Arc<crate::registrations::Registrations>,
     /// Recently verified API keys.
@@ -133,6 +138,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhook-secret",
             axum::routing::post(webhook_secret::rotate),
         )
+        .route(
+            "/v1/twilio/call-notifications",
+            axum::routing::post(twilio_webhook::call_notification),
+        )
+        .route(
+            "/v1/twilio/links",
+            get(twilio_links::list).post(twilio_links::create),
+        )
+        .route("/v1/twilio/links/{sid}", delete(twilio_links::delete))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -2,8 +2,10 @@
 //! written before the 202), reading it and waiting for its outcome, answer (first accept
 //! wins), reject, cancel by the caller, expiry when nobody answered, status callbacks,
 //! legacy cancel pushes, and retention: ended calls deleted after `invite_retention_hours`
-//! (`retention.rs`). Every ingress (the API, the quickstart, the bench) hands a parsed
-//! [`NewInvite`] to [`Invites::place`]; handlers only parse, call and render.
+//! (`retention.rs`). Every ingress (the API, the quickstart, the bench, Twilio's Calls shape)
+//! hands a parsed [`NewInvite`] to [`Invites::place`]; Twilio's Call Notification webhook
+//! hands its parsed notification to [`Invites::relay`] (`relay.rs`). Handlers only parse,
+//! call and render.
 //!
 //! Every end is a compare-and-set in the store, so exactly one wins whatever the races; it is
 //! then published (event streams, status callbacks) and, for apps on the older pattern,
@@ -19,6 +21,7 @@ mod lifecycle;
 mod new_invite;
 mod place;
 mod read;
+mod relay;
 mod retention;
 pub mod webhook_secret;
 
@@ -26,6 +29,7 @@ pub use expiry::EXPIRY_EVERY;
 pub use new_invite::{DEFAULT_TTL, InvalidInvite, InviteFields, MAX_TTL, NewInvite};
 pub use place::Placed;
 pub use read::MAX_WAIT;
+pub use relay::RelayTo;
 
 use std::sync::Arc;
 
@@ -80,6 +84,10 @@ pub enum InviteError {
         "the push would be {size} bytes, over APNs's {limit}-byte VoIP limit: shorten params or from"
     )]
     PayloadTooLarge { size: usize, limit: usize },
+    /// The call SID already names another invite: pushgate's own call, or a notification of
+    /// the call for another identity (409, 21604).
+    #[error("the call SID is already used by another invite of the account")]
+    CallTaken,
     /// No such invite in the account (or the bridge token's invite is gone) (404).
     #[error("invite not found")]
     NotFound,

@@ -8,12 +8,12 @@ use super::{InviteError, Invites, NewInvite};
 use crate::apns::MAX_VOIP_PAYLOAD;
 use crate::auth::ApiKeyPrincipal;
 use crate::clock::now_ms;
-use crate::delivery::{DeliveryJob, InviteInfo, call_message, call_payload, params_query};
+use crate::delivery::{DeliveryJob, InviteInfo, apns_payload, call_message, params_query};
 use crate::domain::{
-    AccountSid, CallSid, CredentialSid, DeliveryId, DeliveryStatus, Environment, InviteSid,
-    InviteStatus, Platform,
+    AccountSid, CallSid, CredentialSid, DeliveryId, DeliveryStatus, Environment, InviteKind,
+    InviteSid, InviteStatus, Platform,
 };
-use crate::store::{CreateInvite, DeliveryRecord, InviteRecord};
+use crate::store::{CreateInvite, DeliveryRecord, InviteRecord, Registration};
 
 /// An invite and its deliveries, as placed.
 #[derive(Debug)]
@@ -68,18 +68,31 @@ impl Invites {
             api_key_sid: Some(caller.key.clone()),
             answered_by: None,
             cancel_push: new.cancel_push,
+            kind: InviteKind::Call,
+            payload: None,
             expires_at: now + i64::from(new.ttl_secs) * 1000,
             date_created: now,
             date_updated: now,
         };
+        self.ring(invite, &registrations).await
+    }
+
+    /// Writes `invite` with one delivery per registration in one transaction and hands them
+    /// to the delivery engine; an invite already stored for the call is returned instead.
+    pub(super) async fn ring(
+        self: &Arc<Self>,
+        invite: InviteRecord,
+        registrations: &[Registration],
+    ) -> Result<Placed, InviteError> {
+        let now = invite.date_created;
         let mut deliveries = Vec::with_capacity(registrations.len());
-        for r in &registrations {
+        for r in registrations {
             let environment = match (r.environment, r.platform) {
                 (Some(env), _) => env,
                 // FCM has no environments: the column keeps its default.
                 (None, Platform::Fcm) => Environment::Production,
                 (None, Platform::Apns) => {
-                    self.default_environment(&caller.account, &r.credential_sid)
+                    self.default_environment(&invite.account_sid, &r.credential_sid)
                         .await
                 }
             };
@@ -114,7 +127,7 @@ impl Invites {
             }
         }
         tracing::info!(invite = %invite.sid, call = %invite.call_sid, to = %invite.to_identity,
-            devices = deliveries.len(), "invite accepted");
+            kind = invite.kind.as_str(), devices = deliveries.len(), "invite accepted");
         Ok(Placed {
             invite,
             deliveries,
@@ -122,7 +135,7 @@ impl Invites {
         })
     }
 
-    async fn existing(&self, invite: InviteRecord) -> Result<Placed, InviteError> {
+    pub(super) async fn existing(&self, invite: InviteRecord) -> Result<Placed, InviteError> {
         let deliveries = self.store.deliveries(&invite.sid).await?;
         Ok(Placed {
             invite,
@@ -154,15 +167,11 @@ impl Invites {
                 continue;
             };
             let (size, limit) = match platform {
-                Platform::Apns => {
-                    let token = self.engine.bridge().sign(
-                        &job.invite.sid,
-                        &job.registration_sid,
-                        job.invite.expires_at,
-                    );
-                    (call_payload(job, &token).len(), MAX_VOIP_PAYLOAD)
-                }
-                // The message signs its own bridge token.
+                Platform::Apns => (
+                    apns_payload(job, self.engine.bridge()).len(),
+                    MAX_VOIP_PAYLOAD,
+                ),
+                // Each payload signs its own bridge token (none for a relayed notification).
                 Platform::Fcm => (
                     call_message(job, self.engine.bridge()).data_size(),
                     crate::fcm::MAX_DATA_BYTES,

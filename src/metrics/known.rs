@@ -34,6 +34,18 @@ const QUEUE_EVENTS: &[&str] = &["claimed", "dead_lettered", "swept", "enqueue_fa
 const CALLBACK_RESULTS: &[&str] = &["sent", "failed", "retried", "refused"];
 const KEY_LOOKUPS: &[&str] = &["found", "absent"];
 const AUTH_FAILURES: &[&str] = &["refused", "limited"];
+/// Results of Twilio call notifications (`http::twilio::webhook`).
+pub(crate) const TWILIO_NOTIFICATIONS: &[&str] = &[
+    "relayed",
+    "duplicate",
+    "no_registrations",
+    "not_linked",
+    "unauthenticated",
+    "signature_invalid",
+    "invalid",
+    "call_taken",
+    "error",
+];
 /// FCM retry causes (`fcm::RetryCause` labels).
 const FCM_RETRY_CAUSES: &[&str] = &[
     "quota_exceeded",
@@ -83,6 +95,9 @@ impl Families {
         }
         for outcome in AUTH_FAILURES {
             self.auth_failures.with_label_values(&[outcome]);
+        }
+        for result in TWILIO_NOTIFICATIONS {
+            self.twilio_notifications.with_label_values(&[result]);
         }
         self.zero_credential_counts();
     }

@@ -4,7 +4,8 @@
 use super::{Store, StoreError, decode};
 use crate::domain::{
     AccountSid, ApiKeySid, CallEnd, CallSid, CancelPush, CredentialSid, DeliveryId, DeliveryStatus,
-    DeviceToken, Environment, Identity, InviteSid, InviteStatus, Platform, RegistrationSid,
+    DeviceToken, Environment, Identity, InviteKind, InviteSid, InviteStatus, Platform,
+    RegistrationSid,
 };
 
 /// An invite as stored.
@@ -26,6 +27,10 @@ pub struct InviteRecord {
     pub answered_by: Option<RegistrationSid>,
     /// Whether legacy cancel pushes go out when the call ends (stored NULL for `none`).
     pub cancel_push: CancelPush,
+    /// pushgate's own call, or a relayed Twilio notification.
+    pub kind: InviteKind,
+    /// For [`InviteKind::TwilioWebhook`]: Twilio's JSON body as received, what each phone gets.
+    pub payload: Option<String>,
     pub expires_at: i64,
     pub date_created: i64,
     pub date_updated: i64,
@@ -83,6 +88,8 @@ pub(super) struct InviteRow {
     pub(super) api_key_sid: Option<String>,
     pub(super) answered_by: Option<String>,
     pub(super) cancel_push: Option<String>,
+    pub(super) kind: String,
+    pub(super) payload: Option<String>,
     pub(super) expires_at: i64,
     pub(super) date_created: i64,
     pub(super) date_updated: i64,
@@ -106,6 +113,8 @@ impl TryFrom<InviteRow> for InviteRecord {
                 .cancel_push
                 .as_deref()
                 .map_or(Ok(CancelPush::None), decode)?,
+            kind: decode(&r.kind)?,
+            payload: r.payload,
             expires_at: r.expires_at,
             date_created: r.date_created,
             date_updated: r.date_updated,
@@ -157,7 +166,8 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
 macro_rules! invite_columns {
     () => {
         "sid, account_sid, call_sid, to_identity, caller, params, status, status_callback, \
-         api_key_sid, answered_by, cancel_push, expires_at, date_created, date_updated"
+         api_key_sid, answered_by, cancel_push, kind, payload, expires_at, date_created, \
+         date_updated"
     };
 }
 pub(super) use invite_columns;

@@ -58,6 +58,8 @@ async fn seed(
         api_key_sid: Some(app.key.clone()),
         answered_by: None,
         cancel_push: CancelPush::None,
+        kind: pushgate::domain::InviteKind::Call,
+        payload: None,
         // Not due by the real clock, so the running gateway's expiry sweeper leaves open
         // ones open (this test is about the pruner).
         expires_at: pushgate::clock::now_ms() + 3_600_000,

@@ -52,6 +52,8 @@ pub(crate) fn invite(app: &TestApp, call: &CallSid, to: &str) -> InviteRecord {
         api_key_sid: Some(app.key.clone()),
         answered_by: None,
         cancel_push: CancelPush::Voip,
+        kind: pushgate::domain::InviteKind::Call,
+        payload: None,
         // Open for the running gateway's expiry sweeper, which goes by the real clock.
         expires_at: pushgate::clock::now_ms() + 3_600_000,
         date_created: NOW,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::job::{DeliveryJob, InviteInfo};
+use crate::delivery::job::{DeliveryJob, InviteInfo, Relayed};
 use crate::domain::{
     AccountSid, CallSid, CredentialSid, DeliveryId, DeviceToken, Environment, Identity, InviteSid,
     Platform, RegistrationSid,
@@ -23,6 +23,9 @@ struct WireInvite {
     params: Option<String>,
     expires_at: i64,
     created: i64,
+    /// A relayed Twilio notification's body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relayed: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +64,7 @@ pub fn encode(job: &DeliveryJob) -> String {
             params: i.params.clone(),
             expires_at: i.expires_at,
             created: i.date_created,
+            relayed: i.relayed.as_ref().map(|r| r.body.to_string()),
         },
         registration: job.registration_sid.clone(),
         credential: job.credential_sid.clone(),
@@ -91,6 +95,7 @@ pub fn decode(json: &str, invites: &mut HashMap<String, Arc<InviteInfo>>) -> Opt
                 params: w.invite.params,
                 expires_at: w.invite.expires_at,
                 date_created: w.invite.created,
+                relayed: w.invite.relayed.as_deref().map(Relayed::from_stored),
             })
         })
         .clone();

@@ -44,6 +44,8 @@ pub(super) async fn write_invites(
                 .bind(invite.status_callback.clone())
                 .bind(invite.api_key_sid.as_ref().map(|k| k.to_string()))
                 .bind(sql::cancel_push_column(invite.cancel_push))
+                .bind(invite.kind.as_str())
+                .bind(invite.payload.clone())
                 .bind(invite.expires_at)
                 .bind(invite.date_created);
         }

@@ -5,7 +5,7 @@
 use crate::domain::CancelPush;
 use crate::store::invites::invite_columns;
 
-/// Invites per multi-row INSERT on PostgreSQL (12 parameters each).
+/// Invites per multi-row INSERT on PostgreSQL ([`INVITE_WIDTH`] parameters each).
 pub(super) const INVITE_CHUNK: usize = 200;
 /// Deliveries per multi-row INSERT on PostgreSQL (10 parameters each; well under SQLite's
 /// limit too).
@@ -24,21 +24,25 @@ fn placeholders(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
-/// Inserts `rows` invites (12 values each; `date_updated` = `date_created`), skipping call
-/// SIDs the account already has, and returns (`sid`) the ones written. `$n` placeholders
-/// work on both backends (sqlx's builder would emit `?` for Any).
+/// Values per invite row of [`insert_invites`].
+pub(super) const INVITE_WIDTH: usize = 14;
+
+/// Inserts `rows` invites ([`INVITE_WIDTH`] values each; `date_updated` = `date_created`),
+/// skipping call SIDs the account already has, and returns (`sid`) the ones written. `$n`
+/// placeholders work on both backends (sqlx's builder would emit `?` for Any).
 pub(super) fn insert_invites(rows: usize) -> String {
+    let w = INVITE_WIDTH;
     let rows: Vec<String> = (0..rows)
         .map(|r| {
-            let cols: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+            let cols: Vec<String> = (1..=w).map(|c| format!("${}", r * w + c)).collect();
             // date_updated = date_created
-            format!("({}, ${})", cols.join(", "), r * 12 + 12)
+            format!("({}, ${})", cols.join(", "), r * w + w)
         })
         .collect();
     format!(
         "INSERT INTO invites (sid, account_sid, call_sid, to_identity, caller, params, \
-         status, status_callback, api_key_sid, cancel_push, expires_at, date_created, \
-         date_updated) VALUES {} \
+         status, status_callback, api_key_sid, cancel_push, kind, payload, expires_at, \
+         date_created, date_updated) VALUES {} \
          ON CONFLICT (account_sid, call_sid) DO NOTHING RETURNING sid",
         rows.join(", ")
     )
@@ -218,10 +222,9 @@ mod tests {
     #[test]
     fn placeholders_number_every_value_once() {
         assert_eq!(placeholders(2, 2), "($1, $2), ($3, $4)");
-        assert!(
-            insert_invites(2)
-                .contains("($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24)")
-        );
+        assert!(insert_invites(2).contains(
+            "($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $28)"
+        ));
         assert!(touch(2).contains("IN ($2, $3) AND (last_used IS NULL"));
         assert!(final_check(1).contains("WHERE sid IN ($2) AND"));
         let updates = update_deliveries(2);

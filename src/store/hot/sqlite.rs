@@ -109,6 +109,8 @@ fn write_invites_in(
             invite.status_callback.to_sql()?,
             owned_text(invite.api_key_sid.as_ref().map(|k| k.as_str())),
             owned_text(sql::cancel_push_column(invite.cancel_push)),
+            invite.kind.as_str().to_sql()?,
+            invite.payload.to_sql()?,
             invite.expires_at.to_sql()?,
             invite.date_created.to_sql()?,
         ];
@@ -283,6 +285,8 @@ fn invite_row(r: &sqlite::Named<'_, '_>) -> rusqlite::Result<InviteRow> {
         api_key_sid: r.get("api_key_sid")?,
         answered_by: r.get("answered_by")?,
         cancel_push: r.get("cancel_push")?,
+        kind: r.get("kind")?,
+        payload: r.get("payload")?,
         expires_at: r.get("expires_at")?,
         date_created: r.get("date_created")?,
         date_updated: r.get("date_updated")?,
