@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::store::{DeliveryRecord, InviteRecord};
 
 /// The invite a delivery belongs to, shared by all its deliveries.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InviteInfo {
     pub sid: InviteSid,
     pub account_sid: AccountSid,

@@ -136,7 +136,10 @@ mod tests {
             assert_eq!(verify(&token(), &[seen], body, &sig), Ok(()));
         }
         let sig443 = sign(&token(), &url_for("https://gw.example:443", body));
-        assert_eq!(verify(&token(), std::slice::from_ref(&signed), body, &sig443), Ok(()));
+        assert_eq!(
+            verify(&token(), std::slice::from_ref(&signed), body, &sig443),
+            Ok(())
+        );
         // Another port is another URL.
         let other = url_for("https://gw.example:8443", body);
         assert_eq!(
@@ -166,7 +169,12 @@ mod tests {
         );
         let bare = "http://127.0.0.1:8080/v1/twilio/call-notifications".to_owned();
         assert_eq!(
-            verify(&token(), std::slice::from_ref(&bare), body, &sign(&token(), &bare)),
+            verify(
+                &token(),
+                std::slice::from_ref(&bare),
+                body,
+                &sign(&token(), &bare)
+            ),
             Err(SignatureError::NoBodyHash)
         );
         let moved = url.replace("/v1/", "/v2/");

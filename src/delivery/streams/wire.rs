@@ -110,3 +110,25 @@ pub fn decode(json: &str, invites: &mut HashMap<String, Arc<InviteInfo>>) -> Opt
         attempts: w.attempts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::job::test_job;
+
+    #[test]
+    fn a_relayed_notification_travels_whole() {
+        let mut job = test_job();
+        let body = r#"{ "twi_to": "client:alice", "twi_call_sid": "CA1" }"#;
+        let mut invite = InviteInfo::clone(&job.invite);
+        invite.relayed = Some(Relayed::from_stored(body));
+        job.invite = Arc::new(invite);
+        let back = decode(&encode(&job), &mut HashMap::new()).unwrap();
+        let relayed = back.invite.relayed.as_ref().unwrap();
+        assert_eq!(&*relayed.body, body);
+        assert_eq!(relayed.fields["twi_to"], "client:alice");
+        // pushgate's own calls carry no body.
+        let plain = decode(&encode(&test_job()), &mut HashMap::new()).unwrap();
+        assert!(plain.invite.relayed.is_none());
+    }
+}
