@@ -21,6 +21,8 @@
 //! - [`twilio`]: Twilio interop: the Call Notification webhook (body, signature, links to
 //!   Twilio accounts, the service relaying it); its HTTP shapes are in [`http`].
 //! - [`http`]: the axum API: handlers parse, call a service, render; errors mapped once.
+//! - [`console`]: the operator console at `/console`: server-rendered pages over the same
+//!   services, sessions in the store, CSRF tokens, embedded assets under a strict CSP.
 //! - [`metrics`], [`observe`]: the per-gateway metrics registry and its store-derived gauges.
 //! - [`bench`]: `pushgate bench`, the end-to-end load generator.
 //! - [`tasks`]: the tracker of every background task, and the stop signals shutdown sends.
@@ -32,6 +34,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod domain;

@@ -197,6 +197,7 @@ pub(super) async fn push(
 }
 
 fn print_outcome(outcome: &Outcome, sandbox: bool) {
+    use crate::console::hints;
     let status = outcome
         .response()
         .map(|r| {
@@ -212,7 +213,8 @@ fn print_outcome(outcome: &Outcome, sandbox: bool) {
         Outcome::Accepted {
             apns_id, latency, ..
         } => format!(
-            "APNs accepted it: apns-id {} in {:.1} ms",
+            "{}: apns-id {} in {:.1} ms",
+            hints::APNS_ACCEPTED,
             apns_id.map(|u| u.to_string()).unwrap_or_default(),
             latency.as_secs_f64() * 1e3
         ),
@@ -224,18 +226,18 @@ fn print_outcome(outcome: &Outcome, sandbox: bool) {
                 .unwrap_or_default()
         ),
         Outcome::TokenDead { since_ms, .. } => format!(
-            "the token is no longer valid (app uninstalled or token rotated) since {}",
+            "{} since {}",
+            hints::APNS_TOKEN_DEAD,
             since_ms
                 .map(crate::clock::rfc3339)
                 .unwrap_or_else(|| "an unknown time".into())
         ),
         Outcome::WrongEnvironment { .. } => format!(
-            "the token is invalid or belongs to the other environment: try {} (debug builds use the sandbox)",
+            "{}: try {} (debug builds use the sandbox)",
+            hints::APNS_WRONG_ENVIRONMENT,
             if sandbox { "--production" } else { "--sandbox" }
         ),
-        Outcome::NotForTopic { .. } => {
-            "the token belongs to another app: check the credential's bundle id".into()
-        }
+        Outcome::NotForTopic { .. } => hints::APNS_NOT_FOR_TOPIC.into(),
         Outcome::CredentialRejected { detail, .. } => format!(
             "APNs refused the credential{}: check it is this app's VoIP Services certificate (or \
              .p8 key) for this environment and not expired",
@@ -244,7 +246,7 @@ fn print_outcome(outcome: &Outcome, sandbox: bool) {
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default()
         ),
-        Outcome::OurBug { .. } => "APNs called the request malformed: please report it".into(),
+        Outcome::OurBug { .. } => hints::APNS_OUR_BUG.into(),
         Outcome::Refused { refusal } => format!("not sent: {}", refusal.label()),
     };
     println!("{hint}");

@@ -51,6 +51,7 @@ pub(super) async fn push(
 }
 
 fn print_outcome(outcome: &FcmOutcome) {
+    use crate::console::hints;
     let status = outcome
         .response()
         .map(|r| {
@@ -61,7 +62,8 @@ fn print_outcome(outcome: &FcmOutcome) {
     println!("outcome: {}{status}", outcome.label());
     let hint = match outcome {
         FcmOutcome::Accepted { name, latency } => format!(
-            "FCM accepted it: {name} in {:.1} ms",
+            "{}: {name} in {:.1} ms",
+            hints::FCM_ACCEPTED,
             latency.as_secs_f64() * 1e3
         ),
         FcmOutcome::Retry { cause, after, .. } => format!(
@@ -76,15 +78,13 @@ fn print_outcome(outcome: &FcmOutcome) {
              token rotated; the app must register its new token",
             reason.label()
         ),
-        FcmOutcome::SenderMismatch { .. } => "the token belongs to another Firebase project: \
-             upload that project's service account, or check the app's google-services.json"
-            .into(),
+        FcmOutcome::SenderMismatch { .. } => hints::FCM_SENDER_MISMATCH.into(),
         FcmOutcome::CredentialRejected { reason, .. } => format!(
             "the service account was refused ({}): check it is a current key of this Firebase \
              project with the Firebase Cloud Messaging API enabled",
             reason.label()
         ),
-        FcmOutcome::OurBug { .. } => "FCM called the request malformed: please report it".into(),
+        FcmOutcome::OurBug { .. } => hints::FCM_OUR_BUG.into(),
         FcmOutcome::Refused { refusal } => format!("not sent: {}", refusal.label()),
     };
     println!("{hint}");

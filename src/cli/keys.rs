@@ -36,7 +36,7 @@ pub(super) async fn init(store: &Store, master: &MasterKey, name: &str) -> anyho
     println!("ACCOUNT_SID={}", account.sid);
     println!("API_KEY={}", key.record.sid);
     println!("API_KEY_SECRET={}", key.secret.expose_secret());
-    println!("The secret is shown only once: store it now.");
+    println!("{}", crate::auth::key_admin::SECRET_ONCE);
     Ok(())
 }
 
@@ -67,7 +67,7 @@ pub(super) async fn keys_command(
             let key = api_keys::create_key(store, master, &account.sid, &name).await?;
             println!("API_KEY={}", key.record.sid);
             println!("API_KEY_SECRET={}", key.secret.expose_secret());
-            println!("The secret is shown only once: store it now.");
+            println!("{}", crate::auth::key_admin::SECRET_ONCE);
         }
         KeysCommand::WebhookSecret { account } => {
             let account = resolve_account(store, account).await?;
@@ -94,7 +94,12 @@ pub(super) async fn keys_command(
             let account = resolve_account(store, account).await?;
             let sid = ApiKeySid::parse(&sid)?;
             match store.revoke_api_key(&account.sid, &sid, now_ms()).await? {
-                RevokeOutcome::Revoked => println!("revoked {sid}"),
+                RevokeOutcome::Revoked => {
+                    // Its console sessions end now (elsewhere they end within the key cache's
+                    // lifetime anyway).
+                    store.delete_console_sessions_of(&sid).await?;
+                    println!("revoked {sid}");
+                }
                 RevokeOutcome::NotFound => bail!("no active key {sid} in account {}", account.sid),
                 RevokeOutcome::LastKey => {
                     bail!("{sid} is the account's last active key; create another first")

@@ -121,6 +121,10 @@ pub struct Config {
     /// The gateway's base URL as Twilio calls it (`https://push.example.com`), to check
     /// `X-Twilio-Signature`. Unset: the request's `Host` with either scheme.
     pub public_url: Option<String>,
+    /// Serve the operator console at `/console` on the API's listener.
+    pub console: bool,
+    /// A console session unused this many minutes ends.
+    pub console_idle_minutes: u32,
     /// Serve the quickstart endpoints `/accessToken` and `/placeCall`.
     pub quickstart: bool,
     /// Allow the quickstart endpoints on a non-loopback listen address.
@@ -208,6 +212,8 @@ impl Default for Config {
             status_callback_allowed_hosts: Vec::new(),
             callback_lookup: Default::default(),
             public_url: None,
+            console: true,
+            console_idle_minutes: 30,
             quickstart: false,
             quickstart_allow_remote: false,
             quickstart_account: None,

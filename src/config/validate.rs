@@ -42,6 +42,9 @@ impl Config {
                 );
             }
         }
+        if !(1..=1440).contains(&self.console_idle_minutes) {
+            return invalid("console_idle_minutes must be between 1 and 1440");
+        }
         if self.max_concurrent_credential_validations == 0 {
             return invalid("max_concurrent_credential_validations must be at least 1");
         }

@@ -130,7 +130,7 @@ impl CredentialUpload {
 }
 
 /// One uploaded field: text, or the raw bytes of a file part.
-enum Value {
+pub enum Value {
     Text(String),
     Bytes(Vec<u8>),
 }
@@ -176,6 +176,12 @@ pub async fn read_patch(req: Request) -> Result<CredentialPatch, ApiError> {
         collect(pairs)?
     };
     build(fields)
+}
+
+/// A credential upload from fields already read (the console's forms): the same names and
+/// rules as the API's.
+pub fn patch_from(pairs: Vec<(String, Value)>) -> Result<CredentialPatch, ApiError> {
+    build(collect(pairs)?)
 }
 
 async fn multipart_fields(req: Request) -> Result<HashMap<String, Value>, ApiError> {

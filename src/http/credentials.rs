@@ -12,8 +12,8 @@ use super::credential_form::read_patch;
 use super::extract::ApiKeyAuth;
 use super::{ApiError, AppState};
 use crate::clock::{now_secs, rfc3339};
-use crate::credentials::manage::{self, ManageError, health};
-use crate::domain::CredentialSid;
+use crate::credentials::manage::{self, CredentialPatch, ManageError, health};
+use crate::domain::{AccountSid, CredentialSid};
 use crate::store::CredentialRecord;
 
 /// A credential as the API shows it.
@@ -214,16 +214,9 @@ pub async fn rotate(
     let sid = parse_sid(&sid)?;
     let patch = read_patch(req).await?;
     let window = state.config.expiry_warning_secs();
-    let record = manage::rotate(
-        &state.store,
-        &state.master_key,
-        &caller.account,
-        &sid,
-        patch,
-        &state.config.intake_rules(),
-    )
-    .await?;
-    state.engine.invalidate_credential(record.sid.as_str());
+    let record = state
+        .rotate_credential(&caller.account, &sid, patch)
+        .await?;
     tracing::info!(credential = %record.sid, fingerprint = %record.fingerprint,
         by = %caller.key, "credential rotated");
     Ok(axum::Json(view(&record, window)))
@@ -241,18 +234,53 @@ pub async fn remove(
     Path(sid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let sid = parse_sid(&sid)?;
-    match state.store.delete_credential(&caller.account, &sid).await? {
+    match state.delete_credential(&caller.account, &sid).await? {
         Some(registrations) => {
-            state.engine.invalidate_credential(sid.as_str());
-            state
-                .metrics
-                .registration_changes
-                .with_label_values(&["deleted_with_credential"])
-                .inc_by(registrations);
             tracing::info!(credential = %sid, registrations, by = %caller.key,
                 "credential deleted with its registrations");
             Ok(StatusCode::NO_CONTENT)
         }
         None => Err(ApiError::not_found("credential")),
+    }
+}
+
+/// What the API and the console both do to an account's credentials, with the engine told
+/// when its clients must be rebuilt.
+impl AppState {
+    /// Rotates `sid` (new material and/or flags); its provider clients are rebuilt.
+    pub async fn rotate_credential(
+        &self,
+        account: &AccountSid,
+        sid: &CredentialSid,
+        patch: CredentialPatch,
+    ) -> Result<CredentialRecord, ManageError> {
+        let record = manage::rotate(
+            &self.store,
+            &self.master_key,
+            account,
+            sid,
+            patch,
+            &self.config.intake_rules(),
+        )
+        .await?;
+        self.engine.invalidate_credential(record.sid.as_str());
+        Ok(record)
+    }
+
+    /// Deletes `sid` with its registrations; `None` if the account has no such credential.
+    pub async fn delete_credential(
+        &self,
+        account: &AccountSid,
+        sid: &CredentialSid,
+    ) -> Result<Option<u64>, crate::store::StoreError> {
+        let deleted = self.store.delete_credential(account, sid).await?;
+        if let Some(registrations) = deleted {
+            self.engine.invalidate_credential(sid.as_str());
+            self.metrics
+                .registration_changes
+                .with_label_values(&["deleted_with_credential"])
+                .inc_by(registrations);
+        }
+        Ok(deleted)
     }
 }

@@ -217,7 +217,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 /// The client's address, when the server recorded the connection's peer.
-fn client_ip(parts: &Parts) -> Option<IpAddr> {
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -10,13 +10,10 @@ use utoipa::ToSchema;
 use super::error::code;
 use super::extract::{ApiKeyAuth, Json};
 use super::{ApiError, AppState};
-use crate::auth::api_keys;
-use crate::clock::{now_ms, rfc3339};
+use crate::auth::key_admin::{self, CreateKeyError};
+use crate::clock::rfc3339;
 use crate::domain::ApiKeySid;
 use crate::store::{ApiKeyRecord, RevokeOutcome};
-
-/// Longest friendly name accepted.
-const MAX_NAME: usize = 64;
 
 /// Body of `POST /v1/keys`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,14 +73,18 @@ pub async fn create(
     Json(body): Json<CreateKey>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = body.friendly_name.unwrap_or_default();
-    if name.chars().count() > MAX_NAME {
-        return Err(ApiError::invalid(
-            "friendly_name must be at most 64 characters",
-        ));
-    }
-    let created =
-        api_keys::create_key(&state.store, &state.master_key, &caller.account, &name).await?;
-    state.keys.created(&created.record.sid);
+    let created = key_admin::create(
+        &state.store,
+        &state.master_key,
+        &state.keys,
+        &caller.account,
+        &name,
+    )
+    .await
+    .map_err(|e| match e {
+        CreateKeyError::NameTooLong => ApiError::invalid(e.to_string()),
+        CreateKeyError::Auth(e) => e.into(),
+    })?;
     tracing::info!(key = %created.record.sid, by = %caller.key, "API key created");
     let view = CreatedKeyView {
         key: KeyView::from(&created.record),
@@ -117,13 +118,8 @@ pub async fn revoke(
     Path(sid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let sid = ApiKeySid::parse(&sid).map_err(|_| ApiError::not_found("API key"))?;
-    match state
-        .store
-        .revoke_api_key(&caller.account, &sid, now_ms())
-        .await?
-    {
+    match key_admin::revoke(&state.store, &state.keys, &caller.account, &sid).await? {
         RevokeOutcome::Revoked => {
-            state.keys.forget(&sid);
             tracing::info!(key = %sid, by = %caller.key, "API key revoked");
             Ok(StatusCode::NO_CONTENT)
         }
@@ -131,7 +127,7 @@ pub async fn revoke(
         RevokeOutcome::LastKey => Err(ApiError::new(
             StatusCode::CONFLICT,
             code::LAST_API_KEY,
-            "this is the account's last active API key; create another before revoking it",
+            key_admin::LAST_KEY,
         )),
     }
 }

@@ -20,7 +20,9 @@ mod twilio_links;
 mod twilio_webhook;
 mod webhook_secret;
 
+pub use credential_form::{Value as FieldValue, patch_from as credential_patch_from};
 pub use error::{ApiError, code};
+pub use extract::client_ip;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,6 +149,7 @@ pub fn router(state: AppState) -> Router {
             get(twilio_links::list).post(twilio_links::create),
         )
         .route("/v1/twilio/links/{sid}", delete(twilio_links::delete))
+        .merge(console_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -181,6 +184,19 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn(track::refuse_unknown_methods))
         .with_state(state)
+}
+
+/// The operator console at `/console`, unless `console = false`.
+fn console_routes(state: &AppState) -> Router<AppState> {
+    if !state.config.console {
+        return Router::new();
+    }
+    Router::new()
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::to("/console") }),
+        )
+        .nest("/console", crate::console::router())
 }
 
 /// `GET /metrics`: this gateway's metrics in Prometheus text format.

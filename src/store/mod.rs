@@ -7,9 +7,11 @@
 //! Failures of either driver become one [`StoreError`] (`error.rs`).
 
 mod accounts;
+mod activity;
 mod api_keys;
 mod bulk;
 mod callbacks;
+mod console_sessions;
 mod credentials;
 mod error;
 mod hot;
@@ -25,7 +27,9 @@ mod twilio_links;
 mod webhook_secrets;
 
 pub use accounts::AccountRecord;
+pub use activity::{AccountRegistrationCounts, DeliveryTally, OutcomeCount};
 pub use api_keys::{ApiKeyRecord, RevokeOutcome};
+pub use console_sessions::ConsoleSessionRecord;
 pub use credentials::CredentialRecord;
 pub use error::{Cause, StoreError};
 pub use invites::{CreateInvite, DeliveryRecord, EndRequest, InviteRecord};
