@@ -8,6 +8,7 @@ mod apns;
 mod bench;
 mod calls;
 mod cli;
+mod console;
 mod credentials;
 mod hardening;
 mod invites;
