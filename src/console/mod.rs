@@ -46,6 +46,16 @@ pub fn router() -> Router<AppState> {
         .route("/sign-out", post(signin::sign_out))
         .route("/keys", get(keys::page).post(keys::create))
         .route("/keys/{sid}/revoke", post(keys::revoke))
+        .route(
+            "/credentials",
+            get(credentials::page).post(credential_add::submit),
+        )
+        .route("/credentials/new", get(credential_add::page))
+        .route("/credentials/{sid}", get(credentials::detail))
+        .route("/credentials/{sid}/rotate", post(credentials::rotate))
+        .route("/credentials/{sid}/delete", post(credentials::delete))
+        .route("/registrations", get(registrations::page))
+        .route("/registrations/{sid}/remove", post(registrations::remove))
         .route("/assets/{name}", get(assets::serve))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(headers::secure))
