@@ -11,6 +11,7 @@
 //! then published (event streams, status callbacks) and, for apps on the older pattern,
 //! followed by legacy cancel pushes.
 
+mod activity;
 pub mod address_policy;
 pub mod callback_dns;
 pub mod callback_url;
@@ -25,6 +26,7 @@ mod relay;
 mod retention;
 pub mod webhook_secret;
 
+pub use activity::{Bucket, MAX_RECENT, PushActivity};
 pub use expiry::EXPIRY_EVERY;
 pub use new_invite::{DEFAULT_TTL, InvalidInvite, InviteFields, MAX_TTL, NewInvite};
 pub use place::Placed;

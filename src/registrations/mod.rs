@@ -7,7 +7,10 @@
 use crate::clock::now_ms;
 use crate::domain::{AccountSid, CredentialSid, DeviceToken, Identity, Platform, RegistrationSid};
 use crate::metrics::Metrics;
-use crate::store::{NewRegistration, Registration, RegistrationPage, Store, StoreError, Upserted};
+use crate::store::{
+    AccountRegistrationCounts, NewRegistration, Registration, RegistrationPage, Store, StoreError,
+    Upserted,
+};
 
 /// Why a token's push credential is refused (a bad grant of the access token, 20106).
 pub const UNKNOWN_CREDENTIAL: &str =
@@ -154,6 +157,16 @@ impl Registrations {
             .inc();
         tracing::info!(registration = %sid, reason = "unregistered", "registration removed");
         Ok(())
+    }
+
+    /// The account's registrations by platform, environment and state, counting at most
+    /// `cap` rows (the console's overview; `truncated` past it).
+    pub async fn counts(
+        &self,
+        account: &AccountSid,
+        cap: i64,
+    ) -> Result<AccountRegistrationCounts, RegistrationError> {
+        Ok(self.store.account_registration_counts(account, cap).await?)
     }
 
     /// One page of the account's registrations, optionally one identity's, after `after`.
