@@ -62,10 +62,16 @@ iPhones 1 and 2 (APNs, VoIP pushes) and Android phone 3 (FCM, high-priority data
      curl -s -u "$AUTH" -X POST "$G/v1/invites/$CALL/cancel"
 6. What happened to each push (each delivery's platform and its provider's answer):
      curl -s -u "$AUTH" "$G/v1/invites/$CALL"
+7. Or do all of this in the operator console, http://{gateway}/console: sign in with
+     API key SID {key}
+     secret      {secret}
+   (keys, push credentials, alice's registrations, calls updating live, "Ring a test call").
 
 Ctrl-C stops the demo; running it again reuses everything in {data}.
 "#,
         env = data_dir.join("demo.env").display(),
+        key = auth.split_once(':').map_or("", |(k, _)| k),
+        secret = auth.split_once(':').map_or("", |(_, s)| s),
         data = data_dir.display(),
     );
 }
