@@ -37,6 +37,8 @@ async fn render(
     problem: Option<(u32, String)>,
     typed: (&str, &str),
 ) -> Result<Markup, ConsoleError> {
+    // Before the read: the live stream replays what changed after it.
+    let read_at = crate::clock::now_ms();
     let recent = state
         .invites
         .recent(&session.principal.account, LISTED)
@@ -64,7 +66,7 @@ async fn render(
             div.table-wrap {
                 table {
                     thead { tr { th { "Invite" } th { "To" } th.wide { "From" } th { "Status" } th { "Devices" } } }
-                    tbody id="calls" data-events="/console/calls/events" {
+                    tbody id="calls" data-events=(format!("/console/calls/events?since={read_at}")) {
                         @for (invite, tally) in &recent { (row(invite, tally)) }
                     }
                 }

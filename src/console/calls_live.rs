@@ -7,11 +7,12 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use maud::{Markup, html};
+use serde::Deserialize;
 use tokio::sync::broadcast;
 
 use super::gate::Operator;
@@ -68,13 +69,37 @@ pub fn row(invite: &InviteRecord, tally: &DeliveryTally) -> Markup {
     }
 }
 
-/// `GET /console/calls/events`.
+/// `?since=`: when the page's list was read (epoch ms).
+#[derive(Deserialize)]
+pub struct Since {
+    since: Option<i64>,
+}
+
+/// Rows the stream starts with: a page's invites that changed between its read and the
+/// stream's start (newest last, so each ends on top).
+const BACKLOG: i64 = 50;
+
+/// `GET /console/calls/events?since=…`.
 pub async fn events(
     State(state): State<AppState>,
     Operator(session): Operator,
+    Query(since): Query<Since>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    // Subscribe before reading the backlog so no change slips between them.
     let changes = state.engine.subscribe();
     let account = session.principal.account.clone();
+    let backlog = match since.since {
+        Some(since) => state
+            .invites
+            .recent(&account, BACKLOG)
+            .await
+            .map_err(|e| crate::http::ApiError::from(e).into_response())?
+            .into_iter()
+            .filter(|(invite, _)| invite.date_updated >= since)
+            .map(|(invite, tally)| row_event(&invite, &tally))
+            .collect(),
+        None => Vec::new(),
+    };
     let slot = state
         .event_streams
         .open(
@@ -88,6 +113,7 @@ pub async fn events(
         state,
         account,
         changes,
+        backlog,
     };
     let stream = stream::unfold(follow, |mut f| async move {
         f.next().await.map(|event| (Ok(event), f))
@@ -102,11 +128,23 @@ struct Follow {
     stopping: tokio::sync::watch::Receiver<bool>,
     account: AccountSid,
     changes: broadcast::Receiver<InviteChange>,
+    backlog: Vec<Event>,
+}
+
+fn row_event(invite: &InviteRecord, tally: &DeliveryTally) -> Event {
+    let data = serde_json::json!({
+        "id": row_id(invite),
+        "html": row(invite, tally).into_string(),
+    });
+    Event::default().event("row").data(data.to_string())
 }
 
 impl Follow {
     /// The next row to replace, or `None` when the server drains.
     async fn next(&mut self) -> Option<Event> {
+        if let Some(event) = self.backlog.pop() {
+            return Some(event);
+        }
         loop {
             let change = tokio::select! {
                 change = self.changes.recv() => change,
@@ -123,11 +161,7 @@ impl Follow {
             else {
                 continue;
             };
-            let data = serde_json::json!({
-                "id": row_id(&invite),
-                "html": row(&invite, &tally).into_string(),
-            });
-            return Some(Event::default().event("row").data(data.to_string()));
+            return Some(row_event(&invite, &tally));
         }
     }
 }
