@@ -26,13 +26,18 @@ const SANDBOX_ADVICE: &str =
     ": check the credential's Sandbox setting (debug builds use the sandbox)";
 
 /// APNs reasons that mean the credential (not the device) was refused.
+/// (as `apns::outcome` classifies them).
 const APNS_CREDENTIAL_REASONS: &[&str] = &[
+    "TopicDisallowed",
+    "BadTopic",
+    "MissingTopic",
     "BadCertificate",
     "BadCertificateEnvironment",
+    "Forbidden",
     "InvalidProviderToken",
     "MissingProviderToken",
-    "TopicDisallowed",
-    "Forbidden",
+    "UnrelatedKeyIdInToken",
+    "BadEnvironmentKeyIdInToken",
     "credential_rejected",
 ];
 

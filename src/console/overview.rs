@@ -50,7 +50,7 @@ pub async fn page(
                 @if counts.counts.is_empty() {
                     p.hint { "No registrations yet." }
                 } @else {
-                    table id="registration-counts" {
+                    div.table-wrap { table id="registration-counts" {
                         thead { tr { th { "Platform" } th { "Environment" } th { "State" } th { "Devices" } } }
                         tbody {
                             @for c in &counts.counts {
@@ -59,7 +59,7 @@ pub async fn page(
                                      td { (c.state.as_str()) } td { (c.count) } }
                             }
                         }
-                    }
+                    } }
                     @if counts.truncated { p.hint { "Counted up to " (COUNT_CAP) " registrations; there are more." } }
                 }
             }
