@@ -45,6 +45,7 @@ export PUSHGATE_DATA_DIR="$tmp/data" PUSHGATE_LOG=warn,pushgate=info PUSHGATE_LO
 pids+=($!)
 wait_for "$tmp/apns.out" '^CA certificate' "${pids[-1]}"
 apns_port=$(sed -nE 's/^mock-apns: .*:([0-9]+) .*/\1/p' "$tmp/apns.out")
+export APNS_CONTROL=http://127.0.0.1:$(sed -nE 's/^control API: http:\/\/[^ ]*:([0-9]+).*/\1/p' "$tmp/apns.out")
 
 export PUSHGATE_APNS_PRODUCTION_URL=https://127.0.0.1:$apns_port
 export PUSHGATE_APNS_SANDBOX_URL=https://127.0.0.1:$apns_port
@@ -68,6 +69,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/other.
 "$bin" credentials add --cert "$tmp/seed.pem" --key "$tmp/seed.key" --name seed \
     >/dev/null 2>"$tmp/cred.err"
 export ALICE_TOKEN=$("$bin" token --identity alice --ttl 3600 2>"$tmp/token.err")
+export BOB_TOKEN=$("$bin" token --identity bob --ttl 3600 2>"$tmp/token.err")
 export PASTE_CERT=$tmp/paste.pem PASTE_KEY=$tmp/paste.key OTHER_KEY=$tmp/other.key
 
 "$bin" serve >"$tmp/gateway.out" 2>"$tmp/gateway.err" &

@@ -180,6 +180,36 @@ def main():
         expect(page.locator("#deliveries")).to_contain_text("APNs accepted it")
         shot(page, "call")
 
+        step("a push the simulator refuses: the call's page says what it means")
+        bob = "ef" * 32
+        status, _ = api(
+            "POST",
+            "/v1/registrations",
+            json.dumps({"binding_type": "apn", "address": bob}).encode(),
+            {"Content-Type": "application/json", "X-Twilio-Token": os.environ["BOB_TOKEN"]},
+        )
+        assert status == 201, status
+        fault = {"status": 400, "reason": "DeviceTokenNotForTopic", "count": 1, "match_token": bob}
+        req = urllib.request.Request(
+            os.environ["APNS_CONTROL"] + "/faults",
+            method="POST",
+            data=json.dumps(fault).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(req, timeout=10).read()
+        page.goto(GATEWAY + "/console/calls")
+        status, invite = api(
+            "POST",
+            "/v1/invites",
+            json.dumps({"to": "bob", "from": "client:e2e"}).encode(),
+            {"Content-Type": "application/json", "Authorization": basic()},
+        )
+        assert status == 202, status
+        row = page.locator("#call-" + invite["sid"])
+        expect(row).to_have_attribute("data-status", "failed", timeout=10_000)
+        row.get_by_role("link").click()
+        expect(page.locator("#deliveries")).to_contain_text("the token belongs to another app")
+
         step("overview, on a 1280x800 window and on a phone")
         page.goto(GATEWAY + "/console")
         expect(page.locator("svg[role=img]")).to_be_visible()
