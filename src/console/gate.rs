@@ -61,12 +61,32 @@ impl FromRequestParts<AppState> for Operator {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let id = cookie_id(parts).ok_or(ConsoleError::SignedOut("signed-out"))?;
+        // A script's request (htmx, the live calls stream) can't follow a redirect to the
+        // sign-in page: it gets 401 with the code instead.
+        let scripted = parts.headers.contains_key("hx-request")
+            || parts
+                .headers
+                .get(axum::http::header::ACCEPT)
+                .is_some_and(|a| a.as_bytes().starts_with(b"text/event-stream"));
+        let signed_out = |reason: &'static str| {
+            if scripted {
+                ConsoleError::page(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    super::error::code::SIGNED_OUT,
+                    "sign in again: the console session ended",
+                )
+            } else {
+                ConsoleError::SignedOut(reason)
+            }
+        };
+        let Some(id) = cookie_id(parts) else {
+            return Err(signed_out("signed-out"));
+        };
         match sessions(state).open(id).await {
             Ok(session) => Ok(Operator(session)),
-            Err(SessionError::Missing) => Err(ConsoleError::SignedOut("signed-out")),
-            Err(SessionError::Expired(_)) => Err(ConsoleError::SignedOut("expired")),
-            Err(SessionError::KeyRevoked) => Err(ConsoleError::SignedOut("revoked")),
+            Err(SessionError::Missing) => Err(signed_out("signed-out")),
+            Err(SessionError::Expired(_)) => Err(signed_out("expired")),
+            Err(SessionError::KeyRevoked) => Err(signed_out("revoked")),
             Err(SessionError::Auth(e)) => Err(crate::http::ApiError::from(e).into()),
             Err(SessionError::Store(e)) => Err(e.into()),
         }

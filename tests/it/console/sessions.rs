@@ -227,6 +227,21 @@ async fn every_response_carries_the_security_headers(b: Backend) {
     app.stop().await.unwrap();
 }
 
+async fn scripted_requests_without_a_session_get_401(b: Backend) {
+    let app = spawn_app(b).await;
+    let c = Console::new(&app);
+    let res = c
+        .http
+        .get(app.url("/console/calls/events"))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "an EventSource can't follow a redirect");
+    assert!(res.text().await.unwrap().contains("21702"));
+    app.stop().await.unwrap();
+}
+
 async fn the_console_can_be_turned_off(b: Backend) {
     let app = spawn_app_with(b, |c| c.console = false).await;
     let res = Console::new(&app).get("/console/sign-in").await;
@@ -242,5 +257,6 @@ store_tests!(
     posts_without_the_csrf_token_or_from_another_site_are_refused,
     failed_sign_ins_are_rate_limited,
     every_response_carries_the_security_headers,
+    scripted_requests_without_a_session_get_401,
     the_console_can_be_turned_off,
 );
