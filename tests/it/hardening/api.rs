@@ -12,7 +12,7 @@ use crate::helpers::{Backend, spawn_app};
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// Paths the router serves that the description leaves out, and why.
-const UNDESCRIBED: [(&str, &str); 4] = [
+const UNDESCRIBED: [(&str, &str); 5] = [
     (
         "/metrics",
         "Prometheus text format, placed by network; see README Metrics",
@@ -25,6 +25,10 @@ const UNDESCRIBED: [(&str, &str); 4] = [
     (
         "/placeCall",
         "quickstart endpoints, served only with --quickstart",
+    ),
+    (
+        "/console/",
+        "the operator console's HTML pages (this path redirects to /console); see README Console",
     ),
 ];
 
