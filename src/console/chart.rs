@@ -59,3 +59,38 @@ pub fn pushes(activity: &PushActivity) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invites::{Bucket, PushActivity};
+
+    #[test]
+    fn bars_scale_to_the_busiest_bucket_and_everything_is_labelled() {
+        let activity = PushActivity {
+            buckets: vec![
+                Bucket {
+                    start: 0,
+                    accepted: 4,
+                    failed: 1,
+                },
+                Bucket {
+                    start: 300_000,
+                    accepted: 0,
+                    failed: 0,
+                },
+            ],
+            failed_by_reason: vec![("BadDeviceToken".into(), 1)],
+        };
+        let svg = pushes(&activity).into_string();
+        assert!(svg.contains("4 accepted, 1 failed"), "{svg}");
+        assert!(
+            svg.contains(r#"height="168""#),
+            "the busiest bar is full height: {svg}"
+        );
+        assert!(
+            !svg.contains("style="),
+            "no inline style (the CSP forbids it)"
+        );
+    }
+}

@@ -279,3 +279,26 @@ pub async fn submit(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn each_upload_code_points_at_its_field() {
+        assert_eq!(field_of(21100), "certificate");
+        assert_eq!(
+            field_of(21107),
+            "private_key",
+            "a mismatched key is the key's fault"
+        );
+        assert_eq!(field_of(21108), "certificate");
+        assert_eq!(field_of(21121), "password");
+        assert_eq!(field_of(21120), "p12");
+        assert_eq!(field_of(21133), "key_id");
+        assert_eq!(field_of(21134), "team_id");
+        assert_eq!(field_of(21131), "p8");
+        assert_eq!(field_of(21140), "service_account");
+        assert_eq!(field_of(20001), "", "the form as a whole");
+    }
+}

@@ -167,12 +167,15 @@ pub async fn revoke(
     match key_admin::revoke(&state.store, &state.keys, account, &sid).await? {
         RevokeOutcome::Revoked => {
             tracing::info!(key = %sid, by = %session.principal.key, "API key revoked (console)");
-            let to = if sid == session.principal.key {
-                "/console/sign-in?reason=revoked"
-            } else {
-                "/console/keys?done=revoked"
-            };
-            Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response())
+            if sid == session.principal.key {
+                // Its sessions, this one included, ended with it.
+                return Ok(ConsoleError::SignedOut("revoked").into_response());
+            }
+            Ok((
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, "/console/keys?done=revoked")],
+            )
+                .into_response())
         }
         RevokeOutcome::NotFound => Err(ApiError::not_found("API key").into()),
         RevokeOutcome::LastKey => {

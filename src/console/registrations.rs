@@ -146,7 +146,11 @@ pub async fn remove(
     // Back to the search it came from (only ever a console path).
     let back = fields
         .text("back")
-        .filter(|b| b.starts_with("/console/registrations") && !b.contains("//"))
+        .filter(|b| {
+            b.starts_with("/console/registrations")
+                && !b.contains("//")
+                && b.bytes().all(|c| c.is_ascii_graphic())
+        })
         .unwrap_or("/console/registrations");
     let to = format!(
         "{back}{}done=removed",
