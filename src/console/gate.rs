@@ -94,8 +94,9 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 /// Refuses a form posted from another origin: `Sec-Fetch-Site: cross-site` (browsers send
-/// it), or an `Origin` whose host is not the request's `Host`.
-pub fn same_origin(parts: &Parts) -> Result<(), ConsoleError> {
+/// it), or an `Origin` that is neither the request's `Host` nor `public_url` (the URL a proxy
+/// that rewrites `Host` serves the console at).
+pub fn same_origin(parts: &Parts, public_url: Option<&str>) -> Result<(), ConsoleError> {
     if parts
         .headers
         .get("sec-fetch-site")
@@ -106,17 +107,19 @@ pub fn same_origin(parts: &Parts) -> Result<(), ConsoleError> {
     let Some(origin) = parts.headers.get(ORIGIN) else {
         return Ok(());
     };
-    let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| url::Url::parse(o).ok())
-        .map(|u| match u.port() {
-            Some(port) => format!("{}:{port}", u.host_str().unwrap_or("")),
-            None => u.host_str().unwrap_or("").to_owned(),
-        });
-    match (host, origin_host) {
-        (Some(host), Some(o)) if o.eq_ignore_ascii_case(host) => Ok(()),
+    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else {
+        return Err(ConsoleError::cross_origin());
+    };
+    let public = public_url.and_then(|u| url::Url::parse(u).ok());
+    if public.is_some_and(|p| p.origin() == origin.origin()) {
+        return Ok(());
+    }
+    let origin_host = match origin.port() {
+        Some(port) => format!("{}:{port}", origin.host_str().unwrap_or("")),
+        None => origin.host_str().unwrap_or("").to_owned(),
+    };
+    match parts.headers.get(HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) if origin_host.eq_ignore_ascii_case(host) => Ok(()),
         _ => Err(ConsoleError::cross_origin()),
     }
 }
@@ -199,7 +202,7 @@ impl FromRequest<AppState> for Submitted {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        same_origin(&parts)?;
+        same_origin(&parts, state.config.public_url.as_deref())?;
         let Operator(session) = Operator::from_request_parts(&mut parts, state).await?;
         let mut fields = Fields::read(Request::from_parts(parts, body)).await?;
         let token = fields.text("csrf").unwrap_or("").to_owned();

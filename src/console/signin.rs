@@ -63,7 +63,7 @@ pub async fn form(Query(q): Query<Reason>) -> Markup {
 /// `POST /console/sign-in`: on success, the session cookie and the overview.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ConsoleError> {
     let (parts, body) = req.into_parts();
-    gate::same_origin(&parts)?;
+    gate::same_origin(&parts, state.config.public_url.as_deref())?;
     let client = crate::http::client_ip(&parts);
     let fields = Fields::read(Request::from_parts(parts, body)).await?;
     let sid = fields.text("sid").unwrap_or("").to_owned();

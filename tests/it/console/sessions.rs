@@ -56,7 +56,7 @@ async fn sign_in_sets_a_strict_cookie_and_stores_only_a_hash(b: Backend) {
     app.stop().await.unwrap();
 }
 
-async fn an_https_public_url_makes_the_cookie_secure(b: Backend) {
+async fn an_https_public_url_makes_the_cookie_secure_and_is_a_trusted_origin(b: Backend) {
     let app = spawn_app_with(b, |c| {
         c.public_url = Some("https://push.example.com".into())
     })
@@ -71,6 +71,18 @@ async fn an_https_public_url_makes_the_cookie_secure(b: Backend) {
             .unwrap()
             .contains("; Secure")
     );
+    // Behind a proxy that rewrites Host, forms come from the public URL's origin.
+    let csrf = c.csrf().await;
+    let res = c
+        .http
+        .post(app.url("/console/keys"))
+        .header("Cookie", c.cookie.clone().unwrap())
+        .header("Origin", "https://push.example.com")
+        .form(&[("friendly_name", "behind a proxy"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
     app.stop().await.unwrap();
 }
 
@@ -251,7 +263,7 @@ async fn the_console_can_be_turned_off(b: Backend) {
 
 store_tests!(
     sign_in_sets_a_strict_cookie_and_stores_only_a_hash,
-    an_https_public_url_makes_the_cookie_secure,
+    an_https_public_url_makes_the_cookie_secure_and_is_a_trusted_origin,
     an_idle_session_expires,
     a_revoked_key_ends_its_sessions,
     posts_without_the_csrf_token_or_from_another_site_are_refused,
