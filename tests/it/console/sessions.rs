@@ -239,6 +239,31 @@ async fn every_response_carries_the_security_headers(b: Backend) {
     app.stop().await.unwrap();
 }
 
+async fn a_session_works_on_every_replica(b: Backend) {
+    let app = spawn_app(b).await;
+    let replica = app.spawn_replica().await;
+    let mut c = Console::new(&app);
+    c.sign_in().await;
+    let cookie = c.cookie.clone().unwrap();
+    let get = |url: String| c.http.get(url).header("Cookie", cookie.clone()).send();
+    let res = get(replica.url("/console/keys")).await.unwrap();
+    assert_eq!(res.status(), 200, "signed in on the other replica too");
+    let csrf = super::csrf_in(&res.text().await.unwrap());
+    let res = c
+        .http
+        .post(replica.url("/console/sign-out"))
+        .header("Cookie", cookie.clone())
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = get(app.url("/console/keys")).await.unwrap();
+    assert_eq!(res.status(), 303, "signed out there: signed out here");
+    replica.stop().await.unwrap();
+    app.stop().await.unwrap();
+}
+
 async fn scripted_requests_without_a_session_get_401(b: Backend) {
     let app = spawn_app(b).await;
     let c = Console::new(&app);
@@ -269,6 +294,7 @@ store_tests!(
     posts_without_the_csrf_token_or_from_another_site_are_refused,
     failed_sign_ins_are_rate_limited,
     every_response_carries_the_security_headers,
+    a_session_works_on_every_replica,
     scripted_requests_without_a_session_get_401,
     the_console_can_be_turned_off,
 );
