@@ -21,6 +21,7 @@ mod rekey;
 mod retention;
 mod sqlite;
 mod stats;
+mod twilio_calls;
 mod webhook_secrets;
 
 pub use accounts::AccountRecord;
@@ -35,6 +36,7 @@ pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserte
 pub use rekey::{ResealCount, ResealError};
 pub use retention::Pruned;
 pub use stats::{Gauges, RegistrationCount};
+pub use twilio_calls::TwilioCallRecord;
 
 use std::sync::Arc;
 use std::time::Duration;
