@@ -16,6 +16,7 @@ pub mod server;
 pub mod stream_caps;
 mod timeout;
 mod track;
+mod twilio;
 mod webhook_secret;
 
 pub use error::{ApiError, code};
@@ -133,6 +134,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhook-secret",
             axum::routing::post(webhook_secret::rotate),
         )
+        .merge(twilio::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
