@@ -21,3 +21,4 @@ mod scale;
 mod service;
 mod store;
 mod tokens;
+mod twilio_rest;
