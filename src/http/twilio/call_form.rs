@@ -82,6 +82,7 @@ pub struct UpdateCallForm {
     status: String,
 }
 
+/// A 400 with `code`.
 pub fn bad(code: u32, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
@@ -95,6 +96,8 @@ pub struct CallRequest {
     pub events: Vec<CallProgressEvent>,
 }
 
+/// Parses the Calls API form (`To`, `From`, `Url`, `Twiml`, `ApplicationSid`, `StatusCallback`,
+/// `StatusCallbackEvent`, `Timeout`) into a [`CallRequest`], or the 400 of its first bad field.
 pub fn parse_create(form: &TwilioForm) -> Result<CallRequest, ApiError> {
     let to = form.one("To").ok_or_else(|| {
         bad(
