@@ -3,6 +3,7 @@
 //! forms in the API description. Names are Twilio's; unknown parameters are ignored, as
 //! Twilio does.
 
+use crate::twilio::calls::CallRequest;
 use axum::http::StatusCode;
 use utoipa::ToSchema;
 
@@ -85,15 +86,6 @@ pub struct UpdateCallForm {
 /// A 400 with `code`.
 pub fn bad(code: u32, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
-/// What a Calls API request asks for: the invite, and the Twilio-only fields kept beside it.
-pub struct CallRequest {
-    pub invite: NewInvite,
-    pub url: Option<url::Url>,
-    pub twiml: Option<String>,
-    pub application_sid: Option<ApplicationSid>,
-    pub events: Vec<CallProgressEvent>,
 }
 
 /// Parses the Calls API form (`To`, `From`, `Url`, `Twiml`, `ApplicationSid`, `StatusCallback`,

@@ -13,7 +13,6 @@ use super::call_form::{CreateCallForm, UpdateCallForm, bad, parse_create};
 use super::call_view::{CallResource, call_resource};
 use super::form::TwilioForm;
 use super::{ApiError, AppState, same_account};
-use crate::store::TwilioCallRecord;
 
 /// Rings `To` (a `client:` identity) as Twilio's Calls API would.
 #[utoipa::path(post, path = "/2010-04-01/Accounts/{AccountSid}/Calls.json", tag = "twilio",
@@ -36,21 +35,8 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     same_account(&caller, &account)?;
     let request = parse_create(&form)?;
-    let placed = state.invites.place(&caller, request.invite).await?;
-    let extras = TwilioCallRecord {
-        invite_sid: placed.invite.sid.clone(),
-        url: request.url,
-        twiml: request.twiml,
-        application_sid: request.application_sid,
-        status_callback_event: request.events,
-        date_created: placed.invite.date_created,
-    };
-    // The invite is durable and ringing: failing the request now would make the backend
-    // place the call again. These fields are kept for the backend; pushgate doesn't use them.
-    if let Err(e) = state.store.save_twilio_call(&extras).await {
-        tracing::error!(invite = %placed.invite.sid, error = %e,
-            "the call's Twilio fields (Url, Twiml, ApplicationSid, StatusCallbackEvent) were not stored");
-    }
+    let placed =
+        crate::twilio::calls::place(&state.invites, &state.store, &caller, request).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(call_resource(&placed.invite)),
