@@ -37,6 +37,8 @@ pub struct RotateQuery {
     params(RotateQuery),
     responses((status = 201, description = "the new secret, shown this once",
                body = WebhookSecretView),
+              (status = 400, description = "overlap_seconds is not a whole number 0-604800 \
+                (code 20001)", body = ApiError),
               (status = 401, description = "API key missing, invalid or revoked", body = ApiError),
               (status = 429, description = "too many failed authentications from this address \
                 (code 20429); see Retry-After", body = ApiError),
