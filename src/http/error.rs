@@ -142,7 +142,7 @@ impl ApiError {
         )
     }
 
-    pub(super) fn challenge(mut self) -> Self {
+    pub(crate) fn challenge(mut self) -> Self {
         self.www_authenticate = true;
         self
     }

@@ -202,11 +202,13 @@ fn refusal(state: &AppState, e: WebhookError, ip: Option<std::net::IpAddr>) -> A
         WebhookError::Signature(_) => signature_failed(
             state,
             ip,
+            // A 401 names its scheme (RFC 9110): an API key over Basic is the other way in.
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 code::TWILIO_SIGNATURE_INVALID,
                 message,
-            ),
+            )
+            .challenge(),
         ),
         WebhookError::NotLinked => {
             ApiError::new(StatusCode::FORBIDDEN, code::TWILIO_NOT_LINKED, message)
