@@ -12,7 +12,7 @@
 # one keeps the account unlocked whatever the run revokes), a certificate credential, an access
 # token for `alice` (registrations), and a bridge token taken from the push of an invite placed
 # to alice's phone and then canceled (so its event stream ends at once and accept/reject answer
-# 409). No operation is excluded.
+# 409; Twilio's Calls API reads it by its call SID). No operation is excluded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,6 +82,7 @@ export PUSHGATE_FCM_URL=https://127.0.0.1:1 PUSHGATE_FCM_TOKEN_HOSTS=127.0.0.1
 
 # Account, keys, credential (a self-made VoIP certificate; the simulator accepts any).
 "$bin" init >"$tmp/init.out" 2>"$tmp/init.err"
+account=$(sed -n 's/^ACCOUNT_SID=//p' "$tmp/init.out")
 key=$(sed -n 's/^API_KEY=//p' "$tmp/init.out")
 secret=$(sed -n 's/^API_KEY_SECRET=//p' "$tmp/init.out")
 "$bin" keys create --name spare >/dev/null 2>"$tmp/keys.err"
@@ -101,9 +102,10 @@ gateway=http://$(sed -nE 's/.*"pushgate listening","addr":"([0-9.:]+)".*/\1/p' "
 device=$(printf 'ab%.0s' $(seq 1 32))
 curl -sf -o /dev/null "$gateway/v1/registrations" -H "X-Twilio-Token: $token" \
     -H 'Content-Type: application/json' -d "{\"binding_type\":\"apn\",\"address\":\"$device\"}"
-invite=$(curl -sf -u "$key:$secret" "$gateway/v1/invites" -H 'Content-Type: application/json' \
-    -d "{\"to\":\"alice\",\"from\":\"client:openapi\",\"ttl\":300,\"status_callback\":\"http://127.0.0.1:$sink_port/cb\"}" |
-    "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["sid"])')
+placed=$(curl -sf -u "$key:$secret" "$gateway/v1/invites" -H 'Content-Type: application/json' \
+    -d "{\"to\":\"alice\",\"from\":\"client:openapi\",\"ttl\":300,\"status_callback\":\"http://127.0.0.1:$sink_port/cb\"}")
+invite=$(echo "$placed" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["sid"])')
+call=$(echo "$placed" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["call_sid"])')
 bridge=""
 for _ in $(seq 1 100); do
     bridge=$(curl -sf "$control/pushes?since=0" | "$venv/bin/python" -c \
@@ -115,6 +117,7 @@ done
 curl -sf -o /dev/null -X POST -u "$key:$secret" "$gateway/v1/invites/$invite/cancel"
 
 export API_KEY=$key API_KEY_SECRET=$secret ACCESS_TOKEN=$token BRIDGE_TOKEN=$bridge INVITE_SID=$invite
+export ACCOUNT_SID=$account CALL_SID=$call
 status=0
 "$venv/bin/st" --config-file scripts/schemathesis.toml run "$gateway/openapi.json" \
     --phases examples,coverage,fuzzing,stateful --checks all \

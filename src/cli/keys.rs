@@ -69,12 +69,25 @@ pub(super) async fn keys_command(
             println!("API_KEY_SECRET={}", key.secret.expose_secret());
             println!("{}", crate::auth::key_admin::SECRET_ONCE);
         }
-        KeysCommand::WebhookSecret { account } => {
+        KeysCommand::WebhookSecret {
+            account,
+            overlap_secs,
+        } => {
             let account = resolve_account(store, account).await?;
+            let overlap = std::time::Duration::from_secs(overlap_secs);
+            if overlap > crate::invites::webhook_secret::MAX_OVERLAP {
+                bail!("--overlap-secs must be at most 604800 (7 days)");
+            }
             let secret =
-                crate::invites::webhook_secret::rotate(store, master, &account.sid).await?;
+                crate::invites::webhook_secret::rotate(store, master, &account.sid, Some(overlap))
+                    .await?;
             println!("WEBHOOK_SECRET={}", secret.expose_secret());
             println!("Status callbacks are signed with it from now on; it is shown only once.");
+            if overlap_secs > 0 {
+                println!(
+                    "The replaced secret signs beside it for {overlap_secs} s (a second v1= signature)."
+                );
+            }
         }
         KeysCommand::List { account } => {
             let account = resolve_account(store, account).await?;

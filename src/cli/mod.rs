@@ -145,6 +145,9 @@ enum KeysCommand {
     WebhookSecret {
         #[arg(long)]
         account: Option<String>,
+        /// Keep the replaced secret signing beside the new one this many seconds (≤ 604800).
+        #[arg(long, default_value_t = 0)]
+        overlap_secs: u64,
     },
 }
 

@@ -12,11 +12,12 @@ pub use device_token::{DeviceToken, shorten};
 pub use fcm_account::FcmAccount;
 pub use identity::Identity;
 pub use sid::{
-    AccountSid, ApiKeySid, CallSid, CredentialSid, InviteSid, RegistrationSid, Sid, SidKind,
+    AccountSid, ApiKeySid, ApplicationSid, CallSid, CredentialSid, InviteSid, RegistrationSid, Sid,
+    SidKind,
 };
 pub use states::{
-    CallEnd, CancelPush, CredentialType, DeliveryId, DeliveryStatus, Environment, InviteKind,
-    InviteStatus, Platform, RegistrationState, UnknownValue,
+    CallEnd, CallProgressEvent, CancelPush, CredentialType, DeliveryId, DeliveryStatus,
+    Environment, InviteKind, InviteStatus, Platform, RegistrationState, UnknownValue,
 };
 
 /// Why a value from outside could not be turned into a domain type.

@@ -35,6 +35,7 @@ sid_kind!(Credential, CredentialSid, "CR", "credential SID");
 sid_kind!(Binding, RegistrationSid, "BS", "registration SID");
 sid_kind!(Call, CallSid, "CA", "call SID");
 sid_kind!(Invite, InviteSid, "IV", "invite SID");
+sid_kind!(Application, ApplicationSid, "AP", "TwiML application SID");
 
 /// A validated identifier of the resource kind `K`.
 pub struct Sid<K> {

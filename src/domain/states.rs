@@ -253,6 +253,17 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// A call progress event a backend asks Twilio's Calls API to report
+    /// (`StatusCallbackEvent`): kept with the call, in Twilio's words.
+    CallProgressEvent, "call progress event" {
+        Initiated = "initiated",
+        Ringing = "ringing",
+        Answered = "answered",
+        Completed = "completed",
+    }
+}
+
 /// One push of an invite to one registration: a UUID, also the push's `apns-id` and
 /// `twi_message_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

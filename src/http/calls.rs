@@ -40,10 +40,15 @@ impl FromRequestParts<AppState> for BridgeAuth {
                     .or_else(|| h.strip_prefix("bearer "))
             });
         let claims = token.and_then(|t| state.engine.bridge().verify(t)).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                code::BRIDGE_TOKEN_INVALID,
-                "send the push's twi_bridge_token as Authorization: Bearer; it may have expired",
+            // Counted like any failed authentication (429 past the per-address limit).
+            super::extract::failed(
+                state,
+                parts,
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    code::BRIDGE_TOKEN_INVALID,
+                    "send the push's twi_bridge_token as Authorization: Bearer; it may have expired",
+                ),
             )
         })?;
         Ok(BridgeAuth(claims))

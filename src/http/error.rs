@@ -44,6 +44,25 @@ pub mod code {
     pub const QUICKSTART_HOST: u32 = 21402;
     pub const REQUEST_TIMEOUT: u32 = 21501;
     pub const EVENT_STREAMS_LIMIT: u32 = 21502;
+    // Twilio's REST shapes (src/http/twilio/): 21610–21629.
+    /// The Calls API's `To` is not a `client:` target (pushgate rings app identities only).
+    pub const TWILIO_TO_NOT_CLIENT: u32 = 21610;
+    /// A required form parameter is missing (`To`, `From`, `Status`).
+    pub const TWILIO_MISSING_PARAMETER: u32 = 21611;
+    /// `Url` is not an absolute http(s) URL of at most 2048 bytes.
+    pub const TWILIO_INVALID_URL: u32 = 21612;
+    /// `Twiml` is longer than 4000 characters.
+    pub const TWILIO_TWIML_TOO_LONG: u32 = 21613;
+    /// `Timeout` is not a whole number of seconds.
+    pub const TWILIO_INVALID_TIMEOUT: u32 = 21614;
+    /// A `StatusCallbackEvent` is not initiated, ringing, answered or completed.
+    pub const TWILIO_INVALID_STATUS_CALLBACK_EVENT: u32 = 21615;
+    /// A call update other than `Status=canceled` or `Status=completed`.
+    pub const TWILIO_UNSUPPORTED_UPDATE: u32 = 21616;
+    /// `ApplicationSid` is not `AP` + 32 hex.
+    pub const TWILIO_INVALID_APPLICATION_SID: u32 = 21617;
+    /// `PageSize`, `Page` or `PageToken` is invalid.
+    pub const TWILIO_INVALID_PAGE: u32 = 21618;
     pub const INTERNAL: u32 = 20500;
     pub const STORE_UNAVAILABLE: u32 = 20503;
 }
@@ -123,7 +142,7 @@ impl ApiError {
         )
     }
 
-    pub(super) fn challenge(mut self) -> Self {
+    pub(crate) fn challenge(mut self) -> Self {
         self.www_authenticate = true;
         self
     }

@@ -182,7 +182,7 @@ pub(super) fn token_refused(state: &AppState, e: TokenError) -> ApiError {
 
 /// Counts a failed authentication against the client's address: the 401 `refusal`, or 429
 /// once the address is over `auth_failures_per_minute`.
-fn failed(state: &AppState, parts: &Parts, refusal: ApiError) -> ApiError {
+pub(super) fn failed(state: &AppState, parts: &Parts, refusal: ApiError) -> ApiError {
     match state
         .auth_failures
         .failed(client_ip(parts), std::time::Instant::now())

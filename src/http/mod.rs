@@ -16,8 +16,7 @@ pub mod server;
 pub mod stream_caps;
 mod timeout;
 mod track;
-mod twilio_links;
-mod twilio_webhook;
+mod twilio;
 mod webhook_secret;
 
 pub use credential_form::{Value as FieldValue, patch_from as credential_patch_from};
@@ -140,15 +139,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhook-secret",
             axum::routing::post(webhook_secret::rotate),
         )
-        .route(
-            "/v1/twilio/call-notifications",
-            axum::routing::post(twilio_webhook::call_notification),
-        )
-        .route(
-            "/v1/twilio/links",
-            get(twilio_links::list).post(twilio_links::create),
-        )
-        .route("/v1/twilio/links/{sid}", delete(twilio_links::delete))
+        .merge(twilio::routes())
         .merge(console_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -31,9 +31,9 @@ use crate::config::Config;
         crate::http::credentials::create, crate::http::credentials::list,
         crate::http::credentials::fetch, crate::http::credentials::rotate,
         crate::http::credentials::remove,
-        crate::http::twilio_webhook::call_notification,
-        crate::http::twilio_links::create, crate::http::twilio_links::list,
-        crate::http::twilio_links::delete,
+        crate::http::twilio::webhook::call_notification,
+        crate::http::twilio::links::create, crate::http::twilio::links::list,
+        crate::http::twilio::links::delete,
     ),
     components(schemas(ApiError)),
     modifiers(&SecuritySchemes),
@@ -152,11 +152,20 @@ fn add_common_responses(doc: &mut Value) {
 /// With `status_callback_allowed_hosts` set, the invite's `status_callback` can only name
 /// those hosts: the description says so as a pattern (`*.example.com` matches subdomains).
 fn restrict_status_callback(doc: &mut Value, allowed: &[String]) {
-    let field =
-        &mut doc["components"]["schemas"]["CreateInviteBody"]["properties"]["status_callback"];
-    let Some(field) = field.as_object_mut() else {
-        return;
-    };
+    // The invite's field, and the Calls API's StatusCallback (the same rules).
+    for (schema, name) in [
+        ("CreateInviteBody", "status_callback"),
+        ("CreateCallForm", "StatusCallback"),
+    ] {
+        if let Some(field) =
+            doc["components"]["schemas"][schema]["properties"][name].as_object_mut()
+        {
+            restrict_field(field, allowed);
+        }
+    }
+}
+
+fn restrict_field(field: &mut serde_json::Map<String, Value>, allowed: &[String]) {
     if allowed.is_empty() {
         field.insert("format".into(), Value::String("uri".into()));
         return;
@@ -250,7 +259,10 @@ fn event_stream(doc: &mut Value) {
 
 /// The document for a server running with `config`, as JSON.
 pub fn document(config: &Config) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    let mut api = ApiDoc::openapi();
+    api.merge(super::twilio::openapi::doc());
+    let mut doc = serde_json::to_value(api).expect("the document serializes");
+    super::twilio::openapi::adjust(&mut doc);
     credential_bodies(&mut doc);
     registration_body(&mut doc);
     event_stream(&mut doc);

@@ -2,7 +2,8 @@
 //! `canceled`, `expired`, `failed`) POSTed as JSON to the invite's `status_callback`, signed
 //! with the account's webhook signing secret ([`super::webhook_secret`]) over
 //! `timestamp + "." + body` (`X-Pushgate-Timestamp: <unix seconds>`,
-//! `X-Pushgate-Signature: v1=<hex HMAC-SHA256>`), so a receiver can refuse replays. One ordered
+//! `X-Pushgate-Signature: v1=<hex HMAC-SHA256>`; during a secret rotation's overlap a second,
+//! comma-separated `v1=` under the replaced secret), so a receiver can refuse replays. One ordered
 //! queue per invite, retried with backoff, entirely off the push path. Once an invite's final
 //! callback is delivered (or given up on) that is recorded on the invite; a final callback
 //! still unrecorded a minute after the invite ended was lost with a stopped replica, and is
@@ -276,10 +277,15 @@ async fn send_one(
     };
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
-        let result = match webhook_secret::current(store, master, &out.account).await {
-            Ok(secret) => {
+        let result = match webhook_secret::signing(store, master, &out.account).await {
+            Ok(secrets) => {
                 let timestamp = now_secs();
-                let signature = sign(secret.expose_secret().as_bytes(), timestamp, &out.body);
+                // During a rotation's overlap: the new secret's signature, then the old one's.
+                let signature = secrets
+                    .iter()
+                    .map(|s| sign(s.expose_secret().as_bytes(), timestamp, &out.body))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 sender
                     .client
                     .post(url.url().clone())

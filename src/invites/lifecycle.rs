@@ -60,6 +60,22 @@ impl Invites {
         }
     }
 
+    /// The caller hung up, as Twilio's Calls API says it (`Status=canceled` or `completed`): a
+    /// call still open is canceled; one that already ended (answered included) is returned as
+    /// it is, unchanged, instead of a conflict.
+    pub async fn hang_up(
+        &self,
+        account: &AccountSid,
+        named: &str,
+    ) -> Result<InviteRecord, InviteError> {
+        match self.cancel(account, named).await {
+            Err(InviteError::AnsweredElsewhere | InviteError::Ended(_)) => {
+                self.find(account, named).await
+            }
+            other => other,
+        }
+    }
+
     /// Why an end did not take effect (or, for a repeated accept, the answer it already got).
     async fn conflict(
         &self,

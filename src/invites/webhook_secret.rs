@@ -1,7 +1,10 @@
 //! Per-account webhook signing secrets: the HMAC key of status callback signatures
 //! (`whsec_` + 32 random alphanumerics). Created on first need (the first callback) or by
-//! [`rotate`], which replaces it at once and is the only time a secret is shown; sealed at
-//! rest under the master key with the account SID as associated data.
+//! [`rotate`], which replaces it — at once, or keeping the replaced one signing beside it for
+//! an overlap so receivers can switch without a gap — and is the only time a secret is shown;
+//! sealed at rest under the master key with the account SID as associated data.
+
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -13,6 +16,8 @@ use crate::store::{Store, StoreError};
 
 /// Prefix of every webhook secret, so one is recognisable in a customer's configuration.
 pub const PREFIX: &str = "whsec_";
+/// The longest overlap a rotation may keep the replaced secret signing for.
+pub const MAX_OVERLAP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Why the secret could not be read or made.
 #[derive(Debug, thiserror::Error)]
@@ -49,16 +54,37 @@ pub async fn current(
     Ok(master.open_string(&sealed, account.as_str())?)
 }
 
-/// Replaces the account's secret with a new one and returns it (its only showing).
+/// The secrets callbacks of the account are signed with now: the current one (created if
+/// none yet), then the one it replaced while its overlap lasts.
+pub async fn signing(
+    store: &Store,
+    master: &MasterKey,
+    account: &AccountSid,
+) -> Result<Vec<SecretString>, WebhookSecretError> {
+    let mut secrets = vec![current(store, master, account).await?];
+    if let Some(sealed) = store.previous_webhook_secret(account, now_ms()).await? {
+        secrets.push(master.open_string(&sealed, account.as_str())?);
+    }
+    Ok(secrets)
+}
+
+/// Replaces the account's secret with a new one and returns it (its only showing). With an
+/// `overlap` (at most [`MAX_OVERLAP`]), the replaced secret keeps signing beside the new one
+/// for that long; without, it stops at once.
 pub async fn rotate(
     store: &Store,
     master: &MasterKey,
     account: &AccountSid,
+    overlap: Option<Duration>,
 ) -> Result<SecretString, WebhookSecretError> {
     let secret = generate();
     let sealed = master.seal(secret.expose_secret().as_bytes(), account.as_str())?;
+    let now = now_ms();
+    let keep_until = overlap
+        .filter(|o| !o.is_zero())
+        .map(|o| now + o.min(MAX_OVERLAP).as_millis() as i64);
     store
-        .replace_webhook_secret(account, &sealed, now_ms())
+        .replace_webhook_secret(account, &sealed, now, keep_until)
         .await?;
     Ok(secret)
 }

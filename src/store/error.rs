@@ -41,7 +41,11 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
-            sqlx::Error::Database(db) if db.code().is_some_and(|c| unavailable_sqlstate(&c)) => {
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| unavailable_sqlstate(&c) || unavailable_sqlite(&c)) =>
+            {
                 StoreError::Unavailable(Box::new(e))
             }
             sqlx::Error::Database(db)
@@ -72,6 +76,16 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 /// cannot connect now (starting up or shutting down), 53300 too many connections.
 fn unavailable_sqlstate(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// SQLite result codes (sqlx reports the extended code in decimal; a SQLSTATE always has five
+/// characters) that say "retry later": busy (5), locked (6), I/O error (10), disk full (13),
+/// can't open (14), locking protocol (15), whatever their extended variant.
+fn unavailable_sqlite(code: &str) -> bool {
+    code.len() < 5
+        && code
+            .parse::<i32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14 | 15))
 }
 
 /// "Busy", "locked", I/O, "can't open", "disk full" and locking-protocol failures are
@@ -189,9 +203,17 @@ mod tests {
         ] {
             assert!(matches!(e.into(), StoreError::Unavailable(_)));
         }
-        for code in ["57P01", "08006", "53300"] {
+        // PostgreSQL's SQLSTATEs, and SQLite's busy/locked/full/I/O codes (extended ones too)
+        // as sqlx's SQLite driver reports them.
+        for code in [
+            "57P01", "08006", "53300", "5", "517", "6", "262", "13", "10", "522", "14",
+        ] {
             let e = sqlx_db(code, || ErrorKind::Other);
             assert!(matches!(e, StoreError::Unavailable(_)), "{code}");
+        }
+        for code in ["1", "11", "19", "2067"] {
+            let e = sqlx_db(code, || ErrorKind::Other);
+            assert!(matches!(e, StoreError::Other(_)), "{code}");
         }
         for (code, kind) in [
             (
@@ -279,5 +301,33 @@ mod tests {
     fn an_unknown_stored_value_is_other() {
         let e = decode::<crate::domain::InviteStatus>("ringing").unwrap_err();
         assert!(matches!(e, StoreError::Other(_)), "{e:?}");
+    }
+
+    /// What sqlx's SQLite driver really reports for a database another connection holds.
+    #[tokio::test]
+    async fn sqlite_busy_through_sqlx_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let e = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(matches!(StoreError::from(e), StoreError::Unavailable(_)));
     }
 }

@@ -23,6 +23,7 @@ mod rekey;
 mod retention;
 mod sqlite;
 mod stats;
+mod twilio_calls;
 mod twilio_links;
 mod webhook_secrets;
 
@@ -40,6 +41,7 @@ pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserte
 pub use rekey::{ResealCount, ResealError};
 pub use retention::Pruned;
 pub use stats::{Gauges, RegistrationCount};
+pub use twilio_calls::TwilioCallRecord;
 pub use twilio_links::TwilioLinkRecord;
 
 use std::sync::Arc;

@@ -22,7 +22,13 @@ impl From<sqlx::Error> for ResealError {
 }
 
 /// The tables holding sealed secrets, each keyed by the SID used as associated data.
-const TABLES: [&str; 4] = ["api_keys", "credentials", "webhook_secrets", "twilio_links"];
+const TABLES: [&str; 5] = [
+    "api_keys",
+    "credentials",
+    "webhook_secrets",
+    "webhook_secrets_previous",
+    "twilio_links",
+];
 
 /// What a rotation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

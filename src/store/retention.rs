@@ -1,6 +1,7 @@
 //! Retention of ended invites: deleting invites that reached a final state before a cutoff,
-//! with their deliveries (the only rows that reference an invite; callback bookkeeping is a
-//! column of the invite), one small batch per short transaction. Registrations, their counts
+//! with the rows that reference them — their deliveries and, for calls placed through Twilio's
+//! Calls API, their `twilio_calls` row (callback bookkeeping is a column of the invite) — one
+//! small batch per short transaction. Registrations, their counts
 //! and every other table are left alone. The loop that calls this is the invites service's
 //! (`invites/retention.rs`).
 
@@ -20,10 +21,15 @@ macro_rules! ended_before {
     };
 }
 
-/// SQLite: deliveries first (their foreign key), then the invites, in one transaction holding
-/// the writer gate, so both statements see the same rows.
+/// SQLite: deliveries and Twilio call rows first (their foreign keys), then the invites, in
+/// one transaction holding the writer gate, so every statement sees the same rows.
 const SQLITE_DELIVERIES: &str = concat!(
     "DELETE FROM deliveries WHERE invite_sid IN (",
+    ended_before!(),
+    ")"
+);
+const SQLITE_TWILIO_CALLS: &str = concat!(
+    "DELETE FROM twilio_calls WHERE invite_sid IN (",
     ended_before!(),
     ")"
 );
@@ -38,9 +44,12 @@ const POSTGRES: &str = concat!(
     " FOR UPDATE SKIP LOCKED), \
      gone_deliveries AS (DELETE FROM deliveries d USING doomed \
      WHERE d.invite_sid = doomed.sid RETURNING 1), \
+     gone_twilio AS (DELETE FROM twilio_calls t USING doomed \
+     WHERE t.invite_sid = doomed.sid RETURNING 1), \
      gone_invites AS (DELETE FROM invites i USING doomed WHERE i.sid = doomed.sid RETURNING 1) \
      SELECT (SELECT count(*) FROM gone_invites) AS invites, \
-     (SELECT count(*) FROM gone_deliveries) AS deliveries"
+     (SELECT count(*) FROM gone_deliveries) AS deliveries, \
+     (SELECT count(*) FROM gone_twilio) AS twilio_calls"
 );
 
 /// What a prune deleted.
@@ -50,12 +59,15 @@ pub struct Pruned {
     pub invites: u64,
     /// Their deliveries deleted.
     pub deliveries: u64,
+    /// Their `twilio_calls` rows deleted (calls placed through Twilio's Calls API).
+    pub twilio_calls: u64,
 }
 
 impl std::ops::AddAssign for Pruned {
     fn add_assign(&mut self, other: Self) {
         self.invites += other.invites;
         self.deliveries += other.deliveries;
+        self.twilio_calls += other.twilio_calls;
     }
 }
 
@@ -76,6 +88,12 @@ impl Store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                let twilio_calls = sqlx::query(SQLITE_TWILIO_CALLS)
+                    .bind(cutoff)
+                    .bind(limit)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 let invites = sqlx::query(SQLITE_INVITES)
                     .bind(cutoff)
                     .bind(limit)
@@ -85,10 +103,11 @@ impl Store {
                 Pruned {
                     invites,
                     deliveries,
+                    twilio_calls,
                 }
             }
             StoreKind::Postgres => {
-                let (invites, deliveries): (i64, i64) = sqlx::query_as(POSTGRES)
+                let (invites, deliveries, twilio_calls): (i64, i64, i64) = sqlx::query_as(POSTGRES)
                     .bind(cutoff)
                     .bind(limit)
                     .fetch_one(&mut *tx)
@@ -96,6 +115,7 @@ impl Store {
                 Pruned {
                     invites: invites.max(0) as u64,
                     deliveries: deliveries.max(0) as u64,
+                    twilio_calls: twilio_calls.max(0) as u64,
                 }
             }
         };
@@ -130,7 +150,12 @@ mod tests {
                 .unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
         };
-        for sql in [ENDED_BEFORE, SQLITE_INVITES, SQLITE_DELIVERIES] {
+        for sql in [
+            ENDED_BEFORE,
+            SQLITE_INVITES,
+            SQLITE_DELIVERIES,
+            SQLITE_TWILIO_CALLS,
+        ] {
             let plan = plan(sql);
             assert!(plan.contains("USING INDEX invites_ended"), "{sql}:\n{plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{sql}:\n{plan}");

@@ -1,8 +1,10 @@
 //! Twilio interop that is not HTTP shape: the Client Call Notification webhook's body
 //! ([`notification`]), Twilio's request signature ([`signature`]), links from Twilio accounts
-//! to pushgate accounts ([`links`]), and the webhook service tying them to the invites service
-//! ([`webhook`]). The HTTP shapes live in `http/twilio/`.
+//! to pushgate accounts ([`links`]), the webhook service tying them to the invites service
+//! ([`webhook`]), and calls placed through Twilio's Calls API shape ([`calls`]). The HTTP
+//! shapes live in `http/twilio/`.
 
+pub mod calls;
 pub mod links;
 pub mod notification;
 pub mod signature;

@@ -22,4 +22,5 @@ mod scale;
 mod service;
 mod store;
 mod tokens;
+mod twilio_rest;
 mod twilio_webhook;

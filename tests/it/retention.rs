@@ -4,16 +4,17 @@
 //! deleted.
 
 use pushgate::domain::{
-    CallSid, CancelPush, DeliveryId, DeliveryStatus, Environment, Identity, InviteSid,
-    InviteStatus, Platform,
+    CallProgressEvent, CallSid, CancelPush, DeliveryId, DeliveryStatus, Environment, Identity,
+    InviteSid, InviteStatus, Platform,
 };
-use pushgate::store::{DeliveryRecord, InviteRecord, Pruned, Registration};
+use pushgate::store::{DeliveryRecord, InviteRecord, Pruned, Registration, TwilioCallRecord};
 
 use crate::helpers::{Backend, TestApp, assert_error, device_token, spawn_app_with, store_tests};
 
 store_tests!(
     old_ended_invites_go_with_their_deliveries_in_batches,
     the_service_prunes_more_than_one_batch_and_counts_it,
+    twilio_call_rows_go_with_their_invites,
 );
 
 /// The retention cutoff the tests prune at (epoch ms).
@@ -130,6 +131,7 @@ async fn old_ended_invites_go_with_their_deliveries_in_batches(b: Backend) {
     let pruned = |invites| Pruned {
         invites,
         deliveries: 2 * invites,
+        twilio_calls: 0,
     };
     assert_eq!(batches, [pruned(4), pruned(4), pruned(2)]);
     assert_eq!(
@@ -191,7 +193,8 @@ async fn the_service_prunes_more_than_one_batch_and_counts_it(b: Backend) {
         pruned,
         Pruned {
             invites: 1_051,
-            deliveries: 1
+            deliveries: 1,
+            twilio_calls: 0,
         }
     );
     assert_eq!(state.metrics.invites_pruned.get(), 1_051);
@@ -215,5 +218,44 @@ async fn the_service_prunes_more_than_one_batch_and_counts_it(b: Backend) {
     }
     assert_eq!(app.registration_count().await, 1);
     state.engine.shutdown().await;
+    app.stop().await.unwrap();
+}
+
+/// A call placed through Twilio's Calls API has a `twilio_calls` row: it goes with its invite,
+/// and stays while the invite does.
+async fn twilio_call_rows_go_with_their_invites(b: Backend) {
+    let app = app(b).await;
+    let regs = registrations(&app, "alice", &[4]).await;
+    let old = seed(&app, InviteStatus::Canceled, CUTOFF - 1, &regs).await;
+    let recent = seed(&app, InviteStatus::Expired, CUTOFF, &regs).await;
+    let open = seed(&app, InviteStatus::Delivered, CUTOFF - 86_400_000, &regs).await;
+    let plain = seed(&app, InviteStatus::Answered, CUTOFF - 2, &regs).await;
+    for invite in [&old, &recent, &open] {
+        let row = TwilioCallRecord {
+            invite_sid: invite.sid.clone(),
+            url: Some("https://backend.example.com/twiml".parse().unwrap()),
+            twiml: Some("<Response/>".into()),
+            application_sid: None,
+            status_callback_event: vec![CallProgressEvent::Ringing, CallProgressEvent::Answered],
+            date_created: invite.date_created,
+        };
+        app.store.save_twilio_call(&row).await.unwrap();
+        assert_eq!(app.store.twilio_call(&invite.sid).await.unwrap(), Some(row));
+    }
+    assert_eq!(
+        app.store.prune_ended_invites(CUTOFF, 100).await.unwrap(),
+        Pruned {
+            invites: 2,
+            deliveries: 2,
+            twilio_calls: 1,
+        }
+    );
+    assert!(app.store.twilio_call(&old.sid).await.unwrap().is_none());
+    assert!(app.store.invite_by_sid(&old.sid).await.unwrap().is_none());
+    assert!(app.store.invite_by_sid(&plain.sid).await.unwrap().is_none());
+    for kept in [&recent, &open] {
+        assert!(app.store.invite_by_sid(&kept.sid).await.unwrap().is_some());
+        assert!(app.store.twilio_call(&kept.sid).await.unwrap().is_some());
+    }
     app.stop().await.unwrap();
 }

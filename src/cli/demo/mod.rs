@@ -93,6 +93,7 @@ pub(super) async fn run(mut config: Config, args: DemoArgs) -> anyhow::Result<()
     let auth = seed::ensure_account(&store, &master, &config).await?;
     let service_account = fcm.service_account_json();
     seed::ensure_credentials_and_phones(&store, &master, &config, &service_account).await?;
+    seed::ensure_twilio_link(&store, &master, &config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -142,6 +142,34 @@ pub async fn ensure_credentials_and_phones(
     Ok(())
 }
 
+/// The Twilio account the demo links, so a Twilio-shaped call notification rings alice too.
+pub const TWILIO_ACCOUNT: &str = "ACdededededededededededededededede";
+
+/// Links [`TWILIO_ACCOUNT`] to the demo's account (a fresh Auth Token each start: the demo's
+/// notification authenticates with the API key, not a signature).
+pub async fn ensure_twilio_link(
+    store: &Store,
+    master: &MasterKey,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let account = demo_account(store, config)
+        .await?
+        .context("the demo's account vanished")?;
+    let token: [u8; 16] = crate::domain::random_bytes();
+    let links = crate::twilio::TwilioLinks::new(store.clone(), std::sync::Arc::new(master.clone()));
+    links
+        .link(
+            &account.sid,
+            crate::twilio::NewLink {
+                twilio_account: AccountSid::parse(TWILIO_ACCOUNT)?,
+                auth_token: SecretString::from(hex::encode(token)),
+                ring_timeout_secs: None,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
 /// Demos before Android support registered a third iPhone; phone 3 is the Android one now.
 async fn retire_old_iphone(
     registrations: &Registrations,

@@ -62,7 +62,11 @@ iPhones 1 and 2 (APNs, VoIP pushes) and Android phone 3 (FCM, high-priority data
      curl -s -u "$AUTH" -X POST "$G/v1/invites/$CALL/cancel"
 6. What happened to each push (each delivery's platform and its provider's answer):
      curl -s -u "$AUTH" "$G/v1/invites/$CALL"
-7. Or do all of this in the operator console, http://{gateway}/console: sign in with
+7. Ring alice as Twilio's Call Notification webhook does (Twilio account {twilio} is linked;
+   the phones get this body unchanged, Twilio's bridge token and all):
+     TW=$(python3 -c 'import uuid; print("CA" + uuid.uuid4().hex)')
+     curl -s -u "$AUTH" "$G/v1/twilio/call-notifications" -H 'Content-Type: application/json' -d '{{"twi_account_sid":"{twilio}","twi_call_sid":"'$TW'","twi_bridge_token":"eyJ.twilio.token","twi_from":"client:quick_start","twi_to":"client:alice","twi_message_id":"WB1","twi_message_type":"twilio.voice.call"}}'
+8. Or do all of this in the operator console, http://{gateway}/console: sign in with
      API key SID {key}
      secret      {secret}
    (keys, push credentials, alice's registrations, calls updating live, "Ring a test call").
@@ -70,6 +74,7 @@ iPhones 1 and 2 (APNs, VoIP pushes) and Android phone 3 (FCM, high-priority data
 Ctrl-C stops the demo; running it again reuses everything in {data}.
 "#,
         env = data_dir.join("demo.env").display(),
+        twilio = super::seed::TWILIO_ACCOUNT,
         key = auth.split_once(':').map_or("", |(k, _)| k),
         secret = auth.split_once(':').map_or("", |(_, s)| s),
         data = data_dir.display(),

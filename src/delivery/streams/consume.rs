@@ -44,6 +44,10 @@ pub struct RedisConsumer {
     store: Store,
     claim_every: Duration,
     next_claim: Instant,
+    /// Where the next XAUTOCLAIM scan of the pending list starts: each call examines at most
+    /// ten times its count, so a scan always restarted at `0-0` could stay behind a block of
+    /// entries other replicas hold and never reach a dead replica's later ones.
+    claim_from: String,
     backoff: Duration,
 }
 
@@ -58,6 +62,7 @@ impl RedisConsumer {
             store,
             claim_every,
             next_claim: Instant::now() + claim_every,
+            claim_from: "0-0".into(),
             backoff: Duration::from_millis(100),
         }
     }
@@ -68,7 +73,15 @@ impl Consumer for RedisConsumer {
         let (queue, store) = (&self.queue, &self.store);
         let result = if Instant::now() >= self.next_claim {
             self.next_claim = Instant::now() + self.claim_every;
-            claim(queue, store, max).await
+            let result = claim(queue, store, max, &self.claim_from).await;
+            if let Ok((_, next)) = &result {
+                // Mid-scan: go on at once; back at the start: wait for the next round.
+                if next != "0-0" {
+                    self.next_claim = Instant::now();
+                }
+                self.claim_from.clone_from(next);
+            }
+            result.map(|(taken, _)| taken)
         } else {
             let block = (self.next_claim - Instant::now()).min(BLOCK);
             tokio::select! {
@@ -255,7 +268,14 @@ fn decode(
 /// Takes over entries idle longer than the claim time (their replica died or hung) and
 /// returns those the store says are still open. An entry whose outcome was recorded is only
 /// acknowledged; one handed out too often is returned to be dead-lettered.
-async fn claim(queue: &RedisQueue, store: &Store, count: usize) -> redis::RedisResult<Vec<Taken>> {
+/// Scans the pending list from `from` and returns the claimed jobs with where the next scan
+/// starts (`0-0` once the scan reached the end).
+async fn claim(
+    queue: &RedisQueue,
+    store: &Store,
+    count: usize,
+    from: &str,
+) -> redis::RedisResult<(Vec<Taken>, String)> {
     let mut conn = queue.conn.clone();
     let reply: StreamAutoClaimReply = conn
         .xautoclaim_options(
@@ -263,10 +283,21 @@ async fn claim(queue: &RedisQueue, store: &Store, count: usize) -> redis::RedisR
             GROUP,
             &queue.consumer,
             queue.settings.claim_idle.as_millis() as u64,
-            "0-0",
-            StreamAutoClaimOptions::default().count(count),
+            from,
+            StreamAutoClaimOptions::default().count(count.max(1)),
         )
         .await?;
+    let next = reply.next_stream_id.clone();
+    claimed(queue, store, reply).await.map(|jobs| (jobs, next))
+}
+
+/// The jobs of the entries `reply` claimed that are still to be sent.
+async fn claimed(
+    queue: &RedisQueue,
+    store: &Store,
+    reply: StreamAutoClaimReply,
+) -> redis::RedisResult<Vec<Taken>> {
+    let mut conn = queue.conn.clone();
     let (Some(first), Some(last)) = (reply.claimed.first(), reply.claimed.last()) else {
         return Ok(Vec::new());
     };

@@ -13,9 +13,6 @@ const DEVICES: usize = 2;
 const IN_FLIGHT: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on this machine at e09cbf3 too (a few invites' deliveries stay queued after \
-            the kill, never claimed): a Redis-queue recovery defect under investigation, see the \
-            2026-12-02 session notes; run with --run-ignored"]
 async fn replica_killed_mid_run_loses_nothing() {
     let mut c = Cluster::start(3, 20, DEVICES).await;
     let load = spawn_load(

@@ -42,7 +42,9 @@ async fn refusals_are_401_403_400_or_415(b: Backend) {
 
     // Signed with another account's token.
     let (url, sig) = sign_python("ffffffffffffffffffffffffffffffff", &base(&app), &body);
-    assert_error(post_signed(&app, &url, &body, &sig).await, 401, 21602).await;
+    let res = post_signed(&app, &url, &body, &sig).await;
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert_error(res, 401, 21602).await;
     // The body changed after signing.
     let (url, sig) = sign_python(AUTH_TOKEN, &base(&app), &body);
     let changed = body.replace("quick_start", "mallory");

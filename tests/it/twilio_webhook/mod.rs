@@ -4,6 +4,7 @@
 //! API key in HTTP Basic. These tests fail, never skip, without the libraries.
 
 mod auth;
+mod cli_redis;
 mod relay;
 mod signed;
 

@@ -67,3 +67,25 @@ async fn unknown_keys_are_read_once_and_failures_are_limited_per_address() {
         .unwrap();
     assert_error(res, 401, 20151).await;
 }
+
+#[tokio::test]
+async fn bad_bridge_tokens_count_as_failed_authentications() {
+    const LIMIT: usize = 3;
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.auth_failures_per_minute = LIMIT as u32
+    })
+    .await;
+    let accept = |app: &crate::helpers::TestApp| {
+        app.client
+            .post(app.url(&format!(
+                "/v1/invites/{}/accept",
+                pushgate::domain::CallSid::generate()
+            )))
+            .header("Authorization", "Bearer not-a-bridge-token")
+            .send()
+    };
+    for _ in 0..LIMIT {
+        assert_error(accept(&app).await.unwrap(), 401, 21301).await;
+    }
+    assert_error(accept(&app).await.unwrap(), 429, 20429).await;
+}

@@ -116,3 +116,59 @@ async fn sqlite(app: &crate::helpers::TestApp) -> sqlx::AnyPool {
         .await
         .unwrap()
 }
+
+async fn rotate(app: &crate::helpers::TestApp, query: &str) -> String {
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/webhook-secret{query}")))
+        .header("Authorization", app.basic())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+async fn a_rotation_with_an_overlap_signs_with_both_secrets_until_it_ends(b: Backend) {
+    let (receiver, port) = Receiver::start().await;
+    let (app, apns) = spawn_app_with_apns(b, |c| {
+        c.status_callback_allowed_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let old = rotate(&app, "").await;
+    let new = rotate(&app, "?overlap_seconds=2").await;
+    let url = format!("http://127.0.0.1:{port}/cb");
+    ring_with_callback(&app, &apns, &url).await;
+    let (headers, body) = receiver.wait_for(1).await.remove(0);
+    let timestamp = headers["x-pushgate-timestamp"].to_str().unwrap().to_owned();
+    let signature = headers["x-pushgate-signature"].to_str().unwrap().to_owned();
+    assert_eq!(signature.matches("v1=").count(), 2, "{signature}");
+    // The README's snippet verifies it with either secret.
+    assert!(python_verify(&body, &timestamp, &signature, &new));
+    assert!(python_verify(&body, &timestamp, &signature, &old));
+    assert!(!python_verify(&body, &timestamp, &signature, "whsec_other"));
+
+    // Once the overlap is over, only the new secret signs.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    ring_with_callback(&app, &apns, &url).await;
+    let all = receiver.wait_for(2).await;
+    let (headers, body) = all.last().unwrap().clone();
+    let timestamp = headers["x-pushgate-timestamp"].to_str().unwrap().to_owned();
+    let signature = headers["x-pushgate-signature"].to_str().unwrap().to_owned();
+    assert_eq!(signature.matches("v1=").count(), 1, "{signature}");
+    assert!(python_verify(&body, &timestamp, &signature, &new));
+    assert!(!python_verify(&body, &timestamp, &signature, &old));
+
+    // A rotation without an overlap drops the previous secret at once; too long is refused.
+    let res = app
+        .client
+        .post(app.url("/v1/webhook-secret?overlap_seconds=604801"))
+        .header("Authorization", app.basic())
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_error(res, 400, 20001).await;
+}
+
+crate::helpers::store_tests!(a_rotation_with_an_overlap_signs_with_both_secrets_until_it_ends);

@@ -8,11 +8,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::code;
-use super::extract::{ApiKeyAuth, Json};
-use super::{ApiError, AppState};
 use crate::clock::rfc3339;
 use crate::domain::AccountSid;
+use crate::http::error::code;
+use crate::http::extract::{ApiKeyAuth, Json};
+use crate::http::{ApiError, AppState};
 use crate::twilio::{LinkError, NewLink, TwilioLink};
 
 /// Body of `POST /v1/twilio/links`.

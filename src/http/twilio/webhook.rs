@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-use super::error::code;
-use super::extract::{ApiKeyAuth, ClientIp, body_too_large, signature_failed};
-use super::invites::view;
-use super::{ApiError, AppState};
 use crate::auth::ApiKeyPrincipal;
+use crate::http::error::code;
+use crate::http::extract::{ApiKeyAuth, ClientIp, body_too_large, signature_failed};
+use crate::http::invites::view;
+use crate::http::{ApiError, AppState};
 use crate::invites::InviteError;
 use crate::twilio::{LinkError, WebhookError, WebhookRequest};
 
@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for MaybeApiKey {
     params(("X-Twilio-Signature" = Option<String>, Header,
             description = "base64 HMAC-SHA1 of the URL (with bodySHA256) under the linked Twilio account's Auth Token"),
            ("bodySHA256" = Option<String>, Query, description = "hex SHA-256 of the body, added by Twilio")),
-    responses((status = 200, description = "stored for delivery (or already was)", body = super::invites::InviteView),
+    responses((status = 200, description = "stored for delivery (or already was)", body = crate::http::invites::InviteView),
               (status = 400, description = "not a call notification (code 21603)", body = ApiError),
               (status = 401, description = "neither a valid API key nor a valid signature (21602)", body = ApiError),
               (status = 403, description = "twi_account_sid not linked to the account (21601)", body = ApiError),
@@ -202,11 +202,13 @@ fn refusal(state: &AppState, e: WebhookError, ip: Option<std::net::IpAddr>) -> A
         WebhookError::Signature(_) => signature_failed(
             state,
             ip,
+            // A 401 names its scheme (RFC 9110): an API key over Basic is the other way in.
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 code::TWILIO_SIGNATURE_INVALID,
                 message,
-            ),
+            )
+            .challenge(),
         ),
         WebhookError::NotLinked => {
             ApiError::new(StatusCode::FORBIDDEN, code::TWILIO_NOT_LINKED, message)
