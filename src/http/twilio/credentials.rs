@@ -269,16 +269,9 @@ pub async fn update(
 ) -> Result<axum::Json<TwilioCredential>, ApiError> {
     let sid = parse_sid(&sid)?;
     let patch = read_patch(req).await?;
-    let record = manage::rotate(
-        &state.store,
-        &state.master_key,
-        &caller.account,
-        &sid,
-        patch,
-        &state.config.intake_rules(),
-    )
-    .await?;
-    state.engine.invalidate_credential(record.sid.as_str());
+    let record = state
+        .rotate_credential(&caller.account, &sid, patch)
+        .await?;
     tracing::info!(credential = %record.sid, fingerprint = %record.fingerprint,
         by = %caller.key, "credential updated (v2)");
     Ok(axum::Json(view(&record, &base)))
