@@ -9,21 +9,23 @@ use super::api_keys::{ApiKeyPrincipal, AuthError};
 use super::key_cache::KeyCache;
 use crate::domain::ApiKeySid;
 
+/// The decoded `user:password` of an `Authorization: Basic …` header value.
+pub fn userinfo(header: &str) -> Option<String> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    String::from_utf8(decoded).ok()
+}
+
 /// Verifies an `Authorization: Basic base64(SK…:secret)` header value.
 pub async fn authenticate_basic(
     keys: &KeyCache,
     header: Option<&str>,
 ) -> Result<ApiKeyPrincipal, AuthError> {
-    let encoded = header
-        .and_then(|h| {
-            h.strip_prefix("Basic ")
-                .or_else(|| h.strip_prefix("basic "))
-        })
-        .ok_or(AuthError::Missing)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| AuthError::Missing)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| AuthError::Missing)?;
+    let decoded = header.and_then(userinfo).ok_or(AuthError::Missing)?;
     let (user, password) = decoded.split_once(':').ok_or(AuthError::Missing)?;
     let sid = ApiKeySid::parse(user).map_err(|_| AuthError::Failed)?;
     let (record, secret) = keys.active(&sid).await?.ok_or(AuthError::Failed)?;

@@ -183,22 +183,12 @@ pub(super) fn token_refused(state: &AppState, e: TokenError) -> ApiError {
 /// Counts a failed authentication against the client's address: the 401 `refusal`, or 429
 /// once the address is over `auth_failures_per_minute`.
 pub(super) fn failed(state: &AppState, parts: &Parts, refusal: ApiError) -> ApiError {
-    match state
-        .auth_failures
-        .failed(client_ip(parts), std::time::Instant::now())
-    {
-        Ok(()) => refusal,
-        Err(limited) => ApiError::auth_rate_limited(limited.retry_after.as_secs()),
-    }
+    failed_from(state, client_ip(parts), refusal)
 }
 
-/// Counts a failed signature check like a failed authentication from `ip`: `refusal`, or 429
-/// once the address is over `auth_failures_per_minute`.
-pub(super) fn signature_failed(
-    state: &AppState,
-    ip: Option<IpAddr>,
-    refusal: ApiError,
-) -> ApiError {
+/// Counts a failed authentication from `ip` (e.g. a refused signature, judged after the
+/// request was read): `refusal`, or 429 once the address is over `auth_failures_per_minute`.
+pub(super) fn failed_from(state: &AppState, ip: Option<IpAddr>, refusal: ApiError) -> ApiError {
     match state.auth_failures.failed(ip, std::time::Instant::now()) {
         Ok(()) => refusal,
         Err(limited) => ApiError::auth_rate_limited(limited.retry_after.as_secs()),

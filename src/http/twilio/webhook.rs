@@ -10,11 +10,10 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 
 use crate::auth::ApiKeyPrincipal;
 use crate::http::error::code;
-use crate::http::extract::{ApiKeyAuth, ClientIp, body_too_large, signature_failed};
+use crate::http::extract::{ApiKeyAuth, ClientIp, body_too_large, failed_from};
 use crate::http::invites::view;
 use crate::http::{ApiError, AppState};
 use crate::invites::InviteError;
@@ -147,7 +146,10 @@ fn urls(public_url: Option<&str>, uri: &Uri, headers: &HeaderMap) -> Vec<String>
         (None, Some(host)) => vec![format!("https://{host}"), format!("http://{host}")],
         (None, None) => Vec::new(),
     };
-    let userinfo = basic_userinfo(headers);
+    let userinfo = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::auth::basic::userinfo);
     let mut out = Vec::with_capacity(bases.len() * 2);
     for base in bases {
         if let (Some(u), Some((scheme, rest))) = (&userinfo, base.split_once("://")) {
@@ -156,18 +158,6 @@ fn urls(public_url: Option<&str>, uri: &Uri, headers: &HeaderMap) -> Vec<String>
         out.push(format!("{base}{path}"));
     }
     out
-}
-
-/// `user:password` from an HTTP Basic header.
-fn basic_userinfo(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    String::from_utf8(decoded).ok()
 }
 
 fn label(e: &Refusal) -> &'static str {
@@ -199,7 +189,7 @@ fn refusal(state: &AppState, e: WebhookError, ip: Option<std::net::IpAddr>) -> A
             code::TWILIO_NOTIFICATION_INVALID,
             message,
         ),
-        WebhookError::Signature(_) => signature_failed(
+        WebhookError::Signature(_) => failed_from(
             state,
             ip,
             // A 401 names its scheme (RFC 9110): an API key over Basic is the other way in.
