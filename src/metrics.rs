@@ -84,6 +84,8 @@ pub struct Families {
     pub token_rejections: IntCounterVec,
     pub queue_depth: IntGauge,
     pub queue_oldest_age: Gauge,
+    /// SQLite only: the write-ahead log file's size (bounded; see README, Configuration).
+    pub sqlite_wal_bytes: IntGauge,
     /// Redis queue events: `claimed` (taken over from an idle replica), `dead_lettered`,
     /// `swept` (enqueued from the outbox after missing Redis), `enqueue_failed`.
     pub queue_events: IntCounterVec,
@@ -176,6 +178,13 @@ impl Families {
         )
         .expect("valid metric");
         r.register(Box::new(queue_oldest_age.clone()))
+            .expect("unique metric");
+        let sqlite_wal_bytes = IntGauge::new(
+            "pushgate_sqlite_wal_bytes",
+            "Size of the SQLite write-ahead log file (SQLite stores only).",
+        )
+        .expect("valid metric");
+        r.register(Box::new(sqlite_wal_bytes.clone()))
             .expect("unique metric");
         let credential_not_after = GaugeVec::new(
             Opts::new(
@@ -304,6 +313,7 @@ impl Families {
             ),
             queue_depth,
             queue_oldest_age,
+            sqlite_wal_bytes,
             queue_events: counter(
                 &r,
                 "pushgate_queue_events_total",

@@ -43,6 +43,10 @@ pub async fn refresh(state: &AppState) {
                 .oldest_open
                 .map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
             m.queue_oldest_age.set(age);
+            if let Some(bytes) = g.sqlite_wal_bytes {
+                m.sqlite_wal_bytes
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            }
             m.credential_not_after.reset();
             m.credential_health.reset();
             m.zero_credential_counts();

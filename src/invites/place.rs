@@ -39,7 +39,10 @@ impl Invites {
             ),
             None => None,
         };
-        let call_sid = new.call_sid.clone().unwrap_or_else(CallSid::generate);
+        let call_sid = new
+            .call_sid
+            .clone()
+            .unwrap_or_else(CallSid::generate_ordered);
         // A repeated call SID is caught by the insert itself (no lookup on the hot path).
         let registrations = self
             .store
@@ -57,7 +60,7 @@ impl Invites {
         }
         let now = now_ms();
         let invite = InviteRecord {
-            sid: InviteSid::generate(),
+            sid: InviteSid::generate_ordered(),
             account_sid: caller.account.clone(),
             call_sid,
             to_identity: new.to,

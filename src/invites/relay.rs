@@ -47,7 +47,7 @@ impl Invites {
         }
         let now = now_ms();
         let invite = InviteRecord {
-            sid: InviteSid::generate(),
+            sid: InviteSid::generate_ordered(),
             account_sid: to.account.clone(),
             call_sid: notification.call.clone(),
             to_identity: notification.to.clone(),

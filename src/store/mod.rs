@@ -25,6 +25,7 @@ mod sqlite;
 mod stats;
 mod twilio_calls;
 mod twilio_links;
+mod wal;
 mod webhook_secrets;
 
 pub use accounts::AccountRecord;
@@ -178,7 +179,7 @@ impl Store {
         }
         let pool = options.connect(url).await?;
         let backend = match sqlite_file {
-            Some(path) => Backend::Sqlite(sqlite::Fast::open(path)?),
+            Some(path) => Backend::Sqlite(sqlite::Fast::open(path, wal::WalBound::DEFAULT)?),
             None => Backend::Postgres,
         };
         let store = Self {

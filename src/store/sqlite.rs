@@ -27,6 +27,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
 use super::StoreError;
+use super::wal::{self, WalBound};
 
 /// Read connections kept for reuse (more are opened on demand and then dropped).
 const READERS: usize = 4;
@@ -52,11 +53,14 @@ pub(super) struct Fast {
 }
 
 impl Fast {
-    /// Opens the writer connection and starts its thread, for the database file `path`.
-    pub(super) fn open(path: PathBuf) -> Result<Arc<Self>, StoreError> {
+    /// Opens the writer connection and starts its thread, for the database file `path`,
+    /// with the WAL kept under `bound`.
+    pub(super) fn open(path: PathBuf, bound: WalBound) -> Result<Arc<Self>, StoreError> {
         let conn = connect(&path)?;
         // Checkpoints (and their fsync) run on a thread of their own, not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // After the WAL starts over, its file is cut back to this size.
+        conn.pragma_update(None, "journal_size_limit", bound.size_limit)?;
         let checkpointer = connect(&path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let spawned = |name: &str, f: Box<dyn FnOnce() + Send>| {
@@ -67,10 +71,19 @@ impl Fast {
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))
         };
         spawned("sqlite-writer", Box::new(move || writer(conn, rx)))?;
+        let writer_jobs = tx.clone();
+        let on_writer: wal::OnWriter = Box::new(move || {
+            let (done, result) = mpsc::sync_channel(1);
+            let job: Job = Box::new(move |conn| {
+                let _ = done.send(wal::passive(conn));
+            });
+            writer_jobs.send(job).ok()?;
+            result.recv().ok()
+        });
         let (stop, stopped) = mpsc::channel::<()>();
         spawned(
             "sqlite-checkpoint",
-            Box::new(move || checkpoint(checkpointer, stopped)),
+            Box::new(move || wal::checkpointer(checkpointer, stopped, bound, on_writer)),
         )?;
         Ok(Arc::new(Self {
             path,
@@ -78,6 +91,13 @@ impl Fast {
             readers: Mutex::new(Some(Vec::new())),
             checkpoints: Mutex::new(Some(stop)),
         }))
+    }
+
+    /// The size of the WAL file, bytes (0 when there is none).
+    pub(super) fn wal_bytes(&self) -> u64 {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map_or(0, |m| m.len())
     }
 
     /// Runs `job` as one transaction on the writer thread, holding `gate` (the store's
@@ -162,21 +182,6 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
-        }
-    }
-}
-
-/// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until `stop` is dropped. PASSIVE: it
-/// never waits for (or blocks) the writer or readers, so commits stay short; SQLite's own
-/// automatic checkpoint would run inside the committing writer, fsync included (the
-/// writer thread turns it off; sqlx's connections keep it, as a fallback).
-fn checkpoint(conn: Connection, stop: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "SQLite checkpoint failed");
         }
     }
 }

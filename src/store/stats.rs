@@ -28,6 +28,8 @@ pub struct Gauges {
     pub oldest_open: Option<i64>,
     /// Every credential of every account.
     pub credentials: Vec<CredentialRecord>,
+    /// SQLite: the size of the write-ahead log file, bytes (bounded: see `wal.rs`).
+    pub sqlite_wal_bytes: Option<u64>,
 }
 
 /// How many registrations have one platform, environment and state.
@@ -77,6 +79,10 @@ impl Store {
             open_deliveries,
             oldest_open,
             credentials,
+            sqlite_wal_bytes: match &self.backend {
+                super::hot::Backend::Sqlite(fast) => Some(fast.wal_bytes()),
+                super::hot::Backend::Postgres => None,
+            },
         })
     }
 }

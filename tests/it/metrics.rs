@@ -127,6 +127,7 @@ async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
     assert!(metric_value(&after, "pushgate_apns_connections", &[&credential]) >= 1.0);
     assert!(after.contains("process_resident_memory_bytes"));
     assert!(after.contains("pushgate_queue_oldest_age_seconds"));
+    assert!(after.contains("pushgate_sqlite_wal_bytes"));
     for forbidden in [device_token(1), "alice".to_owned()] {
         assert!(
             !after.contains(&forbidden),
