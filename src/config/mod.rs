@@ -174,6 +174,9 @@ pub struct Config {
     pub max_event_streams_per_registration: usize,
     /// Most event streams open at once in this process.
     pub max_event_streams: usize,
+    /// Most invites waiting for their group commit; more get 503 + Retry-After (a store
+    /// that can't keep up sheds load instead of queueing it in memory).
+    pub max_waiting_invites: usize,
 }
 
 impl Default for Config {
@@ -232,6 +235,7 @@ impl Default for Config {
             max_event_streams_per_invite: 16,
             max_event_streams_per_registration: 4,
             max_event_streams: 10_000,
+            max_waiting_invites: 2_048,
         }
     }
 }

@@ -51,6 +51,9 @@ impl Config {
         if self.credential_validation_wait_ms > 60_000 {
             return invalid("credential_validation_wait_ms must be at most 60000");
         }
+        if self.max_waiting_invites == 0 {
+            return invalid("max_waiting_invites must be at least 1");
+        }
         if self.max_registrations_per_identity == 0 {
             return invalid("max_registrations_per_identity must be at least 1");
         }

@@ -182,6 +182,13 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; retry shortly",
                 )
             }
+            // Shedding load: logged by the metrics (status 503), not once per request.
+            StoreError::Overloaded(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::STORE_UNAVAILABLE,
+                "too many invites are waiting for the database; retry shortly",
+            )
+            .retry_after(1),
             other @ (StoreError::Conflict(_)
             | StoreError::NotFound(_)
             | StoreError::Other(_)

@@ -172,7 +172,10 @@ impl From<CreateInviteBody> for InviteFields {
                headers(("Location" = String, description = "the invite's URL"))),
               (status = 400, description = "invalid field (20001, 20xxx), or the push would \
                   exceed APNs's VoIP payload limit (21202)", body = ApiError),
-              (status = 404, description = "no registrations for `to` (21201)", body = ApiError)))]
+              (status = 404, description = "no registrations for `to` (21201)", body = ApiError),
+              (status = 503, description = "the database is unavailable, or too many invites \
+                  are waiting for it (20503); retry after `Retry-After` when given", body = ApiError,
+               headers(("Retry-After" = u32, description = "seconds, when too many invites are waiting")))))]
 pub async fn create(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[source] Cause),
+    /// Too many writes of one kind are already waiting for the store: retry shortly.
+    #[error("store overloaded: {0} writes waiting")]
+    Overloaded(usize),
 }
 
 impl StoreError {

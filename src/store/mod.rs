@@ -130,12 +130,14 @@ impl Store {
                 }
             }
         }
-        Self::connect_with(
+        let store = Self::connect_with(
             &config.database_url(),
             config.database_max_connections,
             Duration::from_millis(config.database_acquire_timeout_ms),
         )
-        .await
+        .await?;
+        store.limit_waiting_invites(config.max_waiting_invites);
+        Ok(store)
     }
 
     /// Connects to `url` (`sqlite:` or `postgres://`) with a pool of `max_connections`. A

@@ -12,6 +12,7 @@ use pushgate::store::{
 
 use crate::helpers::{Backend, TestApp, device_token, spawn_app, store_tests};
 
+mod admission;
 mod ends;
 
 store_tests!(

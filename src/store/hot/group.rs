@@ -2,6 +2,9 @@
 //! endings) are handed to one task that takes every request waiting and writes them in one
 //! transaction, answering each caller with its own result.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,11 +26,21 @@ pub(super) type WriteBatch<R, T> =
 /// Handle to a task that writes concurrent requests together. The task ends when every
 /// handle is dropped.
 #[derive(Debug)]
-pub(in crate::store) struct Group<R, T>(mpsc::UnboundedSender<Pending<R, T>>);
+pub(in crate::store) struct Group<R, T> {
+    queue: mpsc::UnboundedSender<Pending<R, T>>,
+    /// Requests queued and not yet taken into a batch.
+    waiting: Arc<AtomicUsize>,
+    /// Most requests queued at once; more are refused (`usize::MAX`: no bound).
+    limit: Arc<AtomicUsize>,
+}
 
 impl<R, T> Clone for Group<R, T> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            queue: self.queue.clone(),
+            waiting: self.waiting.clone(),
+            limit: self.limit.clone(),
+        }
     }
 }
 
@@ -36,6 +49,8 @@ impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
     /// with `write`.
     pub(super) fn spawn(store: Store, write: WriteBatch<R, T>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Pending<R, T>>();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = waiting.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -45,6 +60,7 @@ impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
                         Err(_) => break,
                     }
                 }
+                taken.fetch_sub(batch.len(), Ordering::AcqRel);
                 let (requests, waiting): (Vec<R>, Vec<_>) =
                     batch.into_iter().map(|p| (p.request, p.done)).unzip();
                 match write(&store, &requests).await {
@@ -68,14 +84,30 @@ impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
                 }
             }
         });
-        Group(tx)
+        Group {
+            queue: tx,
+            waiting,
+            limit: Arc::new(AtomicUsize::new(usize::MAX)),
+        }
+    }
+
+    /// Refuses requests (with [`StoreError::Overloaded`]) while `limit` are queued.
+    pub(super) fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     /// Writes `request` with the others waiting. Gives the request back when the committer
     /// is gone (its runtime ended), for the caller to write directly.
     pub(super) async fn submit(&self, request: R) -> Result<Result<T, StoreError>, R> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
+        if queued >= limit {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Ok(Err(StoreError::Overloaded(queued)));
+        }
         let (done, wait) = oneshot::channel();
-        if let Err(refused) = self.0.send(Pending { request, done }) {
+        if let Err(refused) = self.queue.send(Pending { request, done }) {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(refused.0.request);
         }
         Ok(wait

@@ -36,6 +36,14 @@ pub(super) enum Backend {
 }
 
 impl Store {
+    /// New invites beyond `limit` waiting for their group commit are refused with
+    /// [`StoreError::Overloaded`] (no bound until this is called).
+    pub fn limit_waiting_invites(&self, limit: usize) {
+        if let Some(committers) = &self.committers {
+            committers.invites.set_limit(limit);
+        }
+    }
+
     /// Writes an invite and its deliveries in one transaction — unless the account already
     /// has an invite with this call SID, which is then returned and nothing is written.
     ///
