@@ -235,7 +235,7 @@ impl Default for Config {
             max_event_streams_per_invite: 16,
             max_event_streams_per_registration: 4,
             max_event_streams: 10_000,
-            max_waiting_invites: 2_048,
+            max_waiting_invites: 512,
         }
     }
 }
