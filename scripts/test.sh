@@ -7,6 +7,11 @@ source scripts/services.sh
 ensure_postgres
 ensure_redis
 
+# promtool (Debian's prometheus package) checks /metrics in the tests.
+if ! command -v promtool >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 # Twilio's own helper library mints access tokens for the tests that check we accept them, and
 # drives the Twilio REST shape tests.
 venv=target/py-venv-twilio
