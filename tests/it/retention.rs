@@ -176,7 +176,8 @@ async fn the_service_prunes_more_than_one_batch_and_counts_it(b: Backend) {
     let app = app(b).await;
     let regs = registrations(&app, "alice", &[3]).await;
     // More than one batch (200 on SQLite, 1,000 on PostgreSQL), written concurrently (group
-    // commits).
+    // commits), more at once than `max_waiting_invites` lets wait.
+    app.store.limit_waiting_invites(usize::MAX);
     let many = futures_util::future::join_all(
         (0..1_050).map(|i| seed(&app, InviteStatus::Expired, CUTOFF - 1 - i, &[])),
     )
