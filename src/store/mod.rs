@@ -123,10 +123,9 @@ impl Store {
             crate::secrets::create_private_file(&path).map_err(io)?;
             // An older install's -wal/-shm files keep their own modes: made private too.
             for suffix in ["-wal", "-shm"] {
-                let mut side = path.clone().into_os_string();
-                side.push(suffix);
-                if std::path::Path::new(&side).exists() {
-                    crate::secrets::create_private_file(std::path::Path::new(&side)).map_err(io)?;
+                let side = sqlite::side_file(&path, suffix);
+                if side.exists() {
+                    crate::secrets::create_private_file(&side).map_err(io)?;
                 }
             }
         }

@@ -95,9 +95,7 @@ impl Fast {
 
     /// The size of the WAL file, bytes (0 when there is none).
     pub(super) fn wal_bytes(&self) -> u64 {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        std::fs::metadata(wal).map_or(0, |m| m.len())
+        std::fs::metadata(side_file(&self.path, "-wal")).map_or(0, |m| m.len())
     }
 
     /// Runs `job` as one transaction on the writer thread, holding `gate` (the store's
@@ -184,6 +182,13 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
             let _ = conn.execute_batch("ROLLBACK");
         }
     }
+}
+
+/// The file SQLite keeps beside the database `path`: `path` + `suffix` (`-wal`, `-shm`).
+pub(super) fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut side = path.as_os_str().to_owned();
+    side.push(suffix);
+    PathBuf::from(side)
 }
 
 /// The database file of a `sqlite:` URL, or `None` for an in-memory database.
