@@ -191,46 +191,26 @@ macro_rules! select_delivery {
 
 /// Looks up an invite by account and call SID (also run inside the SQLite invite writes).
 pub(super) const INVITE_BY_CALL: &str = select_invite!("WHERE account_sid = $1 AND call_sid = $2");
+/// Looks up an invite of an account by its SID.
+pub(super) const INVITE_OF_ACCOUNT: &str = select_invite!("WHERE sid = $1 AND account_sid = $2");
+/// Looks up an invite by its SID alone.
+pub(super) const INVITE_BY_SID: &str = select_invite!("WHERE sid = $1");
+
+/// One invite through the sqlx pool (PostgreSQL; SQLite reads on its read pool, `hot/`).
+pub(super) async fn fetch_invite(
+    store: &Store,
+    sql: &'static str,
+    args: &[&str],
+) -> Result<Option<InviteRecord>, StoreError> {
+    let mut query = sqlx::query_as::<_, InviteRow>(sql);
+    for arg in args {
+        query = query.bind(*arg);
+    }
+    let row = query.fetch_optional(&store.pool).await?;
+    row.map(InviteRecord::try_from).transpose()
+}
 
 impl Store {
-    /// The account's invite with this call SID.
-    pub async fn invite_by_call(
-        &self,
-        account: &AccountSid,
-        call: &CallSid,
-    ) -> Result<Option<InviteRecord>, StoreError> {
-        let row: Option<InviteRow> = sqlx::query_as(INVITE_BY_CALL)
-            .bind(account.as_str())
-            .bind(call.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(InviteRecord::try_from).transpose()
-    }
-
-    /// One invite of `account`.
-    pub async fn invite(
-        &self,
-        account: &AccountSid,
-        sid: &InviteSid,
-    ) -> Result<Option<InviteRecord>, StoreError> {
-        let row: Option<InviteRow> =
-            sqlx::query_as(select_invite!("WHERE sid = $1 AND account_sid = $2"))
-                .bind(sid.as_str())
-                .bind(account.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(InviteRecord::try_from).transpose()
-    }
-
-    /// An invite by SID alone (for the delivery engine).
-    pub async fn invite_by_sid(&self, sid: &InviteSid) -> Result<Option<InviteRecord>, StoreError> {
-        let row: Option<InviteRow> = sqlx::query_as(select_invite!("WHERE sid = $1"))
-            .bind(sid.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(InviteRecord::try_from).transpose()
-    }
-
     /// The invite's deliveries.
     pub async fn deliveries(&self, invite: &InviteSid) -> Result<Vec<DeliveryRecord>, StoreError> {
         let rows: Vec<DeliveryRow> = sqlx::query_as(select_delivery!(

@@ -19,12 +19,13 @@ use std::sync::Arc;
 
 pub(super) use group::Committers;
 
+use super::invites::{INVITE_BY_CALL, INVITE_BY_SID, INVITE_OF_ACCOUNT, fetch_invite};
 use super::sqlite::Fast;
 use super::{
     BatchResult, CreateInvite, CredentialRejection, DeliveryRecord, DeliveryUpdate, InviteRecord,
     Registration, Store, StoreError,
 };
-use crate::domain::{AccountSid, Identity};
+use crate::domain::{AccountSid, CallSid, Identity, InviteSid};
 
 /// The backend a store runs on, holding what its hot paths need.
 #[derive(Clone, Debug)]
@@ -106,6 +107,45 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(fast) => sqlite::active_registrations(fast, account, identity),
             Backend::Postgres => postgres::active_registrations(self, account, identity).await,
+        }
+    }
+
+    /// The account's invite with this call SID.
+    pub async fn invite_by_call(
+        &self,
+        account: &AccountSid,
+        call: &CallSid,
+    ) -> Result<Option<InviteRecord>, StoreError> {
+        self.read_invite(INVITE_BY_CALL, &[account.as_str(), call.as_str()])
+            .await
+    }
+
+    /// One invite of `account`.
+    pub async fn invite(
+        &self,
+        account: &AccountSid,
+        sid: &InviteSid,
+    ) -> Result<Option<InviteRecord>, StoreError> {
+        self.read_invite(INVITE_OF_ACCOUNT, &[sid.as_str(), account.as_str()])
+            .await
+    }
+
+    /// An invite by SID alone (for the delivery engine and a phone's bridge token).
+    pub async fn invite_by_sid(&self, sid: &InviteSid) -> Result<Option<InviteRecord>, StoreError> {
+        self.read_invite(INVITE_BY_SID, &[sid.as_str()]).await
+    }
+
+    /// One invite by a lookup of `invites.rs`: on SQLite synchronously on a pooled read
+    /// connection (an indexed read is cheaper than a hop to sqlx's worker thread; every accept,
+    /// reject and cancel reads its invite), on PostgreSQL through the pool.
+    async fn read_invite(
+        &self,
+        sql: &'static str,
+        args: &[&str],
+    ) -> Result<Option<InviteRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(fast) => sqlite::read_invite(fast, sql, args),
+            Backend::Postgres => fetch_invite(self, sql, args).await,
         }
     }
 }

@@ -26,7 +26,8 @@ use crate::store::outcomes::{CredentialRejection, StatusRow};
 use crate::store::registrations::{ACTIVE, RegistrationRow};
 use crate::store::sqlite::{self, Fast};
 use crate::store::{
-    BatchResult, CreateInvite, DeliveryUpdate, Registration, RegistrationEffect, StoreError,
+    BatchResult, CreateInvite, DeliveryUpdate, InviteRecord, Registration, RegistrationEffect,
+    StoreError,
 };
 
 /// The store's writer gate (`Store::writer`).
@@ -269,6 +270,18 @@ pub(super) fn active_registrations(
         )
     })?;
     rows.into_iter().map(Registration::try_from).collect()
+}
+
+/// One invite by a lookup of `store::invites` (`Store::read_invite`), on a pooled read
+/// connection.
+pub(super) fn read_invite(
+    fast: &Fast,
+    sql: &str,
+    args: &[&str],
+) -> Result<Option<InviteRecord>, StoreError> {
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+    let mut rows = fast.read(|conn| sqlite::query(conn, sql, &params, invite_row))?;
+    rows.pop().map(InviteRecord::try_from).transpose()
 }
 
 /// A row of `invites::select_invite!`.
