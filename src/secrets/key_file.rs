@@ -34,13 +34,8 @@ impl MasterKey {
     /// the file is absent. A key file others can read or write is refused.
     pub fn load_or_create(path: &Path) -> Result<Self, SecretsError> {
         let io = io_error(path);
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                check_private_file(path)?;
-                return Self::from_base64(&text);
-            }
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-            Err(_) => {}
+        if let Some(text) = read_private(path)? {
+            return Self::from_base64(&text);
         }
         if let Some(dir) = path.parent() {
             create_private_dir(dir).map_err(&io)?;
@@ -66,10 +61,15 @@ impl MasterKey {
 
     /// The keyring of a file-based key: `path` (created if absent) as current, plus the keys
     /// of `<path>.previous` and of a `<path>.new` left by an interrupted rotation.
+    ///
+    /// The staged file is read first: a rotation renames it over `path` once it has re-sealed
+    /// everything, so a rename between the two reads shows the new key as `path` instead of
+    /// losing it (read the other way round, a server could miss the key every value now names).
     pub fn load_file_ring(path: &Path) -> Result<Self, SecretsError> {
+        let staged = read_previous_keys(&sibling(path, STAGED_FILE_SUFFIX))?;
         let current = Self::load_or_create(path)?;
         let mut previous = read_previous_keys(&sibling(path, PREVIOUS_FILE_SUFFIX))?;
-        previous.extend(read_previous_keys(&sibling(path, STAGED_FILE_SUFFIX))?);
+        previous.extend(staged);
         Ok(current.with_previous(previous))
     }
 
@@ -82,12 +82,9 @@ impl MasterKey {
 /// The keys listed in `path` (one base64 key a line; blank lines and `#` comments skipped);
 /// none if the file does not exist. The file must be private like the key file.
 pub fn read_previous_keys(path: &Path) -> Result<Vec<MasterKey>, SecretsError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error(path)(e)),
+    let Some(text) = read_private(path)? else {
+        return Ok(Vec::new());
     };
-    check_private_file(path)?;
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -95,15 +92,32 @@ pub fn read_previous_keys(path: &Path) -> Result<Vec<MasterKey>, SecretsError> {
         .collect()
 }
 
+/// The text of a private file, `None` if it does not exist. The mode is checked on the file
+/// opened, not on the path again, so a rename over `path` in between can't fail the read.
+fn read_private(path: &Path) -> Result<Option<String>, SecretsError> {
+    use std::io::Read as _;
+    let io = io_error(path);
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    check_private_metadata(path, &file.metadata().map_err(&io)?)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io)?;
+    Ok(Some(text))
+}
+
 /// Refuses a file whose mode lets group or others read or write it.
 pub fn check_private_file(path: &Path) -> Result<(), SecretsError> {
+    check_private_metadata(path, &std::fs::metadata(path).map_err(io_error(path))?)
+}
+
+fn check_private_metadata(path: &Path, metadata: &std::fs::Metadata) -> Result<(), SecretsError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(io_error(path))?
-            .permissions()
-            .mode();
+        let mode = metadata.permissions().mode();
         if mode & 0o066 != 0 {
             return Err(SecretsError::KeyFileMode {
                 path: path.display().to_string(),

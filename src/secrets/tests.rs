@@ -167,3 +167,28 @@ fn rejects_short_keys() {
     assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
     assert!(MasterKey::from_base64("not base64!").is_err());
 }
+
+#[test]
+fn file_ring_read_during_the_rotations_rename_always_holds_the_new_key() {
+    // A rotation renames `<path>.new` over `path` after re-sealing; a server reading the
+    // files at that moment must see the new key in one of the two places.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.key");
+    for _ in 0..200 {
+        std::fs::remove_file(&path).ok();
+        MasterKey::load_or_create(&path).unwrap();
+        let new = MasterKey::generate();
+        let staged = MasterKey::staged_path(&path);
+        write_private_atomically(&staged, &new.to_base64()).unwrap();
+        let sealed = new.seal(b"v", "SK1").unwrap();
+        let rename = {
+            let (staged, path) = (staged.clone(), path.clone());
+            std::thread::spawn(move || std::fs::rename(staged, path).unwrap())
+        };
+        while !rename.is_finished() {
+            let ring = MasterKey::load_file_ring(&path).unwrap();
+            assert!(ring.open(&sealed, "SK1").is_ok(), "the new key was missed");
+        }
+        rename.join().unwrap();
+    }
+}

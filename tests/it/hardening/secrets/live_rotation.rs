@@ -4,6 +4,7 @@
 //! under the new key.
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pushgate::auth::api_keys;
@@ -46,23 +47,26 @@ async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
         move |auth: String| {
             let (client, url) = (client.clone(), format!("{base}/v1/keys"));
             async move {
-                let res = client.get(url).header("Authorization", auth).send().await;
-                res.map(|r| r.status().as_u16()).unwrap_or(0)
+                match client.get(url).header("Authorization", auth).send().await {
+                    Ok(res) => (res.status().as_u16(), res.text().await.unwrap_or_default()),
+                    Err(e) => (0, e.to_string()),
+                }
             }
         }
     };
     for _ in 0..200 {
-        if get(auth.clone()).await == 200 {
+        if get(auth.clone()).await.0 == 200 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
     // Steady authenticated traffic through the rotation.
+    // Every failure's status (0: no answer) and body, for the assertion's message.
     let (done, ok, failed) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::<(u16, String)>::new())),
     );
     let load = {
         let (done, ok, failed, auth) = (done.clone(), ok.clone(), failed.clone(), auth.clone());
@@ -70,9 +74,11 @@ async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
                 match get(auth.clone()).await {
-                    200 => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => failed.fetch_add(1, Ordering::Relaxed),
-                };
+                    (200, _) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => failed.lock().unwrap().push(other),
+                }
             }
         })
     };
@@ -81,19 +87,21 @@ async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
         .await;
     // Traffic goes on after the rotation (bounded: a server that can't open the re-sealed
     // secrets only fails).
-    let (before, seen) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let answered = || ok.load(Ordering::Relaxed) + failed.lock().unwrap().len();
+    let before = answered();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while ok.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < before + seen + 20
-        && std::time::Instant::now() < deadline
-    {
+    while answered() < before + 20 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     done.store(true, Ordering::Relaxed);
     load.await.unwrap();
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "requests failed during the rotation"
+    let failed = failed.lock().unwrap().clone();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed during the rotation, first ones (status, body): {:?}",
+        failed.len(),
+        failed.len() + ok.load(Ordering::Relaxed),
+        &failed[..failed.len().min(5)]
     );
 
     // A key made now is sealed under the new key alone.
@@ -123,7 +131,7 @@ async fn rotating_the_key_file_under_a_running_server_fails_no_request() {
         "sealed under an old key"
     );
     let new_auth = basic(&sid, created["secret"].as_str().unwrap());
-    assert_eq!(get(new_auth).await, 200);
+    assert_eq!(get(new_auth).await.0, 200);
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
