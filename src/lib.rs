@@ -160,7 +160,7 @@ pub async fn start_services(
     let event_streams = http::stream_caps::EventStreams::new(AppState::event_stream_caps(&config));
     let twilio_links = twilio::TwilioLinks::new(store.clone(), master_key.clone());
     let twilio_webhook = twilio::Webhook::new(twilio_links.clone(), invites.clone());
-    Ok(AppState {
+    Ok(AppState::new(http::Services {
         twilio_links,
         twilio_webhook,
         event_streams,
@@ -174,7 +174,7 @@ pub async fn start_services(
         registrations,
         stopping: Arc::new(tokio::sync::watch::channel(false).0),
         metrics,
-    })
+    }))
 }
 
 /// Opens the store (applying migrations) and serves the API on `listener` until `shutdown`

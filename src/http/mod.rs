@@ -38,9 +38,26 @@ use crate::metrics::Metrics;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
-/// What every handler can reach.
+/// What every handler can reach. Axum clones the state for every request, so it is one
+/// `Arc` over [`Services`] (a clone is one reference count, not one per service).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services and settings behind an [`AppState`].
+pub struct Services {
     pub store: Store,
     pub master_key: Arc<MasterKey>,
     pub config: Arc<Config>,
