@@ -248,3 +248,24 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod build {
+    /// `.cargo/config.toml` builds the bundled SQLite without memory statistics (one
+    /// process-wide mutex per allocation otherwise); a build that lost the setting fails here.
+    #[test]
+    fn sqlite_is_built_without_memory_statistics() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let used: i64 = conn
+            .query_row(
+                "SELECT sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            used, 1,
+            "LIBSQLITE3_FLAGS from .cargo/config.toml not applied"
+        );
+    }
+}
