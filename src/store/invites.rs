@@ -196,20 +196,6 @@ pub(super) const INVITE_OF_ACCOUNT: &str = select_invite!("WHERE sid = $1 AND ac
 /// Looks up an invite by its SID alone.
 pub(super) const INVITE_BY_SID: &str = select_invite!("WHERE sid = $1");
 
-/// One invite through the sqlx pool (PostgreSQL; SQLite reads on its read pool, `hot/`).
-pub(super) async fn fetch_invite(
-    store: &Store,
-    sql: &'static str,
-    args: &[&str],
-) -> Result<Option<InviteRecord>, StoreError> {
-    let mut query = sqlx::query_as::<_, InviteRow>(sql);
-    for arg in args {
-        query = query.bind(*arg);
-    }
-    let row = query.fetch_optional(&store.pool).await?;
-    row.map(InviteRecord::try_from).transpose()
-}
-
 impl Store {
     /// The invite's deliveries.
     pub async fn deliveries(&self, invite: &InviteSid) -> Result<Vec<DeliveryRecord>, StoreError> {
@@ -217,6 +203,30 @@ impl Store {
             "WHERE invite_sid = $1 ORDER BY registration_sid"
         ))
         .bind(invite.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(DeliveryRecord::try_from).collect()
+    }
+
+    /// Up to `limit` open deliveries last written before `before`, in (`date_updated`, id)
+    /// order after `from` (keyset paging: each page is bounded, however many are open).
+    pub async fn open_deliveries_page(
+        &self,
+        before: i64,
+        from: Option<(i64, DeliveryId)>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let (from_time, from_id) =
+            from.map_or((i64::MIN, String::new()), |(t, id)| (t, id.to_string()));
+        let rows: Vec<DeliveryRow> = sqlx::query_as(select_delivery!(
+            "WHERE status IN ('queued', 'retrying') AND date_updated < $1 \
+             AND (date_updated > $2 OR (date_updated = $2 AND id > $3)) \
+             ORDER BY date_updated, id LIMIT $4"
+        ))
+        .bind(before)
+        .bind(from_time)
+        .bind(from_id)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(DeliveryRecord::try_from).collect()
