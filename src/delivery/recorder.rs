@@ -125,10 +125,12 @@ async fn write(
                     tracing::info!(registration = %sid,
                         "registration kept: re-registered after APNs reported its token dead");
                 }
+                let changed_by_sid: std::collections::HashMap<&str, _> =
+                    result.invites.iter().map(|c| (c.sid.as_str(), c)).collect();
                 let mut seen = std::collections::HashSet::new();
                 for u in updates {
                     if seen.insert(u.invite_sid.as_str()) {
-                        let changed = result.invites.iter().find(|c| c.sid == u.invite_sid);
+                        let changed = changed_by_sid.get(u.invite_sid.as_str()).copied();
                         changes.publish(InviteChange {
                             invite_sid: u.invite_sid.clone(),
                             status: changed.map(|c| c.status),

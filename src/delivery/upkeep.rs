@@ -15,10 +15,15 @@ use crate::store::Store;
 /// How often unused registrations are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
+/// Open deliveries read per tick of [`adopt_orphans`]: the read is bounded however many are
+/// open (a store that falls behind recording outcomes has many); the next tick reads on.
+const ORPHAN_PAGE: i64 = 1_000;
+
 /// Embedded: every half `after`, takes up open deliveries written more than `after` ago that
 /// this process's queue does not hold — an invite whose commit reported an error although
 /// PostgreSQL had written it (the connection broke during COMMIT), which would otherwise wait
-/// for the next start.
+/// for the next start. Each tick reads one page of [`ORPHAN_PAGE`], going on where the last
+/// one stopped, and starts over after the last page.
 pub async fn adopt_orphans(
     store: Store,
     queue: EmbeddedQueue,
@@ -27,20 +32,21 @@ pub async fn adopt_orphans(
 ) {
     let mut tick = tokio::time::interval((after / 2).max(Duration::from_millis(500)));
     tick.tick().await; // `resume` just ran
+    let mut from = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let Ok(open) = store.open_deliveries().await else {
+        let before = now_ms() - after.as_millis() as i64;
+        let Ok(page) = store.open_deliveries_page(before, from, ORPHAN_PAGE).await else {
             continue;
         };
-        let before = now_ms() - after.as_millis() as i64;
-        let orphans: Vec<_> = open
-            .into_iter()
-            .filter(|d| d.date_updated < before)
-            .filter(|d| !queue.holds(d.id))
-            .collect();
+        from = match page.last() {
+            Some(last) if page.len() as i64 == ORPHAN_PAGE => Some((last.date_updated, last.id)),
+            _ => None,
+        };
+        let orphans: Vec<_> = page.into_iter().filter(|d| !queue.holds(d.id)).collect();
         if orphans.is_empty() {
             continue;
         }
