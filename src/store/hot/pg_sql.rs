@@ -4,6 +4,12 @@
 //! `VALUES` list was a new statement (parsed and planned again) for every batch size — and a
 //! batch of invites with their deliveries is one statement (one round trip, no explicit
 //! transaction). SQLite keeps its one-row statements (`sql.rs`) on its writer thread.
+//!
+//! Row locks are taken in one order everywhere (deliveries by id, invites by SID) by a
+//! locking `ORDER BY … FOR [NO KEY] UPDATE` before the update: an `UPDATE … FROM UNNEST(…)`
+//! locks rows in whatever order its plan joins them (array order, or heap order under a hash
+//! join), and a call end and an outcome batch that touch two invites in opposite orders
+//! deadlock — PostgreSQL aborts one after `deadlock_timeout`, a 1 s stall and a retry.
 
 use crate::store::invites::invite_columns;
 
@@ -38,11 +44,14 @@ pub(super) const WRITE_INVITES: &str = "WITH new AS (\
 
 /// Ends a batch of invites (`$1` SIDs, `$2` final states, `$3` who answered, `$4` when),
 /// each if still open and, unless it is expiring, not past its expiry; returns them, ended.
+/// The rows are locked first, in SID order (see the module docs).
 pub(super) const END_MANY: &str = concat!(
-    "UPDATE invites SET status = u.u_status, answered_by = u.u_answered_by, \
+    "WITH locked AS MATERIALIZED (SELECT sid AS l_sid FROM invites WHERE sid = ANY($1) \
+       AND status IN ('queued', 'sending', 'delivered') ORDER BY sid FOR NO KEY UPDATE) \
+     UPDATE invites SET status = u.u_status, answered_by = u.u_answered_by, \
      date_updated = u.u_now \
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) \
-       AS u(u_sid, u_status, u_answered_by, u_now) \
+       AS u(u_sid, u_status, u_answered_by, u_now) JOIN locked ON locked.l_sid = u.u_sid \
      WHERE sid = u.u_sid AND status IN ('queued', 'sending', 'delivered') \
      AND (expires_at > u.u_now OR u.u_status = 'expired') RETURNING ",
     invite_columns!()
@@ -77,16 +86,20 @@ pub(super) const TOUCH: &str = "UPDATE registrations SET last_used = $1 \
 /// deliveries, read through `deliveries_invite` once per invite (one aggregate per invite,
 /// where three `EXISTS` probes each planned a bitmap scan of the open-deliveries index, and a
 /// join would seq-scan `deliveries` while its statistics are missing or stale); returns
-/// `sid`, `status` and `status_callback` of each.
-pub(super) const FINAL_CHECK: &str = "UPDATE invites SET status = CASE \
+/// `sid`, `status` and `status_callback` of each. Rows locked first, in SID order (see the
+/// module docs).
+pub(super) const FINAL_CHECK: &str = "WITH locked AS MATERIALIZED (SELECT sid AS l_sid \
+       FROM invites WHERE sid = ANY($2) AND status IN ('queued', 'sending') \
+       ORDER BY sid FOR NO KEY UPDATE) \
+     UPDATE invites SET status = CASE \
        WHEN s.accepted THEN 'delivered' WHEN s.open THEN 'sending' \
        WHEN s.expired THEN 'expired' ELSE 'failed' END, date_updated = $1 \
-     FROM UNNEST($2::text[]) AS t(t_sid) CROSS JOIN LATERAL (\
+     FROM locked CROSS JOIN LATERAL (\
        SELECT bool_or(d.status = 'accepted') AS accepted, \
        bool_or(d.status IN ('queued', 'retrying')) AS open, \
        bool_or(d.status = 'expired') AS expired \
-       FROM deliveries d WHERE d.invite_sid = t.t_sid) AS s \
-     WHERE invites.sid = t.t_sid AND invites.status IN ('queued', 'sending') \
+       FROM deliveries d WHERE d.invite_sid = locked.l_sid) AS s \
+     WHERE invites.sid = locked.l_sid AND invites.status IN ('queued', 'sending') \
      RETURNING invites.sid, invites.status, invites.status_callback";
 
 /// Up to `$2` open invites due by `$1` become expired. Every replica sweeps: rows another

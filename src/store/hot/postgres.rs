@@ -218,6 +218,10 @@ pub(super) async fn record_deliveries(
             .execute(&mut *tx)
             .await?;
     }
+    // Registrations touched in SID order (the invites are locked in SID order by the check).
+    touched.sort_unstable();
+    used.sort_unstable();
+    used.dedup();
     if !used.is_empty() {
         sqlx::query(pg_sql::TOUCH)
             .bind(now)
