@@ -1,6 +1,6 @@
-//! The outcome writers: workers hand them delivery outcomes; each writes whatever has piled
-//! up in one transaction (so the store is not the bottleneck), then tells listeners which
-//! invites changed.
+//! The outcome writer: workers hand it delivery outcomes; it writes whatever has piled up in
+//! one transaction (so the store is not the bottleneck), then tells listeners which invites
+//! changed.
 
 use std::time::Duration;
 
@@ -28,74 +28,38 @@ enum Record {
     Flush(oneshot::Sender<()>),
 }
 
-/// Writers on PostgreSQL: outcome batches are written by this many transactions at once, each
-/// writer taking the outcomes of its share of invites — so two outcomes of one delivery stay
-/// in order, and one invite's status is only ever recomputed by one writer (two writers each
-/// seeing the other's delivery still open would leave it `sending`). One writer's batch is a
-/// few round trips and a commit; alone it fell behind pushes at ~3,500 a second, and its queue
-/// grew. SQLite has one writer thread: one writer.
-const POSTGRES_WRITERS: usize = 2;
-
-/// Handle to the writer tasks.
+/// Handle to the writer task.
 #[derive(Clone)]
 pub struct Recorder {
-    writers: std::sync::Arc<[mpsc::UnboundedSender<Record>]>,
+    tx: mpsc::UnboundedSender<Record>,
 }
 
 impl Recorder {
-    /// Starts the writers, counting what batches did in `metrics`, tracked by `tasks`; they run
+    /// Starts the writer, counting what batches did in `metrics`, tracked by `tasks`; it runs
     /// until every handle is dropped, or until `tasks` is drained and nothing is left to write.
     pub fn start(store: Store, changes: Events, metrics: Metrics, tasks: &Tasks) -> Self {
-        let count = match store.kind() {
-            crate::config::StoreKind::Postgres => POSTGRES_WRITERS,
-            crate::config::StoreKind::Sqlite => 1,
-        };
-        let writers: Vec<_> = (0..count)
-            .map(|_| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tasks.spawn(write_loop(
-                    store.clone(),
-                    rx,
-                    changes.clone(),
-                    metrics.clone(),
-                    tasks.drained(),
-                ));
-                tx
-            })
-            .collect();
-        Self {
-            writers: writers.into(),
-        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tasks.spawn(write_loop(store, rx, changes, metrics, tasks.drained()));
+        Self { tx }
     }
 
     /// Queues a delivery outcome for writing; `then` runs once it is written.
     pub fn delivery(&self, update: DeliveryUpdate, then: Option<OnWritten>) {
-        let writer = share(update.invite_sid.as_str(), self.writers.len());
-        let _ = self.writers[writer].send(Record::Delivery(Box::new(update), then));
+        let _ = self.tx.send(Record::Delivery(Box::new(update), then));
     }
 
     /// Queues a credential rejection for writing.
     pub fn rejection(&self, rejection: CredentialRejection) {
-        let _ = self.writers[0].send(Record::Rejection(rejection));
+        let _ = self.tx.send(Record::Rejection(rejection));
     }
 
     /// Waits until everything queued so far is written.
     pub async fn flush(&self) {
-        for writer in self.writers.iter() {
-            let (done, wait) = oneshot::channel();
-            if writer.send(Record::Flush(done)).is_ok() {
-                let _ = wait.await;
-            }
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Record::Flush(done)).is_ok() {
+            let _ = wait.await;
         }
     }
-}
-
-/// Which of `writers` takes the outcomes of invite `sid`.
-fn share(sid: &str, writers: usize) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    sid.hash(&mut hasher);
-    (hasher.finish() % writers as u64) as usize
 }
 
 async fn write_loop(

@@ -196,6 +196,20 @@ pub(super) const INVITE_OF_ACCOUNT: &str = select_invite!("WHERE sid = $1 AND ac
 /// Looks up an invite by its SID alone.
 pub(super) const INVITE_BY_SID: &str = select_invite!("WHERE sid = $1");
 
+/// One invite through the sqlx pool (PostgreSQL; SQLite reads on its read pool, `hot/`).
+pub(super) async fn fetch_invite(
+    store: &Store,
+    sql: &'static str,
+    args: &[&str],
+) -> Result<Option<InviteRecord>, StoreError> {
+    let mut query = sqlx::query_as::<_, InviteRow>(sql);
+    for arg in args {
+        query = query.bind(*arg);
+    }
+    let row = query.fetch_optional(&store.pool).await?;
+    row.map(InviteRecord::try_from).transpose()
+}
+
 impl Store {
     /// The invite's deliveries.
     pub async fn deliveries(&self, invite: &InviteSid) -> Result<Vec<DeliveryRecord>, StoreError> {

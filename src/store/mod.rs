@@ -181,7 +181,7 @@ impl Store {
         let pool = options.connect(url).await?;
         let backend = match sqlite_file {
             Some(path) => Backend::Sqlite(sqlite::Fast::open(path, wal::WalBound::DEFAULT)?),
-            None => Backend::Postgres(hot_pool(url, max_connections, acquire_timeout).await?),
+            None => Backend::Postgres,
         };
         let store = Self {
             pool,
@@ -233,41 +233,11 @@ impl Store {
 
     /// Closes every connection (used at shutdown).
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(fast) => fast.close(),
-            Backend::Postgres(pool) => pool.close().await,
+        if let Backend::Sqlite(fast) = &self.backend {
+            fast.close();
         }
         self.pool.close().await;
     }
-}
-
-/// A connection idle at least this long is pinged before use; one in use more recently is
-/// taken as alive (a broken one fails its query, and sqlx's ping on release then drops it).
-const PING_IF_IDLE: Duration = Duration::from_secs(10);
-
-/// PostgreSQL's pool for the hot paths (`hot/postgres.rs`), typed so that batches bind
-/// arrays. sqlx pings every connection before use by default — one more round trip per query
-/// at thousands of queries a second — so only connections idle for [`PING_IF_IDLE`] are.
-async fn hot_pool(
-    url: &str,
-    max_connections: u32,
-    acquire_timeout: Duration,
-) -> Result<sqlx::PgPool, StoreError> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(acquire_timeout)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-        .connect(url)
-        .await?;
-    Ok(pool)
 }
 
 async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

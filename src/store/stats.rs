@@ -81,7 +81,7 @@ impl Store {
             credentials,
             sqlite_wal_bytes: match &self.backend {
                 super::hot::Backend::Sqlite(fast) => Some(fast.wal_bytes()),
-                super::hot::Backend::Postgres(_) => None,
+                super::hot::Backend::Postgres => None,
             },
         })
     }

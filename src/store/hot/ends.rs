@@ -5,7 +5,9 @@
 //! statement.
 
 use super::Backend;
+use super::sql::EXPIRE_DUE_POSTGRES;
 use crate::domain::{CallEnd, InviteSid, RegistrationSid};
+use crate::store::invites::InviteRow;
 use crate::store::{EndRequest, InviteRecord, Store, StoreError};
 
 impl Store {
@@ -49,7 +51,13 @@ impl Store {
             Backend::Sqlite(fast) => {
                 super::sqlite::expire_due(fast, &self.writer, now, limit).await?
             }
-            Backend::Postgres(pool) => super::postgres::expire_due(pool, now, limit).await?,
+            Backend::Postgres => {
+                sqlx::query_as::<_, InviteRow>(EXPIRE_DUE_POSTGRES)
+                    .bind(now)
+                    .bind(limit as i64)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
         };
         rows.into_iter().map(InviteRecord::try_from).collect()
     }
@@ -61,10 +69,20 @@ impl Store {
     ) -> Result<Vec<Option<InviteRecord>>, StoreError> {
         let rows = match &self.backend {
             Backend::Sqlite(fast) => super::sqlite::write_ends(fast, &self.writer, batch).await?,
-            Backend::Postgres(pool) => super::postgres::write_ends(pool, batch).await?,
+            Backend::Postgres => super::postgres::write_ends(self, batch).await?,
         };
         rows.into_iter()
             .map(|row| row.map(InviteRecord::try_from).transpose())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_end_of_a_batch_binds_its_own_values() {
+        let sql = super::super::sql::end_many(2);
+        assert!(sql.contains("($5::text, $6::text, $7::text, $8::bigint)"));
+        assert!(sql.contains("RETURNING sid, account_sid"));
     }
 }

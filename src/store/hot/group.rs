@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{DeliveryRecord, InviteRecord, Store, StoreError};
+use crate::store::{CreateInvite, DeliveryRecord, EndRequest, InviteRecord, Store, StoreError};
 
 /// Most requests written in one group commit.
 const GROUP_MAX: usize = 256;
@@ -69,21 +69,6 @@ impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
                             let _ = done.send(Ok(result));
                         }
                     }
-                    // The store is unavailable: every request of the batch hears it now (one
-                    // by one, each would wait out its own acquire timeout behind the others),
-                    // and so does every request queued while it failed (the store was down
-                    // for as long as they waited); requests after that try again.
-                    Err(StoreError::Unavailable(cause)) => {
-                        let message = cause.to_string();
-                        let unavailable = || Err(StoreError::Unavailable(message.clone().into()));
-                        for done in waiting {
-                            let _ = done.send(unavailable());
-                        }
-                        while let Ok(queued) = rx.try_recv() {
-                            taken.fetch_sub(1, Ordering::AcqRel);
-                            let _ = queued.done.send(unavailable());
-                        }
-                    }
                     // Alone, each request gets its own outcome: one bad row can't fail others.
                     Err(_) if requests.len() > 1 => {
                         for (request, done) in requests.iter().zip(waiting) {
@@ -133,3 +118,22 @@ impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
 
 /// An invite and its deliveries, as [`Store::create_invite`] writes them.
 pub(in crate::store) type NewInvite = (InviteRecord, Vec<DeliveryRecord>);
+
+/// The store's group committers (none in the committers' own handle).
+#[derive(Clone, Debug)]
+pub(in crate::store) struct Committers {
+    pub(super) invites: Group<NewInvite, CreateInvite>,
+    pub(super) ends: Group<EndRequest, Option<InviteRecord>>,
+}
+
+impl Committers {
+    /// Starts every committer on `store`.
+    pub(in crate::store) fn spawn(store: Store) -> Self {
+        Self {
+            invites: Group::spawn(store.clone(), |store, batch| {
+                Box::pin(store.write_invites(batch))
+            }),
+            ends: Group::spawn(store, |store, batch| Box::pin(store.write_ends(batch))),
+        }
+    }
+}

@@ -5,24 +5,21 @@
 //!
 //! Performance properties kept by both (see bench/README.md): one transaction per batch;
 //! concurrent invites and call ends written together by the group commit (`group.rs`), expiry
-//! as one set-based UPDATE (`ends.rs`); on PostgreSQL one statement per batch with one
-//! array per column (`pg_sql.rs`), on its own typed pool; cached prepared statements on SQLite, whose writes also hold the store's writer
+//! as one set-based UPDATE (`ends.rs`); multi-row INSERTs on
+//! PostgreSQL; cached prepared statements on SQLite, whose writes also hold the store's writer
 //! gate so the sqlx writers and the writer thread never contend on SQLite's lock.
 
-mod committers;
 mod ends;
 mod group;
-mod pg_reads;
-mod pg_sql;
 mod postgres;
 mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
-pub(super) use committers::Committers;
+pub(super) use group::Committers;
 
-use super::invites::{INVITE_BY_CALL, INVITE_BY_SID, INVITE_OF_ACCOUNT};
+use super::invites::{INVITE_BY_CALL, INVITE_BY_SID, INVITE_OF_ACCOUNT, fetch_invite};
 use super::sqlite::Fast;
 use super::{
     BatchResult, CreateInvite, CredentialRejection, DeliveryRecord, DeliveryUpdate, InviteRecord,
@@ -35,9 +32,8 @@ use crate::domain::{AccountSid, CallSid, Identity, InviteSid};
 pub(super) enum Backend {
     /// SQLite: its writer thread and read pool (every SQLite store has them).
     Sqlite(Arc<Fast>),
-    /// PostgreSQL: a typed pool for the hot paths (arrays bind only through it; the store's
-    /// `Any` pool serves the rest).
-    Postgres(sqlx::PgPool),
+    /// PostgreSQL: the sqlx pool of the store.
+    Postgres,
 }
 
 impl Store {
@@ -83,7 +79,7 @@ impl Store {
     ) -> Result<Vec<CreateInvite>, StoreError> {
         match &self.backend {
             Backend::Sqlite(fast) => sqlite::write_invites(fast, &self.writer, batch).await,
-            Backend::Postgres(pool) => postgres::write_invites(pool, batch).await,
+            Backend::Postgres => postgres::write_invites(self, batch).await,
         }
     }
 
@@ -98,9 +94,7 @@ impl Store {
             Backend::Sqlite(fast) => {
                 sqlite::record_deliveries(fast, &self.writer, updates, rejections, now).await
             }
-            Backend::Postgres(pool) => {
-                postgres::record_deliveries(pool, updates, rejections, now).await
-            }
+            Backend::Postgres => postgres::record_deliveries(self, updates, rejections, now).await,
         }
     }
 
@@ -112,15 +106,7 @@ impl Store {
     ) -> Result<Vec<Registration>, StoreError> {
         match &self.backend {
             Backend::Sqlite(fast) => sqlite::active_registrations(fast, account, identity),
-            Backend::Postgres(pool) => {
-                let key = (account.clone(), identity.clone());
-                if let Some(reads) = self.committers.as_ref().and_then(|c| c.reads.as_ref())
-                    && let Ok(result) = reads.registrations.submit(key).await
-                {
-                    return result;
-                }
-                postgres::active_registrations(pool, account, identity).await
-            }
+            Backend::Postgres => postgres::active_registrations(self, account, identity).await,
         }
     }
 
@@ -140,29 +126,13 @@ impl Store {
         account: &AccountSid,
         sid: &InviteSid,
     ) -> Result<Option<InviteRecord>, StoreError> {
-        if let Some(read) = self.grouped_invite_read(sid).await {
-            return Ok(read?.filter(|invite| &invite.account_sid == account));
-        }
         self.read_invite(INVITE_OF_ACCOUNT, &[sid.as_str(), account.as_str()])
             .await
     }
 
     /// An invite by SID alone (for the delivery engine and a phone's bridge token).
     pub async fn invite_by_sid(&self, sid: &InviteSid) -> Result<Option<InviteRecord>, StoreError> {
-        if let Some(read) = self.grouped_invite_read(sid).await {
-            return read;
-        }
         self.read_invite(INVITE_BY_SID, &[sid.as_str()]).await
-    }
-
-    /// On PostgreSQL, reads the invite with the other readers waiting (`pg_reads.rs`);
-    /// `None` where reads are not grouped (SQLite) or the reader is gone.
-    async fn grouped_invite_read(
-        &self,
-        sid: &InviteSid,
-    ) -> Option<Result<Option<InviteRecord>, StoreError>> {
-        let reads = self.committers.as_ref()?.reads.as_ref()?;
-        reads.invites.submit(sid.clone()).await.ok()
     }
 
     /// One invite by a lookup of `invites.rs`: on SQLite synchronously on a pooled read
@@ -175,10 +145,7 @@ impl Store {
     ) -> Result<Option<InviteRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(fast) => sqlite::read_invite(fast, sql, args),
-            Backend::Postgres(pool) => postgres::read_invite(pool, sql, args)
-                .await?
-                .map(InviteRecord::try_from)
-                .transpose(),
+            Backend::Postgres => fetch_invite(self, sql, args).await,
         }
     }
 }

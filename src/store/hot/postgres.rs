@@ -1,101 +1,103 @@
-//! The hot paths on PostgreSQL, on the store's typed pool: every batch binds one array per
-//! column (`pg_sql.rs`), so a statement has one text whatever the batch size and runs from
-//! each connection's prepared-statement cache; a burst of invites with their deliveries is
-//! one statement.
+//! The hot paths on PostgreSQL, through sqlx: multi-row INSERTs (a burst of invites costs a
+//! few statements and one commit), one transaction per batch, rows read by column name.
 //!
 //! Outcome batches arrive sorted by delivery id (`delivery::recorder`), so concurrent
 //! batches take their row locks in one order and never deadlock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use sqlx::PgPool;
 use sqlx::Row as _;
 
 use super::group::NewInvite;
-use super::{pg_sql, sql};
+use super::sql;
+use super::sql::end_many;
 use crate::domain::{AccountSid, Identity};
 use crate::store::EndRequest;
-use crate::store::invites::{INVITE_BY_CALL, InviteRecord, InviteRow};
+use crate::store::invites::{INVITE_BY_CALL, InviteRow};
 use crate::store::outcomes::{CredentialRejection, StatusRow};
 use crate::store::registrations::{ACTIVE, RegistrationRow};
 use crate::store::{
-    BatchResult, CreateInvite, DeliveryUpdate, Registration, RegistrationEffect, StoreError,
+    BatchResult, CreateInvite, DeliveryRecord, DeliveryUpdate, Registration, RegistrationEffect,
+    Store, StoreError,
 };
 
-/// [`Store::write_invites`](crate::store::Store) on PostgreSQL: one statement (row locks, no
-/// writer gate).
+/// [`Store::write_invites`] on PostgreSQL.
 pub(super) async fn write_invites(
-    pool: &PgPool,
+    store: &Store,
     batch: &[NewInvite],
 ) -> Result<Vec<CreateInvite>, StoreError> {
-    let invites = || batch.iter().map(|(invite, _)| invite);
-    let text = |f: fn(&InviteRecord) -> &str| invites().map(f).collect::<Vec<_>>();
-    let optional = |f: fn(&InviteRecord) -> Option<&str>| invites().map(f).collect::<Vec<_>>();
-    let deliveries: Vec<_> = batch.iter().flat_map(|(_, d)| d.iter()).collect();
-    let column = |f: fn(&crate::store::DeliveryRecord) -> String| {
-        deliveries.iter().map(|d| f(d)).collect::<Vec<_>>()
-    };
-    let rows = sqlx::query(pg_sql::WRITE_INVITES)
-        .bind(text(|i| i.sid.as_str()))
-        .bind(text(|i| i.account_sid.as_str()))
-        .bind(text(|i| i.call_sid.as_str()))
-        .bind(text(|i| i.to_identity.as_str()))
-        .bind(text(|i| &i.caller))
-        .bind(optional(|i| i.params.as_deref()))
-        .bind(text(|i| i.status.as_str()))
-        .bind(optional(|i| i.status_callback.as_deref()))
-        .bind(
-            invites()
-                .map(|i| i.api_key_sid.as_ref().map(|k| k.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(optional(|i| sql::cancel_push_column(i.cancel_push)))
-        .bind(text(|i| i.kind.as_str()))
-        .bind(optional(|i| i.payload.as_deref()))
-        .bind(invites().map(|i| i.expires_at).collect::<Vec<_>>())
-        .bind(invites().map(|i| i.date_created).collect::<Vec<_>>())
-        .bind(column(|d| d.id.to_string()))
-        .bind(column(|d| d.invite_sid.as_str().to_owned()))
-        .bind(column(|d| d.registration_sid.as_str().to_owned()))
-        .bind(column(|d| d.credential_sid.as_str().to_owned()))
-        .bind(column(|d| d.platform.as_str().to_owned()))
-        .bind(column(|d| d.device_token.as_hex().to_owned()))
-        .bind(column(|d| d.environment.as_str().to_owned()))
-        .bind(column(|d| d.status.as_str().to_owned()))
-        .bind(deliveries.iter().map(|d| d.attempts).collect::<Vec<_>>())
-        .bind(
-            deliveries
-                .iter()
-                .map(|d| d.date_updated)
-                .collect::<Vec<_>>(),
-        )
-        .fetch_all(pool)
-        .await?;
-    let mut inserted = HashSet::with_capacity(rows.len());
-    for row in rows {
-        inserted.insert(row.try_get::<String, _>("sid")?);
+    // Row locks, no writer gate.
+    let mut tx = store.pool.begin().await?;
+    let mut inserted = HashSet::new();
+    for chunk in batch.chunks(sql::INVITE_CHUNK) {
+        let text = sql::insert_invites(chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+        for (invite, _) in chunk {
+            query = query
+                .bind(invite.sid.as_str())
+                .bind(invite.account_sid.as_str())
+                .bind(invite.call_sid.as_str())
+                .bind(invite.to_identity.as_str())
+                .bind(&invite.caller)
+                .bind(invite.params.clone())
+                .bind(invite.status.as_str())
+                .bind(invite.status_callback.clone())
+                .bind(invite.api_key_sid.as_ref().map(|k| k.to_string()))
+                .bind(sql::cancel_push_column(invite.cancel_push))
+                .bind(invite.kind.as_str())
+                .bind(invite.payload.clone())
+                .bind(invite.expires_at)
+                .bind(invite.date_created);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            inserted.insert(row.try_get::<String, _>("sid")?);
+        }
     }
+    let deliveries: Vec<&DeliveryRecord> = batch
+        .iter()
+        .filter(|(invite, _)| inserted.contains(invite.sid.as_str()))
+        .flat_map(|(_, deliveries)| deliveries.iter())
+        .collect();
+    for chunk in deliveries.chunks(sql::DELIVERY_CHUNK) {
+        let text = sql::insert_deliveries(chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+        for d in chunk {
+            query = query
+                .bind(d.id.to_string())
+                .bind(d.invite_sid.as_str())
+                .bind(d.registration_sid.as_str())
+                .bind(d.credential_sid.as_str())
+                .bind(d.platform.as_str())
+                .bind(d.device_token.as_hex())
+                .bind(d.environment.as_str())
+                .bind(d.status.as_str())
+                .bind(d.attempts)
+                .bind(d.date_updated);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     let mut results = Vec::with_capacity(batch.len());
     for (invite, _) in batch {
-        if inserted.remove(invite.sid.as_str()) {
+        if inserted.contains(invite.sid.as_str()) {
             results.push(CreateInvite::Created);
             continue;
         }
         let existing: InviteRow = sqlx::query_as(INVITE_BY_CALL)
             .bind(invite.account_sid.as_str())
             .bind(invite.call_sid.as_str())
-            .fetch_one(pool)
+            .fetch_one(&store.pool)
             .await?;
         results.push(CreateInvite::Existing(Box::new(existing.try_into()?)));
     }
     Ok(results)
 }
 
-/// [`Store::write_ends`](crate::store::Store) on PostgreSQL: one statement. An invite named
-/// twice in a batch is ended by its first request (as if they ran one after the other: the
-/// later one would find it ended); the later ones get `None`.
+/// [`Store::write_ends`] on PostgreSQL: one statement per chunk. An invite named twice in a
+/// batch is ended by its first request (as if they ran one after the other: the later one
+/// would find it ended); the later ones get `None`.
 pub(super) async fn write_ends(
-    pool: &PgPool,
+    store: &Store,
     batch: &[EndRequest],
 ) -> Result<Vec<Option<InviteRow>>, StoreError> {
     let mut first: Vec<&EndRequest> = Vec::with_capacity(batch.len());
@@ -107,78 +109,66 @@ pub(super) async fn write_ends(
     }
     // Row locks taken in one order, so concurrent batches (other replicas) can't deadlock.
     first.sort_by(|a, b| a.sid.as_str().cmp(b.sid.as_str()));
-    let rows: Vec<InviteRow> = sqlx::query_as(pg_sql::END_MANY)
-        .bind(first.iter().map(|e| e.sid.as_str()).collect::<Vec<_>>())
-        .bind(first.iter().map(|e| e.to.as_str()).collect::<Vec<_>>())
-        .bind(
-            first
-                .iter()
-                .map(|e| e.answered_by.as_ref().map(|r| r.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(first.iter().map(|e| e.now).collect::<Vec<_>>())
-        .fetch_all(pool)
-        .await?;
-    let mut ended: HashMap<String, InviteRow> =
-        rows.into_iter().map(|row| (row.sid.clone(), row)).collect();
+    let mut ended: std::collections::HashMap<String, InviteRow> = Default::default();
+    let mut tx = store.pool.begin().await?;
+    for chunk in first.chunks(sql::INVITE_CHUNK) {
+        let mut query = sqlx::query_as::<_, InviteRow>(sqlx::AssertSqlSafe(end_many(chunk.len())));
+        for end in chunk {
+            query = query
+                .bind(end.sid.as_str())
+                .bind(end.to.as_str())
+                .bind(end.answered_by.as_ref().map(|r| r.as_str()))
+                .bind(end.now);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            ended.insert(row.sid.clone(), row);
+        }
+    }
+    tx.commit().await?;
     Ok(batch
         .iter()
         .map(|end| ended.remove(end.sid.as_str()))
         .collect())
 }
 
-/// [`Store::record_deliveries`](crate::store::Store) on PostgreSQL: one transaction.
+/// [`Store::record_deliveries`] on PostgreSQL.
 pub(super) async fn record_deliveries(
-    pool: &PgPool,
+    store: &Store,
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
     now: i64,
 ) -> Result<BatchResult, StoreError> {
     let mut result = BatchResult::default();
-    let mut tx = pool.begin().await?;
-    let chosen = one_per_delivery(updates);
-    if !chosen.is_empty() {
+    let mut tx = store.pool.begin().await?;
+    let mut touched = Vec::new();
+    let mut used = Vec::new();
+    for chunk in one_per_delivery(updates).chunks(sql::DELIVERY_CHUNK) {
         // Row locks first, in id order (the batch is sorted by id; the enqueue mark locks in
-        // the same order).
-        let ids: Vec<String> = chosen.iter().map(|u| u.id.to_string()).collect();
-        sqlx::query(pg_sql::LOCK_DELIVERIES)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(pg_sql::UPDATE_DELIVERIES)
-            .bind(now)
-            .bind(&ids)
-            .bind(chosen.iter().map(|u| u.status.as_str()).collect::<Vec<_>>())
-            .bind(chosen.iter().map(|u| u.attempts).collect::<Vec<_>>())
-            .bind(
-                chosen
-                    .iter()
-                    .map(|u| u.environment.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chosen.iter().map(|u| u.apns_status).collect::<Vec<_>>())
-            .bind(
-                chosen
-                    .iter()
-                    .map(|u| u.apns_reason.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chosen
-                    .iter()
-                    .map(|u| u.apns_id.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chosen.iter().map(|u| u.accepted_at).collect::<Vec<_>>())
-            .execute(&mut *tx)
-            .await?;
+        // the same order): a join may lock in heap order and deadlock with them.
+        let text = sql::lock_deliveries(chunk.len());
+        let mut lock = sqlx::query(sqlx::AssertSqlSafe(text));
+        for u in chunk {
+            lock = lock.bind(u.id.to_string());
+        }
+        lock.execute(&mut *tx).await?;
+        let text = sql::update_deliveries(chunk.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(text)).bind(now);
+        for u in chunk {
+            query = query
+                .bind(u.id.to_string())
+                .bind(u.status.as_str())
+                .bind(u.attempts)
+                .bind(u.environment.as_str())
+                .bind(u.apns_status)
+                .bind(u.apns_reason.clone())
+                .bind(u.apns_id.clone())
+                .bind(u.accepted_at);
+        }
+        query.execute(&mut *tx).await?;
     }
-    let mut touched: Vec<&str> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut used: Vec<&str> = Vec::new();
     for u in updates {
-        if seen.insert(u.invite_sid.as_str()) {
-            touched.push(u.invite_sid.as_str());
+        if !touched.contains(&u.invite_sid) {
+            touched.push(u.invite_sid.clone());
         }
         match &u.effect {
             None => {}
@@ -218,24 +208,20 @@ pub(super) async fn record_deliveries(
             .execute(&mut *tx)
             .await?;
     }
-    // Registrations touched in SID order (the invites are locked in SID order by the check).
-    touched.sort_unstable();
-    used.sort_unstable();
-    used.dedup();
-    if !used.is_empty() {
-        sqlx::query(pg_sql::TOUCH)
-            .bind(now)
-            .bind(&used)
-            .execute(&mut *tx)
-            .await?;
+    for chunk in used.chunks(sql::SID_CHUNK) {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql::touch(chunk.len()))).bind(now);
+        for sid in chunk {
+            query = query.bind(*sid);
+        }
+        query.execute(&mut *tx).await?;
     }
-    if !touched.is_empty() {
-        let rows: Vec<StatusRow> = sqlx::query_as(pg_sql::FINAL_CHECK)
-            .bind(now)
-            .bind(&touched)
-            .fetch_all(&mut *tx)
-            .await?;
-        for row in rows {
+    for chunk in touched.chunks(sql::SID_CHUNK) {
+        let text = sql::final_check(chunk.len());
+        let mut query = sqlx::query_as::<_, StatusRow>(sqlx::AssertSqlSafe(text)).bind(now);
+        for sid in chunk {
+            query = query.bind(sid.as_str());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
             result.invites.push(row.try_into()?);
         }
     }
@@ -262,44 +248,18 @@ fn one_per_delivery(updates: &[DeliveryUpdate]) -> Vec<&DeliveryUpdate> {
     chosen
 }
 
-/// [`Store::active_registrations`](crate::store::Store) on PostgreSQL.
+/// [`Store::active_registrations`] on PostgreSQL.
 pub(super) async fn active_registrations(
-    pool: &PgPool,
+    store: &Store,
     account: &AccountSid,
     identity: &Identity,
 ) -> Result<Vec<Registration>, StoreError> {
     let rows: Vec<RegistrationRow> = sqlx::query_as(ACTIVE)
         .bind(account.as_str())
         .bind(identity.as_str())
-        .fetch_all(pool)
+        .fetch_all(&store.pool)
         .await?;
     rows.into_iter().map(Registration::try_from).collect()
-}
-
-/// One invite by a lookup of `invites.rs`.
-pub(super) async fn read_invite(
-    pool: &PgPool,
-    sql: &'static str,
-    args: &[&str],
-) -> Result<Option<InviteRow>, StoreError> {
-    let mut query = sqlx::query_as::<_, InviteRow>(sql);
-    for arg in args {
-        query = query.bind(*arg);
-    }
-    Ok(query.fetch_optional(pool).await?)
-}
-
-/// [`Store::expire_due`](crate::store::Store) on PostgreSQL: one statement.
-pub(super) async fn expire_due(
-    pool: &PgPool,
-    now: i64,
-    limit: usize,
-) -> Result<Vec<InviteRow>, StoreError> {
-    Ok(sqlx::query_as(pg_sql::EXPIRE_DUE)
-        .bind(now)
-        .bind(limit as i64)
-        .fetch_all(pool)
-        .await?)
 }
 
 #[cfg(test)]

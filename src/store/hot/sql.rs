@@ -1,11 +1,15 @@
-//! The SQL text of SQLite's hot paths (one row per statement, cached on its writer thread),
-//! and the statements PostgreSQL shares with it (`pg_sql.rs` has PostgreSQL's batch
-//! statements). Every statement is `$n`-numbered (PostgreSQL's syntax, which the SQLite
-//! backend binds by number, see `store::sqlite::bind`).
+//! The SQL text of the hot paths, shared by both backends: every statement is `$n`-numbered
+//! (PostgreSQL's syntax, which the SQLite backend binds by number, see `store::sqlite::bind`),
+//! so each backend runs the very same text and only binds and reads differently.
 
 use crate::domain::CancelPush;
 use crate::store::invites::invite_columns;
 
+/// Invites per multi-row INSERT on PostgreSQL ([`INVITE_WIDTH`] parameters each).
+pub(super) const INVITE_CHUNK: usize = 200;
+/// Deliveries per multi-row INSERT on PostgreSQL (10 parameters each; well under SQLite's
+/// limit too).
+pub(super) const DELIVERY_CHUNK: usize = 200;
 /// SIDs per statement for the batched registration touches and invite status checks.
 pub(super) const SID_CHUNK: usize = 500;
 
@@ -65,6 +69,49 @@ pub(super) const UPDATE_DELIVERY: &str = "UPDATE deliveries SET status = $1, att
     apns_reason = COALESCE($5, apns_reason), apns_id = COALESCE($6, apns_id), \
     accepted_at = COALESCE($7, accepted_at), date_updated = $8 \
     WHERE id = $9 AND status IN ('queued', 'retrying')";
+/// `n` delivery updates in one statement (PostgreSQL): `$1` is the time, then 8 values per
+/// delivery (id, status, attempts, environment, apns_status, apns_reason, apns_id,
+/// accepted_at), with the rules of [`UPDATE_DELIVERY`]. Each id at most once per statement.
+pub(super) fn update_deliveries(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|r| {
+            let b = 1 + r * 8;
+            format!(
+                "(${}::text, ${}::text, ${}::bigint, ${}::text, ${}::bigint, ${}::text, \
+                 ${}::text, ${}::bigint)",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE deliveries SET status = u.u_status, attempts = u.u_attempts, \
+         environment = u.u_environment, apns_status = COALESCE(u.u_apns_status, apns_status), \
+         apns_reason = COALESCE(u.u_apns_reason, apns_reason), \
+         apns_id = COALESCE(u.u_apns_id, apns_id), \
+         accepted_at = COALESCE(u.u_accepted_at, accepted_at), date_updated = $1 \
+         FROM (VALUES {}) AS u(u_id, u_status, u_attempts, u_environment, u_apns_status, \
+         u_apns_reason, u_apns_id, u_accepted_at) \
+         WHERE id = u.u_id AND status IN ('queued', 'retrying')",
+        rows.join(", ")
+    )
+}
+
+/// Locks `n` deliveries (ids from `$1` on) in id order, for [`update_deliveries`].
+pub(super) fn lock_deliveries(n: usize) -> String {
+    let ids: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT id FROM deliveries WHERE id IN ({}) ORDER BY id FOR UPDATE",
+        ids.join(", ")
+    )
+}
+
 /// A push was accepted in the other environment: remember it, and touch.
 pub(super) const SET_ENVIRONMENT: &str =
     "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3";
@@ -134,6 +181,40 @@ pub(super) const EXPIRE_DUE_SQLITE: &str = concat!(
     invite_columns!()
 );
 
+/// The same on PostgreSQL, where every replica sweeps: rows another replica is ending are
+/// skipped, not waited for.
+pub(super) const EXPIRE_DUE_POSTGRES: &str = concat!(
+    "UPDATE invites SET status = 'expired', date_updated = $1 WHERE sid IN \
+     (SELECT sid FROM invites WHERE status IN ('queued', 'sending', 'delivered') \
+     AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+     AND status IN ('queued', 'sending', 'delivered') RETURNING ",
+    invite_columns!()
+);
+
+/// `n` ends in one statement on PostgreSQL (4 values each: sid, status, answered_by, now).
+pub(super) fn end_many(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|r| {
+            let b = r * 4;
+            format!(
+                "(${}::text, ${}::text, ${}::text, ${}::bigint)",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE invites SET status = u.u_status, answered_by = u.u_answered_by, \
+         date_updated = u.u_now FROM (VALUES {}) AS u(u_sid, u_status, u_answered_by, u_now) \
+         WHERE sid = u.u_sid AND status IN ('queued', 'sending', 'delivered') \
+         AND (expires_at > u.u_now OR u.u_status = 'expired') RETURNING {}",
+        rows.join(", "),
+        invite_columns!()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +227,8 @@ mod tests {
         ));
         assert!(touch(2).contains("IN ($2, $3) AND (last_used IS NULL"));
         assert!(final_check(1).contains("WHERE sid IN ($2) AND"));
+        let updates = update_deliveries(2);
+        assert!(updates.contains("($10::text, $11::text, $12::bigint"));
+        assert!(updates.ends_with("$17::bigint)) AS u(u_id, u_status, u_attempts, u_environment, u_apns_status, u_apns_reason, u_apns_id, u_accepted_at) WHERE id = u.u_id AND status IN ('queued', 'retrying')"));
     }
 }

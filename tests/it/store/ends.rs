@@ -107,10 +107,10 @@ async fn expiry_ends_only_due_open_invites_in_batches(backend: Backend) {
 
 /// An outcome batch (locking deliveries in id order, then their invites) and a batch of call
 /// ends (locking invites) on the same invites at once, with the deliveries' id order the
-/// reverse of the invites' SID order: every write lands, and PostgreSQL counts no deadlock
-/// (each takes its invite locks in SID order). The race is narrow: this did not reproduce the
-/// deadlock of the unordered statements in a few tries (the bench did, under load), so it
-/// guards the outcome, not the lock order itself.
+/// reverse of the invites' SID order: every write lands, and PostgreSQL counts no deadlock.
+/// The race is narrow: this did not reproduce the deadlock of an `UPDATE … FROM UNNEST`
+/// version of these statements in a few tries (the bench did, under load), so it guards the
+/// outcome, not the lock order itself.
 async fn outcomes_and_ends_of_the_same_invites_never_deadlock(backend: Backend) {
     let app = spawn_app(backend).await;
     let regs = registered(&app, "frank", &[device_token(7)]).await;
