@@ -152,7 +152,7 @@ async fn outcomes_and_ends_of_the_same_invites_never_deadlock(backend: Backend) 
     app.stop().await.unwrap();
     // A deadlock's victim may have been a group commit, retried request by request and then
     // written: PostgreSQL's own count tells. The gateway's backends report it as they exit.
-    if let Some(url) = database.filter(|u| u.starts_with("postgres")) {
+    if let Some(url) = database.filter(|_| backend == Backend::Postgres) {
         use sqlx::Connection as _;
         let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
         let count = "SELECT numbackends::bigint, deadlocks FROM pg_stat_database \
