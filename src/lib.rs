@@ -96,7 +96,7 @@ pub async fn start_services(
         std::time::Duration::from_millis(config.credential_validation_wait_ms),
     );
     let tasks = tasks::Tasks::new();
-    let (mut events, callback_queue) = events::Events::new();
+    let (mut events, callback_queue) = events::Events::new(metrics.clone());
     let redis = match &config.redis_url {
         Some(url) => {
             let conn = redis_conn::connect(url)

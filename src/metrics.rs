@@ -90,7 +90,7 @@ pub struct Families {
     /// `swept` (enqueued from the outbox after missing Redis), `enqueue_failed`.
     pub queue_events: IntCounterVec,
     /// Status callbacks by result: `sent`, `retried`, `failed`, `refused` (target address
-    /// not allowed).
+    /// not allowed), `dropped` (more were waiting than their bounds allow).
     pub callbacks: IntCounterVec,
     /// API key store reads by the key cache: `found` or `absent`.
     pub api_key_lookups: IntCounterVec,

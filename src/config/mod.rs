@@ -177,6 +177,9 @@ pub struct Config {
     /// Most invites waiting for their group commit; more get 503 + Retry-After (a store
     /// that can't keep up sheds load instead of queueing it in memory).
     pub max_waiting_invites: usize,
+    /// Most invites whose status callbacks are being sent at once (per process); beyond, a
+    /// new invite's callback is dropped and counted (a final one is replayed a minute later).
+    pub max_invites_calling_back: usize,
 }
 
 impl Default for Config {
@@ -236,6 +239,7 @@ impl Default for Config {
             max_event_streams_per_registration: 4,
             max_event_streams: 10_000,
             max_waiting_invites: 512,
+            max_invites_calling_back: 4_096,
         }
     }
 }

@@ -54,6 +54,9 @@ impl Config {
         if self.max_waiting_invites == 0 {
             return invalid("max_waiting_invites must be at least 1");
         }
+        if self.max_invites_calling_back == 0 {
+            return invalid("max_invites_calling_back must be at least 1");
+        }
         if self.max_registrations_per_identity == 0 {
             return invalid("max_registrations_per_identity must be at least 1");
         }

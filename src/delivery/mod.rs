@@ -52,6 +52,9 @@ use crate::tasks::Tasks;
 use embedded::EmbeddedQueue;
 use worker::Worker;
 
+/// Open deliveries read per page when the embedded queue resumes the outbox at start.
+const RESUME_PAGE: usize = 1_000;
+
 /// The running delivery machinery of this process.
 pub struct Engine {
     queue: Arc<dyn Producer>,
@@ -160,7 +163,7 @@ impl Engine {
             consumer: Mutex::new(Some(consumer)),
         });
         if let Some(embedded) = embedded {
-            engine.resume(&store).await?;
+            Self::resume(&store, &embedded).await?;
             let after = Duration::from_millis(config.queue_sweep_after_ms);
             tasks.spawn(upkeep::adopt_orphans(
                 store.clone(),
@@ -172,14 +175,30 @@ impl Engine {
         Ok(engine)
     }
 
-    async fn resume(&self, store: &Store) -> Result<(), StoreError> {
-        let open = store.open_deliveries().await?;
-        if open.is_empty() {
-            return Ok(());
+    /// Queues the outbox's open deliveries, oldest first, a page at a time and only as many
+    /// as the queue has room for (the orphan sweep takes up the rest as room frees up).
+    async fn resume(store: &Store, queue: &EmbeddedQueue) -> Result<(), StoreError> {
+        let (mut from, mut resumed) = (None, 0usize);
+        loop {
+            let limit = queue.room().min(RESUME_PAGE);
+            if limit == 0 {
+                break;
+            }
+            let page = store
+                .open_deliveries_page(i64::MAX, from, limit as i64)
+                .await?;
+            let full = page.len() == limit;
+            from = page.last().map(|last| (last.date_updated, last.id));
+            let jobs = job::jobs_from_store(store, &page).await?;
+            resumed += jobs.len();
+            queue.enqueue(jobs);
+            if !full {
+                break;
+            }
         }
-        let jobs = job::jobs_from_store(store, &open).await?;
-        tracing::info!(deliveries = jobs.len(), "resuming open deliveries");
-        self.queue.enqueue(jobs);
+        if resumed > 0 {
+            tracing::info!(deliveries = resumed, "resuming open deliveries");
+        }
         Ok(())
     }
 

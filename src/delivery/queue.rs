@@ -41,9 +41,9 @@ pub trait Acknowledge: Send {
     /// retry timer immediately).
     fn settle(self: Box<Self>, job: &DeliveryJob, how: Settle) -> Option<OnWritten>;
 
-    /// Whether the worker slot the delivery holds is kept until its outcome is written
-    /// (Redis: a replica never has more pushes sent-but-unrecorded than slots), rather than
-    /// released when the worker is done with it.
+    /// Whether the worker slot the delivery holds is kept until its outcome is written (both
+    /// backends do: a process never has more pushes sent-but-unrecorded than slots, so the
+    /// outcome writer's queue is bounded), rather than released when the worker is done.
     fn keeps_slot_until_written(&self) -> bool {
         false
     }

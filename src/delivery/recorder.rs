@@ -1,6 +1,12 @@
 //! The outcome writer: workers hand it delivery outcomes; it writes whatever has piled up in
 //! one transaction (so the store is not the bottleneck), then tells listeners which invites
 //! changed.
+//!
+//! Bounded by the worker slots: on either queue a delivery keeps its slot until its outcome
+//! is written (see [`super::queue::Acknowledge::keeps_slot_until_written`]), so at most
+//! `delivery_concurrency` outcomes (and their credential rejections) wait here; a store slower
+//! than the pushes slows the workers down, and the deliveries wait in the queue (the outbox or
+//! the Redis stream), not in memory.
 
 use std::time::Duration;
 
@@ -18,8 +24,8 @@ use crate::tasks::Tasks;
 /// Most outcomes written in one transaction.
 const MAX_BATCH: usize = 512;
 /// Attempts to write a batch before giving up on it (about a minute: a database restart fits).
-/// Its deliveries are then resumed at the next start (embedded), or their stream entries,
-/// never acknowledged, are claimed by another replica (Redis).
+/// Its deliveries, still open in the store, are then let go of and sent again: taken up by the
+/// orphan sweep (embedded), or their stream entries, never acknowledged, claimed (Redis).
 const WRITE_ATTEMPTS: u32 = 36;
 
 enum Record {
@@ -149,8 +155,8 @@ async fn write(
     }
     tracing::error!(
         outcomes = updates.len(),
-        "giving up recording outcomes; their deliveries will be resumed at the next start \
-         (or claimed by another replica)"
+        "giving up recording outcomes; their deliveries will be sent again (taken up by the \
+         orphan sweep, or claimed from the Redis stream)"
     );
     false
 }

@@ -22,7 +22,7 @@ const ORPHAN_PAGE: i64 = 1_000;
 /// Embedded: every half `after`, takes up open deliveries written more than `after` ago that
 /// this process's queue does not hold — an invite whose commit reported an error although
 /// PostgreSQL had written it (the connection broke during COMMIT), which would otherwise wait
-/// for the next start. Each tick reads one page of [`ORPHAN_PAGE`], going on where the last
+/// for the next start, or one left in the outbox while the queue was full. Each tick reads one page of [`ORPHAN_PAGE`], going on where the last
 /// one stopped, and starts over after the last page.
 pub async fn adopt_orphans(
     store: Store,
@@ -38,12 +38,17 @@ pub async fn adopt_orphans(
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        // A full queue takes nothing: no read until there is room.
+        let limit = ORPHAN_PAGE.min(queue.room() as i64);
+        if limit == 0 {
+            continue;
+        }
         let before = now_ms() - after.as_millis() as i64;
-        let Ok(page) = store.open_deliveries_page(before, from, ORPHAN_PAGE).await else {
+        let Ok(page) = store.open_deliveries_page(before, from, limit).await else {
             continue;
         };
         from = match page.last() {
-            Some(last) if page.len() as i64 == ORPHAN_PAGE => Some((last.date_updated, last.id)),
+            Some(last) if page.len() as i64 == limit => Some((last.date_updated, last.id)),
             _ => None,
         };
         let orphans: Vec<_> = page.into_iter().filter(|d| !queue.holds(d.id)).collect();
@@ -54,7 +59,8 @@ pub async fn adopt_orphans(
             Ok(jobs) => {
                 tracing::warn!(
                     deliveries = jobs.len(),
-                    "open deliveries this process never queued (written despite an error?): sending them"
+                    "open deliveries this process did not hold (left while its queue was full, or \
+                     written despite an error): sending them"
                 );
                 queue.enqueue(jobs);
             }

@@ -44,8 +44,8 @@ impl Relay {
         self,
         local: broadcast::Sender<InviteChange>,
         tasks: &Tasks,
-    ) -> mpsc::UnboundedSender<InviteChange> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> mpsc::Sender<InviteChange> {
+        let (tx, rx) = mpsc::channel(super::RELAY_BACKLOG);
         tasks.spawn(publish(
             self.conn,
             self.channel.clone(),
@@ -69,11 +69,16 @@ async fn publish(
     mut conn: ConnectionManager,
     channel: String,
     origin: String,
-    mut rx: mpsc::UnboundedReceiver<InviteChange>,
+    mut rx: mpsc::Receiver<InviteChange>,
     drained: CancellationToken,
 ) {
     loop {
-        let Some(first) = crate::tasks::next_or_drained(&mut rx, &drained).await else {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => first,
+            _ = drained.cancelled() => None,
+        };
+        let Some(first) = first else {
             return;
         };
         let mut pipe = redis::pipe();

@@ -22,7 +22,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use secrecy::ExposeSecret;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::callback_dns::{GuardedResolver, refused};
@@ -121,7 +121,7 @@ const RECOVER_WITHIN_MS: i64 = 24 * 3600 * 1000;
 pub fn start(
     store: Store,
     master: Arc<MasterKey>,
-    changes: mpsc::UnboundedReceiver<InviteChange>,
+    changes: mpsc::Receiver<InviteChange>,
     events: crate::events::Events,
     config: &Config,
     metrics: Metrics,
@@ -129,7 +129,17 @@ pub fn start(
 ) -> tokio::task::JoinHandle<()> {
     tasks.spawn(recover(store.clone(), events, tasks.stopping()));
     let sender = Sender::new(config, metrics);
-    tasks.spawn(dispatch(store, master, changes, sender, tasks.clone()))
+    // Each invite being called back holds a task and, while its receiver is slow, a
+    // connection (for up to six attempts of five seconds): `max_invites_calling_back` bounds
+    // them; beyond, a new invite's callback is dropped (a final one is replayed by `recover`).
+    let calling_back = Arc::new(Semaphore::new(config.max_invites_calling_back.max(1)));
+    tasks.spawn(dispatch(
+        store,
+        master,
+        changes,
+        (sender, calling_back),
+        tasks.clone(),
+    ))
 }
 
 async fn recover(store: Store, events: crate::events::Events, stop: CancellationToken) {
@@ -163,11 +173,12 @@ async fn recover(store: Store, events: crate::events::Events, stop: Cancellation
 async fn dispatch(
     store: Store,
     master: Arc<MasterKey>,
-    mut changes: mpsc::UnboundedReceiver<InviteChange>,
-    sender: Sender,
+    mut changes: mpsc::Receiver<InviteChange>,
+    (sender, calling_back): (Sender, Arc<Semaphore>),
     tasks: Tasks,
 ) {
     let stop = tasks.drained();
+    let most = calling_back.available_permits();
     let mut queues: HashMap<InviteSid, (mpsc::UnboundedSender<Outgoing>, u64)> = HashMap::new();
     loop {
         let change = tokio::select! {
@@ -192,17 +203,26 @@ async fn dispatch(
                 continue;
             }
         };
-        let (queue, sequence) = queues.entry(change.invite_sid.clone()).or_insert_with(|| {
+        if !queues.contains_key(&change.invite_sid) {
+            let Ok(slot) = calling_back.clone().try_acquire_owned() else {
+                sender.count("dropped");
+                tracing::warn!(invite = %change.invite_sid, event = status.event_name(),
+                    "status callback dropped: {most} invites are being called back already");
+                continue;
+            };
+            // At most the invite's few events: ringing, then its final one.
             let (tx, rx) = mpsc::unbounded_channel();
-            tasks.spawn(send_in_order(
-                sender.clone(),
-                store.clone(),
-                master.clone(),
-                rx,
-                stop.clone(),
-            ));
-            (tx, 0)
-        });
+            let (sender, store, master) = (sender.clone(), store.clone(), master.clone());
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                send_in_order(sender, store, master, rx, stop).await;
+                drop(slot);
+            });
+            queues.insert(change.invite_sid.clone(), (tx, 0));
+        }
+        let Some((queue, sequence)) = queues.get_mut(&change.invite_sid) else {
+            continue;
+        };
         *sequence += 1;
         let body = serde_json::json!({
             "event": status.event_name(),

@@ -245,13 +245,4 @@ impl Store {
         .await?;
         rows.into_iter().map(DeliveryRecord::try_from).collect()
     }
-
-    /// Deliveries not final yet (queued or waiting for a retry), oldest invites first.
-    pub async fn open_deliveries(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let rows: Vec<DeliveryRow> =
-            sqlx::query_as(select_delivery!("WHERE status IN ('queued', 'retrying')"))
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter().map(DeliveryRecord::try_from).collect()
-    }
 }

@@ -1,6 +1,6 @@
 //! Status callbacks: sent in order, signed, retried after a failure, refused for internal
-//! hosts unless allowed, and a final callback lost with a stopped replica replayed by the
-//! next one.
+//! hosts unless allowed, a final callback lost with a stopped replica replayed by the next
+//! one, and the invites called back at once bounded.
 
 use std::sync::{Arc, Mutex};
 
@@ -186,7 +186,54 @@ async fn lost_final_callbacks_are_replayed(b: Backend) {
     replica.stop().await.unwrap();
 }
 
+/// A receiver that holds every request until released; how many it got.
+async fn stalled_receiver() -> (Arc<tokio::sync::Semaphore>, Arc<Mutex<u32>>, String) {
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let got = Arc::new(Mutex::new(0u32));
+    let (held, count) = (release.clone(), got.clone());
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move || {
+            let (held, count) = (held.clone(), count.clone());
+            async move {
+                *count.lock().unwrap() += 1;
+                let _ = held.acquire().await.map(|p| p.forget());
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (release, got, url)
+}
+
+/// With a receiver that does not answer, at most `max_invites_calling_back` invites hold a
+/// callback in flight: the next invite's callback is dropped and counted, not queued.
+async fn callbacks_to_a_stalled_receiver_are_bounded(b: Backend) {
+    let (app, apns) = spawn_app_with_apns(b, |c| {
+        c.status_callback_allowed_hosts = vec!["127.0.0.1".into()];
+        c.max_invites_calling_back = 1;
+    })
+    .await;
+    let (release, got, url) = stalled_receiver().await;
+    ring(&app, &apns, 1, json!({"status_callback": url})).await;
+    ring(&app, &apns, 1, json!({"status_callback": url})).await;
+    let dropped = r#"pushgate_status_callbacks_total{result="dropped"} 1"#;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !app.metrics_text().await.contains(dropped) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no callback dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(*got.lock().unwrap(), 1, "one invite's callback in flight");
+    release.add_permits(16);
+}
+
 store_tests!(
     status_callbacks_arrive_in_order_signed_and_retried,
     lost_final_callbacks_are_replayed,
+    callbacks_to_a_stalled_receiver_are_bounded,
 );
