@@ -178,7 +178,9 @@ pub struct Throughput {
 }
 
 /// Pushes: received in the window and per second; over the whole run, expected (the sum of
-/// the 202s' `devices`), received, and lost (expected but never received).
+/// the 202s' `devices`), received, lost (expected but never received), and the deliveries the
+/// store still had open once the gateways had stopped (0 unless an outcome was never written;
+/// absent when the benchmark does not own the store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pushes {
     pub in_window: u64,
@@ -186,6 +188,8 @@ pub struct Pushes {
     pub expected_total: u64,
     pub received_total: u64,
     pub lost: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_open: Option<u64>,
 }
 
 /// CPU and memory of one process over the measured window.
@@ -290,6 +294,13 @@ impl Report {
             "pushes lost",
             format!("{} of {} expected", p.lost, p.expected_total),
         );
+        if let Some(open) = p.left_open {
+            row(
+                &mut out,
+                "left open",
+                format!("{open} deliveries in the store"),
+            );
+        }
         row(&mut out, "invite→push ms", percentiles(&self.latency_ms));
         let by_second: Vec<String> = self
             .max_latency_ms_by_second

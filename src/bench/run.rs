@@ -48,18 +48,47 @@ pub(super) async fn run_in(
         collector.errors_of("gateway_exited", exited);
     }
     let (store, registrations) = (under_test.store, under_test.seeded.registrations);
+    let database_url = under_test.database_url.clone();
     under_test.stop().await;
+    let left_open = match database_url {
+        Some(url) => left_open(&url).await,
+        None => None,
+    };
+    if let Some(n) = left_open.filter(|n| *n > 0) {
+        collector.errors_of("left_open", n);
+    }
     apns.sim.shutdown().await;
     if let Some(fcm) = &fcm {
         fcm.shutdown().await;
     }
     let settings = Settings::new(opts, store, registrations);
-    Ok(report(
+    let mut report = report(
         (opts, date, settings),
         &collector,
         (usage, follow_ups),
         simulator_ceiling,
-    ))
+    );
+    report.pushes.left_open = left_open;
+    Ok(report)
+}
+
+/// Deliveries the store at `url` still has open (queued or waiting for a retry): after the
+/// gateways drained, every push the run caused should have its outcome written. `None` (with
+/// a message) when the store can't be read.
+async fn left_open(url: &str) -> Option<u64> {
+    let counted = async {
+        let store = crate::store::Store::connect(url, 1).await?;
+        let (open, _) = store.open_deliveries().await?;
+        store.close().await;
+        Ok::<_, crate::store::StoreError>(open)
+    };
+    match counted.await {
+        Ok(open) => Some(u64::try_from(open).unwrap_or(0)),
+        Err(e) => {
+            eprintln!("bench: counting the deliveries left open: {e}");
+            None
+        }
+    }
 }
 
 /// The warm-up and the measured window: the load at `opts.rate` and its follow-ups, then up
@@ -226,6 +255,7 @@ fn report(
             expected_total: expected,
             received_total: received,
             lost,
+            left_open: None,
         },
         pushes_by_platform: platforms::by_platform(collector, opts.android_share, secs),
         latency_ms,

@@ -25,6 +25,8 @@ pub(super) struct UnderTest {
     pub bases: Vec<String>,
     /// The store as the report names it: `sqlite`, `postgres`, or `target` (not ours).
     pub store: &'static str,
+    /// The store's URL, when the benchmark seeded it (not for `target`).
+    pub database_url: Option<String>,
     /// The children's Redis queue: its URL and this run's key prefix.
     redis_queue: Option<(String, String)>,
 }
@@ -64,6 +66,7 @@ impl UnderTest {
                     children: Vec::new(),
                     bases: vec![base],
                     store: "target",
+                    database_url: None,
                     redis_queue: None,
                 })
             }
@@ -207,6 +210,7 @@ async fn start_children(
         children,
         bases,
         store,
+        database_url: Some(url),
         redis_queue: redis_url.clone().zip(prefix),
     })
 }

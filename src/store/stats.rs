@@ -42,6 +42,18 @@ pub struct RegistrationCount {
 }
 
 impl Store {
+    /// How many deliveries are open (queued or waiting for a retry), and when the oldest of
+    /// them was last written.
+    pub async fn open_deliveries(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let open = sqlx::query(
+            "SELECT COUNT(*) AS open_count, MIN(date_updated) AS oldest FROM deliveries \
+             WHERE status IN ('queued', 'retrying')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((open.try_get("open_count")?, open.try_get("oldest")?))
+    }
+
     /// Reads the gauges' values.
     pub async fn gauges(&self) -> Result<Gauges, StoreError> {
         self.fold_registration_counts().await?;
@@ -66,13 +78,7 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-        let open = sqlx::query(
-            "SELECT COUNT(*) AS open_count, MIN(date_updated) AS oldest FROM deliveries \
-             WHERE status IN ('queued', 'retrying')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let (open_deliveries, oldest_open) = (open.try_get("open_count")?, open.try_get("oldest")?);
+        let (open_deliveries, oldest_open) = self.open_deliveries().await?;
         let credentials = self.all_credentials().await?;
         Ok(Gauges {
             registrations,

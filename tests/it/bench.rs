@@ -95,6 +95,10 @@ async fn short_run_reports_pushes(b: Backend) {
     assert!(n(&report["pushes"]["per_second"]) > 0.0);
     assert_eq!(report["pushes"]["lost"], 0, "{report}");
     assert_eq!(
+        report["pushes"]["left_open"], 0,
+        "every outcome written: {report}"
+    );
+    assert_eq!(
         report["pushes"]["received_total"], report["pushes"]["expected_total"],
         "two devices per invite: {report}"
     );
@@ -153,6 +157,10 @@ async fn short_run_ends_calls(b: Backend) {
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert_eq!(report["http_5xx"], 0, "{report}");
     assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    assert_eq!(
+        report["pushes"]["left_open"], 0,
+        "every outcome written: {report}"
+    );
     let f = &report["follow_ups"];
     for kind in ["accept", "reject", "cancel"] {
         let k = &f[kind];
@@ -225,6 +233,10 @@ fn half_the_devices_android() {
     assert_eq!(report["settings"]["android_share"], 0.5, "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    assert_eq!(
+        report["pushes"]["left_open"], 0,
+        "every outcome written: {report}"
+    );
     let by = &report["pushes_by_platform"];
     let (apn, fcm) = (&by["apn"], &by["fcm"]);
     assert!(n(&apn["received_total"]) > 0, "{report}");
@@ -270,6 +282,10 @@ async fn two_replicas_on_postgres_and_redis() {
     assert!(n(&report["invites"]["accepted"]) > 0.0, "{report}");
     assert!(n(&report["pushes"]["in_window"]) > 0.0, "{report}");
     assert_eq!(report["pushes"]["lost"], 0, "{report}");
+    assert_eq!(
+        report["pushes"]["left_open"], 0,
+        "every outcome written: {report}"
+    );
     assert_eq!(
         report["pushes"]["received_total"], report["pushes"]["expected_total"],
         "every push arrived, none twice: {report}"
