@@ -22,6 +22,9 @@ mod registrations;
 mod rekey;
 mod retention;
 mod sqlite;
+mod sqlite_writer;
+#[cfg(test)]
+mod sqlite_writer_tests;
 mod stats;
 mod twilio_calls;
 mod twilio_links;
@@ -179,14 +182,19 @@ impl Store {
                 .test_before_acquire(false);
         }
         let pool = options.connect(url).await?;
+        let writer = Arc::new(tokio::sync::Mutex::new(()));
         let backend = match sqlite_file {
-            Some(path) => Backend::Sqlite(sqlite::Fast::open(path, wal::WalBound::DEFAULT)?),
+            Some(path) => Backend::Sqlite(sqlite::Fast::open(
+                path,
+                wal::WalBound::DEFAULT,
+                writer.clone(),
+            )?),
             None => Backend::Postgres,
         };
         let store = Self {
             pool,
             kind,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
             committers: None,
             backend,
         };

@@ -5,10 +5,11 @@
 //! wake-ups were most of the gateway's CPU (see bench/README.md). Here instead:
 //!
 //! - **Writes**: one dedicated thread owns one `rusqlite` connection and runs whole jobs (a
-//!   group of invites, a batch of delivery outcomes) as one transaction each, synchronously:
-//!   one hand-off per batch instead of one per statement. The job holds the store's writer
-//!   gate (the one sqlx writers take in [`Store::begin_write`](super::Store)) from before it
-//!   is queued until it has committed, so the two write paths never contend on SQLite's lock.
+//!   group of invites, a batch of delivery outcomes), synchronously: one hand-off per batch
+//!   instead of one per statement, and the jobs waiting together share one transaction
+//!   (`sqlite_writer`). The thread holds the store's writer gate (the one sqlx writers take
+//!   in [`Store::begin_write`](super::Store)) while it writes, so the two write paths never
+//!   contend on SQLite's lock.
 //! - **Reads** on the hot path (`active_registrations`): a small pool of `rusqlite`
 //!   connections used synchronously on the calling task's thread — an indexed read takes
 //!   tens of microseconds, less than one wake-up.
@@ -18,15 +19,15 @@
 //! does. The hot operations themselves are in `hot/sqlite.rs`; rusqlite errors become
 //! [`StoreError`]s by `From` (`error.rs`).
 
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, Statement};
-use tokio::sync::{OwnedMutexGuard, oneshot};
+use tokio::sync::oneshot;
 
 use super::StoreError;
+use super::sqlite_writer::{self, CRASHED, Gate, Job, Pending};
 use super::wal::{self, WalBound};
 
 /// Read connections kept for reuse (more are opened on demand and then dropped).
@@ -34,12 +35,8 @@ const READERS: usize = 4;
 /// Prepared statements cached per connection (the multi-row INSERTs vary in size).
 const STATEMENT_CACHE: usize = 64;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
 /// Why a job or read could not run: the store was closed.
 const CLOSED: &str = "the SQLite store is closed";
-/// Why a job has no result: the writer thread is gone, or the job panicked.
-const CRASHED: &str = "the SQLite writer thread stopped or the job panicked";
 
 /// The writer thread's queue and the read pool of one SQLite database.
 #[derive(Debug)]
@@ -54,8 +51,12 @@ pub(super) struct Fast {
 
 impl Fast {
     /// Opens the writer connection and starts its thread, for the database file `path`,
-    /// with the WAL kept under `bound`.
-    pub(super) fn open(path: PathBuf, bound: WalBound) -> Result<Arc<Self>, StoreError> {
+    /// with the WAL kept under `bound`; the thread holds `gate` while it writes.
+    pub(super) fn open(
+        path: PathBuf,
+        bound: WalBound,
+        gate: Gate,
+    ) -> Result<Arc<Self>, StoreError> {
         let conn = connect(&path)?;
         // Checkpoints (and their fsync) run on a thread of their own, not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -70,13 +71,16 @@ impl Fast {
                 .map(drop)
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))
         };
-        spawned("sqlite-writer", Box::new(move || writer(conn, rx)))?;
+        spawned(
+            "sqlite-writer",
+            Box::new(move || sqlite_writer::run(conn, rx, gate)),
+        )?;
         let writer_jobs = tx.clone();
         let on_writer: wal::OnWriter = Box::new(move || {
             let (done, result) = mpsc::sync_channel(1);
-            let job: Job = Box::new(move |conn| {
+            let job = Job::Alone(Box::new(move |conn| {
                 let _ = done.send(wal::passive(conn));
-            });
+            }));
             writer_jobs.send(job).ok()?;
             result.recv().ok()
         });
@@ -98,33 +102,18 @@ impl Fast {
         std::fs::metadata(side_file(&self.path, "-wal")).map_or(0, |m| m.len())
     }
 
-    /// Runs `job` as one transaction on the writer thread, holding `gate` (the store's
-    /// writer gate, already taken) until it has committed or rolled back.
-    pub(super) async fn write<T, F>(
-        &self,
-        gate: OwnedMutexGuard<()>,
-        job: F,
-    ) -> Result<T, StoreError>
+    /// Runs `job` in a transaction on the writer thread (with the other jobs waiting then;
+    /// see `sqlite_writer`: it may run again when another of them fails); its result comes
+    /// back once the transaction has committed, or with the error that rolled it back.
+    pub(super) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (done, wait) = oneshot::channel();
-        let run: Job = Box::new(move |conn| {
-            let result = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(StoreError::from)
-                .and_then(|tx| {
-                    let value = job(&tx)?;
-                    tx.commit()?;
-                    Ok(value)
-                });
-            // Released only now, even if the caller stopped waiting.
-            drop(gate);
-            let _ = done.send(result);
-        });
+        let job = Job::Write(Box::new(Pending::new(job, done)));
         let sent = match &*self.jobs.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(jobs) => jobs.send(run).is_ok(),
+            Some(jobs) => jobs.send(job).is_ok(),
             None => return Err(StoreError::unavailable(CLOSED)),
         };
         if !sent {
@@ -170,17 +159,6 @@ impl Fast {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-    }
-}
-
-fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(job) = jobs.recv() {
-        // A panicking job drops its reply (the caller sees WorkerCrashed) and rolls back
-        // (its Transaction is dropped while unwinding); the thread goes on.
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
     }
 }
 

@@ -48,9 +48,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<InviteRecord>, StoreError> {
         let rows = match &self.backend {
-            Backend::Sqlite(fast) => {
-                super::sqlite::expire_due(fast, &self.writer, now, limit).await?
-            }
+            Backend::Sqlite(fast) => super::sqlite::expire_due(fast, now, limit).await?,
             Backend::Postgres => {
                 sqlx::query_as::<_, InviteRow>(EXPIRE_DUE_POSTGRES)
                     .bind(now)
@@ -68,7 +66,7 @@ impl Store {
         batch: &[EndRequest],
     ) -> Result<Vec<Option<InviteRecord>>, StoreError> {
         let rows = match &self.backend {
-            Backend::Sqlite(fast) => super::sqlite::write_ends(fast, &self.writer, batch).await?,
+            Backend::Sqlite(fast) => super::sqlite::write_ends(fast, batch).await?,
             Backend::Postgres => super::postgres::write_ends(self, batch).await?,
         };
         rows.into_iter()

@@ -78,7 +78,7 @@ impl Store {
         batch: &[group::NewInvite],
     ) -> Result<Vec<CreateInvite>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(fast) => sqlite::write_invites(fast, &self.writer, batch).await,
+            Backend::Sqlite(fast) => sqlite::write_invites(fast, batch).await,
             Backend::Postgres => postgres::write_invites(self, batch).await,
         }
     }
@@ -92,7 +92,7 @@ impl Store {
     ) -> Result<BatchResult, StoreError> {
         match &self.backend {
             Backend::Sqlite(fast) => {
-                sqlite::record_deliveries(fast, &self.writer, updates, rejections, now).await
+                sqlite::record_deliveries(fast, updates, rejections, now).await
             }
             Backend::Postgres => postgres::record_deliveries(self, updates, rejections, now).await,
         }

@@ -1,10 +1,9 @@
-//! The hot paths on SQLite, through rusqlite: writes run as one job (one `BEGIN IMMEDIATE`
-//! transaction) on the writer thread, holding the store's writer gate; the active
+//! The hot paths on SQLite, through rusqlite: each write is one job on the writer thread (in
+//! a transaction shared with the jobs waiting with it, see `store::sqlite_writer`); the active
 //! registrations are read on a pooled read connection, synchronously (see `store::sqlite`).
 //! Statements are prepared once per connection and cached; rows are read by column name.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use rusqlite::ToSql;
 use rusqlite::types::ToSqlOutput;
@@ -30,31 +29,23 @@ use crate::store::{
     StoreError,
 };
 
-/// The store's writer gate (`Store::writer`).
-type Gate = Arc<tokio::sync::Mutex<()>>;
-
 /// [`Store::write_invites`](crate::store::Store) on SQLite.
 pub(super) async fn write_invites(
     fast: &Fast,
-    gate: &Gate,
     batch: &[NewInvite],
 ) -> Result<Vec<CreateInvite>, StoreError> {
-    let gate = gate.clone().lock_owned().await;
     let batch = batch.to_vec();
-    fast.write(gate, move |tx| write_invites_in(tx, &batch))
-        .await
+    fast.write(move |tx| write_invites_in(tx, &batch)).await
 }
 
 /// [`Store::write_ends`](crate::store::Store) on SQLite: one compare-and-set per end, in
 /// order, in one job on the writer thread.
 pub(super) async fn write_ends(
     fast: &Fast,
-    gate: &Gate,
     batch: &[EndRequest],
 ) -> Result<Vec<Option<InviteRow>>, StoreError> {
-    let gate = gate.clone().lock_owned().await;
     let batch = batch.to_vec();
-    fast.write(gate, move |tx| {
+    fast.write(move |tx| {
         let mut ended = Vec::with_capacity(batch.len());
         for end in &batch {
             let args: [&dyn ToSql; 4] = [
@@ -73,13 +64,11 @@ pub(super) async fn write_ends(
 /// [`Store::expire_due`](crate::store::Store) on SQLite, on the writer thread.
 pub(super) async fn expire_due(
     fast: &Fast,
-    gate: &Gate,
     now: i64,
     limit: usize,
 ) -> Result<Vec<InviteRow>, StoreError> {
-    let gate = gate.clone().lock_owned().await;
     let limit = limit as i64;
-    fast.write(gate, move |tx| {
+    fast.write(move |tx| {
         Ok(sqlite::query(
             tx,
             EXPIRE_DUE_SQLITE,
@@ -170,17 +159,13 @@ fn owned_text(v: Option<&str>) -> ToSqlOutput<'static> {
 /// PostgreSQL backend, in the same order, in one job on the writer thread.
 pub(super) async fn record_deliveries(
     fast: &Fast,
-    gate: &Gate,
     updates: &[DeliveryUpdate],
     rejections: &[CredentialRejection],
     now: i64,
 ) -> Result<BatchResult, StoreError> {
-    let gate = gate.clone().lock_owned().await;
     let (updates, rejections) = (updates.to_vec(), rejections.to_vec());
-    fast.write(gate, move |tx| {
-        record_deliveries_in(tx, &updates, &rejections, now)
-    })
-    .await
+    fast.write(move |tx| record_deliveries_in(tx, &updates, &rejections, now))
+        .await
 }
 
 /// [`record_deliveries`] on the writer thread, inside its transaction.
