@@ -51,7 +51,21 @@ pub async fn adopt_orphans(
             Some(last) if page.len() as i64 == limit => Some((last.date_updated, last.id)),
             _ => None,
         };
-        let orphans: Vec<_> = page.into_iter().filter(|d| !queue.holds(d.id)).collect();
+        let candidates: Vec<_> = page
+            .into_iter()
+            .filter(|d| !queue.holds(d.id))
+            .map(|d| d.id)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        // Read again, now that they are known not held: a delivery whose outcome was written
+        // after the page was read was let go of only once written, so this read sees it
+        // closed (taking the page's copy sent such a delivery twice).
+        let Ok(now) = store.deliveries_by_id(&candidates).await else {
+            continue;
+        };
+        let orphans: Vec<_> = now.into_iter().filter(|d| d.status.is_open()).collect();
         if orphans.is_empty() {
             continue;
         }

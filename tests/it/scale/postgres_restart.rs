@@ -206,7 +206,11 @@ async fn restarted_mid_run(with_redis: bool) {
     );
     let counts = sim.counts(false);
     let repeated: Vec<_> = apns_ids.iter().filter(|id| counts[*id] > 1).collect();
-    assert!(repeated.is_empty(), "pushed more than once: {repeated:?}");
+    assert!(
+        repeated.is_empty(),
+        "pushed more than once: {repeated:?}\n{}",
+        gw.log_lines(0, &["did not hold", "giving up", "ERROR"], 20)
+    );
 
     gw.terminate_all().await;
 }
