@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::harness::{ApnsSim, PrivateRedis, ReplicaConfig, Replicas, Sent, accepted, settle_all};
+use super::harness::{
+    ApnsSim, Outcome, PrivateRedis, ReplicaConfig, Replicas, Sent, accepted, settle_all,
+};
 use crate::helpers::{Backend, fresh_database};
 
 /// Replica settings that make a dead replica's work move quickly: claims after 3 s idle, the
@@ -88,6 +90,13 @@ impl Cluster {
     /// accepted, and seen by the simulator); returns how many pushes APNs accepted more than
     /// once, with the total.
     pub async fn assert_all_delivered(&self, results: &[Sent], devices: usize) -> (usize, usize) {
+        if results
+            .iter()
+            .any(|s| !matches!(s.outcome, Outcome::Accepted { .. }))
+        {
+            // Why a replica refused (overloaded, or its store unavailable): beside the panic.
+            eprintln!("{}", self.logs());
+        }
         let sids = accepted(results);
         let apns_ids =
             match settle_all(&self.client, &self.gw, &sids, Duration::from_secs(120)).await {
