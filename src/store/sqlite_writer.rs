@@ -2,9 +2,8 @@
 //!
 //! The jobs that queue up while one transaction runs — a group of invites, a batch of
 //! delivery outcomes, call endings, an expiry sweep — are taken together into the next one:
-//! one `BEGIN IMMEDIATE` … `COMMIT` (one append of the
-//! dirty pages to the WAL) for all of them, and no hand-off between threads from one job to
-//! the next. A job that fails gets its error and the others are run again without it, in a
+//! one `BEGIN IMMEDIATE` … `COMMIT` (one append of the dirty pages to the WAL) for all of
+//! them, and no hand-off between threads from one job to the next. A job that fails gets its error and the others are run again without it, in a
 //! new transaction, so one caller's error never rolls back another's write. Every result is
 //! sent only once the commit is known.
 //!
@@ -39,9 +38,9 @@ pub(super) enum Job {
 
 /// One caller's write: run inside a transaction, then told whether it committed.
 pub(super) trait WriteJob: Send {
-    /// Runs the job's statements; `Err` means its changes must be rolled back. A job may be
-    /// run again, in a new transaction, when another one of its batch failed.
-    fn run(&mut self, conn: &Connection) -> Result<(), ()>;
+    /// Runs the job's statements; `false` means its changes must be rolled back. A job may
+    /// be run again, in a new transaction, when another one of its batch failed.
+    fn run(&mut self, conn: &Connection) -> bool;
     /// Sends the caller its result: `committed` is the transaction's fate.
     fn finish(self: Box<Self>, committed: Result<(), StoreError>);
 }
@@ -68,12 +67,12 @@ where
     T: Send,
     F: FnMut(&Connection) -> Result<T, StoreError> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> Result<(), ()> {
+    fn run(&mut self, conn: &Connection) -> bool {
         self.value = None;
         let value = (self.job)(conn);
-        let failed = value.is_err();
+        let ok = value.is_ok();
         self.value = Some(value);
-        if failed { Err(()) } else { Ok(()) }
+        ok
     }
 
     fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
@@ -90,8 +89,7 @@ where
 }
 
 /// The writer thread's loop, until every sender of `jobs` is dropped.
-pub(super) fn run(conn: Connection, jobs: mpsc::Receiver<Job>, gate: Gate) {
-    let mut conn = conn;
+pub(super) fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, gate: Gate) {
     let mut next: Option<Job> = None;
     loop {
         let first = match next.take().map_or_else(|| jobs.recv().ok(), Some) {
@@ -135,7 +133,7 @@ fn transaction(conn: &Connection, mut batch: Vec<Box<dyn WriteJob>>) {
         }
         for i in 0..batch.len() {
             let ran = std::panic::catch_unwind(AssertUnwindSafe(|| batch[i].run(conn)));
-            if !matches!(ran, Ok(Ok(()))) {
+            if !matches!(ran, Ok(true)) {
                 roll_back_open(conn);
                 batch.remove(i).finish(Ok(()));
                 continue 'again;
