@@ -112,6 +112,7 @@ pub(super) async fn write_ends(
     let mut ended: std::collections::HashMap<String, InviteRow> = Default::default();
     let mut tx = store.pool.begin().await?;
     for chunk in first.chunks(sql::INVITE_CHUNK) {
+        lock_invites(&mut tx, chunk.iter().map(|end| end.sid.as_str())).await?;
         let mut query = sqlx::query_as::<_, InviteRow>(sqlx::AssertSqlSafe(end_many(chunk.len())));
         for end in chunk {
             query = query
@@ -215,7 +216,10 @@ pub(super) async fn record_deliveries(
         }
         query.execute(&mut *tx).await?;
     }
+    // Their invites locked in SID order, as the call ends lock them.
+    touched.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     for chunk in touched.chunks(sql::SID_CHUNK) {
+        lock_invites(&mut tx, chunk.iter().map(|sid| sid.as_str())).await?;
         let text = sql::final_check(chunk.len());
         let mut query = sqlx::query_as::<_, StatusRow>(sqlx::AssertSqlSafe(text)).bind(now);
         for sid in chunk {
@@ -227,6 +231,19 @@ pub(super) async fn record_deliveries(
     }
     tx.commit().await?;
     Ok(result)
+}
+
+/// Locks these invites (given in SID order) in that order: see [`sql::lock_invites`].
+async fn lock_invites<'a>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sids: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    let mut lock = sqlx::query(sqlx::AssertSqlSafe(sql::lock_invites(sids.len())));
+    for sid in sids {
+        lock = lock.bind(sid);
+    }
+    lock.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// The update that one statement writes for each delivery, as if `updates` ran one after

@@ -112,6 +112,19 @@ pub(super) fn lock_deliveries(n: usize) -> String {
     )
 }
 
+/// Locks the `n` invites bound from `$1` on in SID order (bytewise, as Rust sorts them
+/// before chunking), as the UPDATE that follows would (`FOR NO KEY UPDATE`). An UPDATE locks rows in its plan's order (heap order under a hash
+/// join or a bitmap scan), so a batch of call ends and an outcome batch's status check on
+/// the same invites deadlocked (PostgreSQL aborts one after `deadlock_timeout`, 1 s, and the
+/// batch is retried request by request); locked in one order first, they take turns.
+pub(super) fn lock_invites(n: usize) -> String {
+    let sids: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT sid FROM invites WHERE sid IN ({}) ORDER BY sid COLLATE \"C\" FOR NO KEY UPDATE",
+        sids.join(", ")
+    )
+}
+
 /// A push was accepted in the other environment: remember it, and touch.
 pub(super) const SET_ENVIRONMENT: &str =
     "UPDATE registrations SET last_used = $1, environment = $2 WHERE sid = $3";
@@ -227,6 +240,7 @@ mod tests {
         ));
         assert!(touch(2).contains("IN ($2, $3) AND (last_used IS NULL"));
         assert!(final_check(1).contains("WHERE sid IN ($2) AND"));
+        assert!(lock_invites(2).contains("sid IN ($1, $2) ORDER BY sid COLLATE \"C\" FOR NO KEY"));
         let updates = update_deliveries(2);
         assert!(updates.contains("($10::text, $11::text, $12::bigint"));
         assert!(updates.ends_with("$17::bigint)) AS u(u_id, u_status, u_attempts, u_environment, u_apns_status, u_apns_reason, u_apns_id, u_accepted_at) WHERE id = u.u_id AND status IN ('queued', 'retrying')"));

