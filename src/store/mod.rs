@@ -239,8 +239,12 @@ impl Store {
         self.kind
     }
 
-    /// Closes every connection (used at shutdown).
+    /// Closes every connection (used at shutdown), once the group committers have written
+    /// what was queued for them.
     pub async fn close(&self) {
+        if let Some(committers) = &self.committers {
+            committers.close().await;
+        }
         if let Backend::Sqlite(fast) = &self.backend {
             fast.close();
         }

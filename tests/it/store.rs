@@ -13,6 +13,7 @@ use pushgate::store::{
 use crate::helpers::{Backend, TestApp, device_token, spawn_app, store_tests};
 
 mod admission;
+mod close;
 mod ends;
 
 store_tests!(

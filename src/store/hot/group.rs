@@ -1,12 +1,18 @@
 //! Group commit: concurrent calls of one kind of write (invites with their deliveries, call
 //! endings) are handed to one task that takes every request waiting and writes them in one
 //! transaction, answering each caller with its own result.
+//!
+//! The committers' tasks are tracked by the store: [`Committers::close`] (from
+//! `Store::close`) has them write what is queued and return, and waits for them; a request
+//! made after that is written by its caller directly.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::store::{CreateInvite, DeliveryRecord, EndRequest, InviteRecord, Store, StoreError};
 
@@ -46,13 +52,29 @@ impl<R, T> Clone for Group<R, T> {
 
 impl<R: Send + Sync + 'static, T: Send + 'static> Group<R, T> {
     /// Starts the committer on `store` (a handle without committers of its own), writing
-    /// with `write`.
-    pub(super) fn spawn(store: Store, write: WriteBatch<R, T>) -> Self {
+    /// with `write`, as a task of `tracker` that returns once `stop` is cancelled and what
+    /// was queued by then is written.
+    pub(super) fn spawn(
+        store: Store,
+        write: WriteBatch<R, T>,
+        tracker: &TaskTracker,
+        stop: CancellationToken,
+    ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Pending<R, T>>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let taken = waiting.clone();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
+        tracker.spawn(async move {
+            loop {
+                let first = tokio::select! {
+                    first = rx.recv() => first,
+                    () = stop.cancelled(), if !rx.is_closed() => {
+                        // Refuse new requests (their callers write them directly); what is
+                        // queued is still received, then `recv` ends the loop.
+                        rx.close();
+                        continue;
+                    }
+                };
+                let Some(first) = first else { break };
                 let mut batch = vec![first];
                 while batch.len() < GROUP_MAX {
                     match rx.try_recv() {
@@ -124,16 +146,36 @@ pub(in crate::store) type NewInvite = (InviteRecord, Vec<DeliveryRecord>);
 pub(in crate::store) struct Committers {
     pub(super) invites: Group<NewInvite, CreateInvite>,
     pub(super) ends: Group<EndRequest, Option<InviteRecord>>,
+    tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl Committers {
     /// Starts every committer on `store`.
     pub(in crate::store) fn spawn(store: Store) -> Self {
+        let (tasks, stop) = (TaskTracker::new(), CancellationToken::new());
         Self {
-            invites: Group::spawn(store.clone(), |store, batch| {
-                Box::pin(store.write_invites(batch))
-            }),
-            ends: Group::spawn(store, |store, batch| Box::pin(store.write_ends(batch))),
+            invites: Group::spawn(
+                store.clone(),
+                |store, batch| Box::pin(store.write_invites(batch)),
+                &tasks,
+                stop.clone(),
+            ),
+            ends: Group::spawn(
+                store,
+                |store, batch| Box::pin(store.write_ends(batch)),
+                &tasks,
+                stop.clone(),
+            ),
+            tasks,
+            stop,
         }
+    }
+
+    /// Has every committer write what is queued and return, and waits for them.
+    pub(in crate::store) async fn close(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }

@@ -14,7 +14,7 @@ store_tests!(invites_beyond_the_waiting_bound_get_503_and_the_rest_are_written);
 
 /// Another connection that holds up the gateway's invite writes until [`release`]: SQLite's
 /// write lock, or PostgreSQL's invites table.
-async fn hold_invite_writes(app: &TestApp, backend: Backend) -> AnyConnection {
+pub(crate) async fn hold_invite_writes(app: &TestApp, backend: Backend) -> AnyConnection {
     let url = app.config.database_url.clone().unwrap();
     let mut conn = AnyConnection::connect(&url).await.unwrap();
     match backend {
@@ -29,7 +29,7 @@ async fn hold_invite_writes(app: &TestApp, backend: Backend) -> AnyConnection {
     conn
 }
 
-async fn release(mut conn: AnyConnection) {
+pub(crate) async fn release(mut conn: AnyConnection) {
     conn.execute("ROLLBACK").await.unwrap();
     conn.close().await.unwrap();
 }
