@@ -317,7 +317,7 @@ impl Families {
             queue_events: counter(
                 &r,
                 "pushgate_queue_events_total",
-                "Redis queue deliveries claimed from idle replicas, dead-lettered, swept from the outbox, or not enqueued.",
+                "Redis queue deliveries claimed from idle replicas, dead-lettered, swept from the outbox, not enqueued, or left to the outbox sweeper.",
                 &["event"],
             ),
             callbacks: counter(

@@ -30,7 +30,13 @@ const REGISTRATION_CHANGES: &[&str] = &[
 const TOKEN_CODES: &[&str] = &[
     "20101", "20102", "20103", "20104", "20105", "20106", "20107", "20157",
 ];
-const QUEUE_EVENTS: &[&str] = &["claimed", "dead_lettered", "swept", "enqueue_failed"];
+const QUEUE_EVENTS: &[&str] = &[
+    "claimed",
+    "dead_lettered",
+    "swept",
+    "enqueue_failed",
+    "enqueue_deferred",
+];
 const CALLBACK_RESULTS: &[&str] = &["sent", "failed", "retried", "refused"];
 const KEY_LOOKUPS: &[&str] = &["found", "absent"];
 const AUTH_FAILURES: &[&str] = &["refused", "limited"];

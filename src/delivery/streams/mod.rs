@@ -43,6 +43,8 @@ mod acker;
 mod consume;
 mod liveness;
 mod tasks;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 pub use consume::RedisConsumer;
@@ -94,6 +96,8 @@ pub struct Settings {
     pub claim_idle: Duration,
     pub max_deliveries: u32,
     pub sweep_after: Duration,
+    /// Most committed deliveries waiting for the enqueuer ([`ENQUEUE_BACKLOG`]).
+    pub enqueue_backlog: usize,
 }
 
 impl From<&Config> for Settings {
@@ -102,6 +106,7 @@ impl From<&Config> for Settings {
             claim_idle: Duration::from_millis(c.queue_claim_idle_ms),
             max_deliveries: c.queue_max_deliveries,
             sweep_after: Duration::from_millis(c.queue_sweep_after_ms),
+            enqueue_backlog: ENQUEUE_BACKLOG,
         }
     }
 }
@@ -129,13 +134,19 @@ type Working = Arc<
     >,
 >;
 
+/// Most committed deliveries waiting for the enqueuer (a job is about a kilobyte).
+pub const ENQUEUE_BACKLOG: usize = 65_536;
+
 /// The Redis queue of this replica.
 pub struct RedisQueue {
     conn: ConnectionManager,
     keys: Keys,
     consumer: String,
     settings: Settings,
-    enqueue: mpsc::UnboundedSender<Vec<DeliveryJob>>,
+    /// Committed deliveries for the enqueuer, at most [`Settings::enqueue_backlog`].
+    enqueue: mpsc::Sender<DeliveryJob>,
+    /// Whether the last enqueue left deliveries to the outbox sweeper for want of room.
+    deferring: std::sync::atomic::AtomicBool,
     acks: mpsc::UnboundedSender<Ack>,
     /// Entries this replica is working on (taken, not yet acknowledged) and since when: kept
     /// from looking idle by a heartbeat, so only a dead (or stalled) replica's entries are
@@ -179,7 +190,7 @@ impl RedisQueue {
         tasks: &Tasks,
         metrics: Metrics,
     ) -> Result<Arc<Self>, redis::RedisError> {
-        let (enqueue, enqueue_rx) = mpsc::unbounded_channel();
+        let (enqueue, enqueue_rx) = mpsc::channel(settings.enqueue_backlog.max(1));
         let (acks, acks_rx) = mpsc::unbounded_channel();
         let queue = Arc::new(Self {
             conn,
@@ -187,6 +198,7 @@ impl RedisQueue {
             consumer: crate::redis_conn::replica_name(),
             settings,
             enqueue,
+            deferring: Default::default(),
             acks,
             working: Arc::default(),
             recreated: std::sync::Mutex::default(),
@@ -314,9 +326,34 @@ impl RedisQueue {
 
 impl Producer for RedisQueue {
     /// Adds freshly committed deliveries to the stream (in the background: a Redis outage
-    /// leaves them to the outbox sweeper and never delays the API).
+    /// leaves them to the outbox sweeper and never delays the API). Beyond
+    /// [`Settings::enqueue_backlog`] waiting, they are left to the sweeper at once (counted as
+    /// `enqueue_deferred`), so a slow Redis fills the outbox, not this process's memory.
     fn enqueue(&self, jobs: Vec<DeliveryJob>) {
-        let _ = self.enqueue.send(jobs);
+        let mut deferred = 0u64;
+        for job in jobs {
+            match self.enqueue.try_send(job) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => deferred += 1,
+                // Shutdown: the rest is the next start's sweeper's.
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+        if deferred > 0 {
+            self.metrics
+                .queue_events
+                .with_label_values(&["enqueue_deferred"])
+                .inc_by(deferred);
+        }
+        let was = self
+            .deferring
+            .swap(deferred > 0, std::sync::atomic::Ordering::Relaxed);
+        if deferred > 0 && !was {
+            tracing::warn!(
+                backlog = self.settings.enqueue_backlog,
+                "Redis is behind: new deliveries wait in the outbox for the sweeper"
+            );
+        }
     }
 
     /// Waits until every acknowledgement queued so far was sent to Redis (or given up).

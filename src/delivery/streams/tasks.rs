@@ -42,24 +42,20 @@ return #due
 pub(super) async fn enqueuer(
     queue: Arc<RedisQueue>,
     store: Store,
-    mut rx: mpsc::UnboundedReceiver<Vec<DeliveryJob>>,
+    mut rx: mpsc::Receiver<DeliveryJob>,
     tasks: Tasks,
 ) {
     let stop = tasks.stopping();
+    let mut jobs = Vec::with_capacity(ENQUEUE_BATCH);
     loop {
-        let mut jobs = tokio::select! {
+        jobs.clear();
+        let taken = tokio::select! {
             biased;
-            jobs = rx.recv() => match jobs {
-                Some(jobs) => jobs,
-                None => return,
-            },
+            taken = rx.recv_many(&mut jobs, ENQUEUE_BATCH) => taken,
             _ = stop.cancelled() => return,
         };
-        while jobs.len() < ENQUEUE_BATCH {
-            match rx.try_recv() {
-                Ok(more) => jobs.extend(more),
-                Err(_) => break,
-            }
+        if taken == 0 {
+            return;
         }
         // Jobs that waited this long (Redis was slow or down) belong to the outbox sweeper.
         let late = now_ms() - (queue.settings.sweep_after / 2).as_millis() as i64;
