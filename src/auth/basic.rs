@@ -11,9 +11,7 @@ use crate::domain::ApiKeySid;
 
 /// The decoded `user:password` of an `Authorization: Basic …` header value.
 pub fn userinfo(header: &str) -> Option<String> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
+    let encoded = super::credentials(header, "Basic")?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;

@@ -16,3 +16,28 @@ pub mod key_cache;
 
 pub use access_token::{TokenError, VerifiedToken};
 pub use api_keys::{ApiKeyPrincipal, AuthError, CreatedKey};
+
+/// The credentials of an `Authorization` header value in `scheme` (`Basic`, `Bearer`): the
+/// scheme is matched case-insensitively and may be followed by several spaces (RFC 9110
+/// §11.1), so `basic …` and `BEARER …` are read as clients send them.
+pub fn credentials<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, rest) = header.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| rest.trim_start_matches(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials;
+
+    #[test]
+    fn schemes_are_case_insensitive() {
+        assert_eq!(credentials("Basic abc", "Basic"), Some("abc"));
+        assert_eq!(credentials("BASIC  abc", "Basic"), Some("abc"));
+        assert_eq!(credentials("bEaReR t.o.k", "Bearer"), Some("t.o.k"));
+        assert_eq!(credentials("Bearer t", "Basic"), None);
+        assert_eq!(credentials("Basicabc", "Basic"), None);
+        assert_eq!(credentials("Basic", "Basic"), None);
+    }
+}

@@ -35,10 +35,7 @@ impl FromRequestParts<AppState> for BridgeAuth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            });
+            .and_then(|h| crate::auth::credentials(h, "Bearer"));
         let claims = token.and_then(|t| state.engine.bridge().verify(t)).ok_or_else(|| {
             // Counted like any failed authentication (429 past the per-address limit).
             super::extract::failed(

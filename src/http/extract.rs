@@ -129,10 +129,7 @@ fn phone_token(parts: &Parts) -> Option<&str> {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
+        .and_then(|h| crate::auth::credentials(h, "Bearer"))
 }
 
 async fn verify_token(

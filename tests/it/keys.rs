@@ -36,6 +36,16 @@ async fn create_list_use_and_revoke(b: Backend) {
     assert!(!text.contains(&secret));
     let list: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(list["keys"].as_array().unwrap().len(), 2);
+    // The scheme is case-insensitive (RFC 9110): `BASIC` as well.
+    let upper = basic(&sid, &secret).replacen("Basic", "BASIC", 1);
+    let res = app
+        .client
+        .get(app.url("/v1/keys"))
+        .header("Authorization", upper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 
     let res = app
         .client
