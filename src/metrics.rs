@@ -11,8 +11,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Buckets for push latencies: fine enough to see single milliseconds.
@@ -86,8 +86,14 @@ pub struct Families {
     pub queue_oldest_age: Gauge,
     /// SQLite only: the write-ahead log file's size (bounded; see README, Configuration).
     pub sqlite_wal_bytes: IntGauge,
+    /// SQLite only: the writer thread's transactions, the write jobs they carried, and the
+    /// seconds it spent in them (its utilisation; see README, Metrics).
+    pub sqlite_transactions: IntCounter,
+    pub sqlite_write_jobs: IntCounter,
+    pub sqlite_writer_busy: Counter,
     /// Redis queue events: `claimed` (taken over from an idle replica), `dead_lettered`,
-    /// `swept` (enqueued from the outbox after missing Redis), `enqueue_failed`.
+    /// `swept` (enqueued from the outbox after missing Redis), `enqueue_failed`,
+    /// `enqueue_deferred` (left to the sweeper: the enqueue backlog was full).
     pub queue_events: IntCounterVec,
     /// Status callbacks by result: `sent`, `retried`, `failed`, `refused` (target address
     /// not allowed), `dropped` (more were waiting than their bounds allow).
@@ -107,6 +113,17 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
         .register(Box::new(c.clone()))
         .expect("unique metric");
     c
+}
+
+fn register<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let m = metric.expect("valid metric");
+    registry
+        .register(Box::new(m.clone()))
+        .expect("unique metric");
+    m
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
@@ -178,13 +195,6 @@ impl Families {
         )
         .expect("valid metric");
         r.register(Box::new(queue_oldest_age.clone()))
-            .expect("unique metric");
-        let sqlite_wal_bytes = IntGauge::new(
-            "pushgate_sqlite_wal_bytes",
-            "Size of the SQLite write-ahead log file (SQLite stores only).",
-        )
-        .expect("valid metric");
-        r.register(Box::new(sqlite_wal_bytes.clone()))
             .expect("unique metric");
         let credential_not_after = GaugeVec::new(
             Opts::new(
@@ -313,7 +323,34 @@ impl Families {
             ),
             queue_depth,
             queue_oldest_age,
-            sqlite_wal_bytes,
+            sqlite_wal_bytes: register(
+                &r,
+                IntGauge::new(
+                    "pushgate_sqlite_wal_bytes",
+                    "Size of the SQLite write-ahead log file (SQLite stores only).",
+                ),
+            ),
+            sqlite_transactions: register(
+                &r,
+                IntCounter::new(
+                    "pushgate_sqlite_write_transactions_total",
+                    "Transactions committed or rolled back by the SQLite writer thread (SQLite stores only).",
+                ),
+            ),
+            sqlite_write_jobs: register(
+                &r,
+                IntCounter::new(
+                    "pushgate_sqlite_write_jobs_total",
+                    "Write jobs (invite groups, outcome batches, call ends, sweeps) run in those transactions.",
+                ),
+            ),
+            sqlite_writer_busy: register(
+                &r,
+                Counter::new(
+                    "pushgate_sqlite_writer_busy_seconds_total",
+                    "Time the SQLite writer thread spent in transactions: near 1 per second, the embedded store is the limit.",
+                ),
+            ),
             queue_events: counter(
                 &r,
                 "pushgate_queue_events_total",

@@ -47,6 +47,17 @@ pub async fn refresh(state: &AppState) {
                 m.sqlite_wal_bytes
                     .set(i64::try_from(bytes).unwrap_or(i64::MAX));
             }
+            if let Some(w) = g.sqlite_writer {
+                // Counters follow the writer's own running totals.
+                m.sqlite_transactions
+                    .inc_by(w.transactions.saturating_sub(m.sqlite_transactions.get()));
+                m.sqlite_write_jobs
+                    .inc_by(w.jobs.saturating_sub(m.sqlite_write_jobs.get()));
+                let busy = w.busy_seconds - m.sqlite_writer_busy.get();
+                if busy > 0.0 {
+                    m.sqlite_writer_busy.inc_by(busy);
+                }
+            }
             m.credential_not_after.reset();
             m.credential_health.reset();
             m.zero_credential_counts();

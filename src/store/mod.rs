@@ -44,6 +44,7 @@ pub use outcomes::{
 pub use registrations::{NewRegistration, Registration, RegistrationPage, Upserted};
 pub use rekey::{ResealCount, ResealError};
 pub use retention::Pruned;
+pub use sqlite_writer::WriterTotals;
 pub use stats::{Gauges, RegistrationCount};
 pub use twilio_calls::TwilioCallRecord;
 pub use twilio_links::TwilioLinkRecord;

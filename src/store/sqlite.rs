@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 use tokio::sync::oneshot;
 
 use super::StoreError;
-use super::sqlite_writer::{self, CRASHED, Gate, Job, Pending};
+use super::sqlite_writer::{self, CRASHED, Gate, Job, Pending, WriterStats, WriterTotals};
 use super::wal::{self, WalBound};
 
 /// Read connections kept for reuse (more are opened on demand and then dropped).
@@ -47,6 +47,8 @@ pub(super) struct Fast {
     readers: Mutex<Option<Vec<Connection>>>,
     /// Dropped to stop the checkpointer thread.
     checkpoints: Mutex<Option<mpsc::Sender<()>>>,
+    /// What the writer thread has done.
+    stats: Arc<WriterStats>,
 }
 
 impl Fast {
@@ -71,9 +73,11 @@ impl Fast {
                 .map(drop)
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))
         };
+        let stats = Arc::new(WriterStats::default());
+        let counted = stats.clone();
         spawned(
             "sqlite-writer",
-            Box::new(move || sqlite_writer::run(conn, rx, gate)),
+            Box::new(move || sqlite_writer::run(conn, rx, gate, counted)),
         )?;
         let writer_jobs = tx.clone();
         let on_writer: wal::OnWriter = Box::new(move || {
@@ -94,7 +98,13 @@ impl Fast {
             jobs: Mutex::new(Some(tx)),
             readers: Mutex::new(Some(Vec::new())),
             checkpoints: Mutex::new(Some(stop)),
+            stats,
         }))
+    }
+
+    /// What the writer thread has done since the store opened.
+    pub(super) fn writer_totals(&self) -> WriterTotals {
+        self.stats.totals()
     }
 
     /// The size of the WAL file, bytes (0 when there is none).

@@ -12,7 +12,9 @@
 //! SQLite's lock (whose busy handler sleeps).
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -88,8 +90,48 @@ where
     }
 }
 
-/// The writer thread's loop, until every sender of `jobs` is dropped.
-pub(super) fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, gate: Gate) {
+/// What the writer thread has done since it started (read for the metrics).
+#[derive(Debug, Default)]
+pub(super) struct WriterStats {
+    transactions: AtomicU64,
+    jobs: AtomicU64,
+    busy_nanos: AtomicU64,
+}
+
+/// A reading of [`WriterStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriterTotals {
+    pub transactions: u64,
+    pub jobs: u64,
+    /// Seconds spent in transactions (from `BEGIN` to the last job told its result).
+    pub busy_seconds: f64,
+}
+
+impl WriterStats {
+    fn note(&self, jobs: usize, since: Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        self.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
+        self.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub(super) fn totals(&self) -> WriterTotals {
+        WriterTotals {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            jobs: self.jobs.load(Ordering::Relaxed),
+            busy_seconds: self.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
+/// The writer thread's loop, until every sender of `jobs` is dropped; what it does is
+/// counted in `stats`.
+pub(super) fn run(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    gate: Gate,
+    stats: Arc<WriterStats>,
+) {
     let mut next: Option<Job> = None;
     loop {
         let first = match next.take().map_or_else(|| jobs.recv().ok(), Some) {
@@ -117,7 +159,9 @@ pub(super) fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, gate: Gate) {
                 Err(_) => break,
             }
         }
+        let (count, started) = (batch.len(), Instant::now());
         transaction(&conn, batch);
+        stats.note(count, started);
         drop(turn);
     }
 }

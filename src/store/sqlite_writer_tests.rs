@@ -7,13 +7,14 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::StoreError;
-use super::sqlite_writer::{Gate, Job, Pending, run};
+use super::sqlite_writer::{Gate, Job, Pending, WriterStats, run};
 
 /// A writer thread on a fresh database with one table `t (v INTEGER UNIQUE)`; the test holds
 /// the gate while it queues, so every job it queues before letting go shares one transaction.
 struct Writer {
     jobs: mpsc::Sender<Job>,
     gate: Gate,
+    stats: Arc<WriterStats>,
     path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -29,11 +30,13 @@ impl Writer {
             .expect("schema");
         let (jobs, rx) = mpsc::channel();
         let gate: Gate = Arc::new(tokio::sync::Mutex::new(()));
-        let thread_gate = gate.clone();
-        std::thread::spawn(move || run(conn, rx, thread_gate));
+        let (thread_gate, stats) = (gate.clone(), Arc::new(WriterStats::default()));
+        let counted = stats.clone();
+        std::thread::spawn(move || run(conn, rx, thread_gate, counted));
         Writer {
             jobs,
             gate,
+            stats,
             path,
             _dir: dir,
         }
@@ -81,6 +84,10 @@ fn jobs_queued_together_share_a_transaction_and_each_gets_its_result() {
     }
     assert_eq!(seen.blocking_recv().expect("reply").expect("count"), 5);
     assert_eq!(w.values(), vec![1, 2, 3, 4, 5]);
+    // Counted for the metrics: six jobs, one transaction.
+    let totals = w.stats.totals();
+    assert_eq!((totals.transactions, totals.jobs), (1, 6));
+    assert!(totals.busy_seconds > 0.0);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! than per scrape. Nothing here scans `registrations`: with a million rows that scan stalled
 //! the embedded gateway (bench/README.md).
 
-use super::{CredentialRecord, Store, StoreError, decode};
+use super::{CredentialRecord, Store, StoreError, WriterTotals, decode};
 use crate::config::StoreKind;
 use crate::domain::{Environment, Platform, RegistrationState};
 use sqlx::Row as _;
@@ -30,6 +30,8 @@ pub struct Gauges {
     pub credentials: Vec<CredentialRecord>,
     /// SQLite: the size of the write-ahead log file, bytes (bounded: see `wal.rs`).
     pub sqlite_wal_bytes: Option<u64>,
+    /// SQLite: what its writer thread has done since the store opened.
+    pub sqlite_writer: Option<WriterTotals>,
 }
 
 /// How many registrations have one platform, environment and state.
@@ -87,6 +89,10 @@ impl Store {
             credentials,
             sqlite_wal_bytes: match &self.backend {
                 super::hot::Backend::Sqlite(fast) => Some(fast.wal_bytes()),
+                super::hot::Backend::Postgres => None,
+            },
+            sqlite_writer: match &self.backend {
+                super::hot::Backend::Sqlite(fast) => Some(fast.writer_totals()),
                 super::hot::Backend::Postgres => None,
             },
         })

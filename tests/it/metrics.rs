@@ -128,6 +128,12 @@ async fn metrics_pass_promtool_and_move_with_pushes(b: Backend) {
     assert!(after.contains("process_resident_memory_bytes"));
     assert!(after.contains("pushgate_queue_oldest_age_seconds"));
     assert!(after.contains("pushgate_sqlite_wal_bytes"));
+    if b == Backend::Sqlite {
+        // The invites above went through the writer thread.
+        assert!(metric_value(&after, "pushgate_sqlite_write_transactions_total", &[]) >= 1.0);
+        assert!(metric_value(&after, "pushgate_sqlite_write_jobs_total", &[]) >= 1.0);
+        assert!(metric_value(&after, "pushgate_sqlite_writer_busy_seconds_total", &[]) > 0.0);
+    }
     for forbidden in [device_token(1), "alice".to_owned()] {
         assert!(
             !after.contains(&forbidden),
