@@ -108,11 +108,7 @@ pub struct Families {
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry
-        .register(Box::new(c.clone()))
-        .expect("unique metric");
-    c
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels))
 }
 
 fn register<M: prometheus::core::Collector + Clone + 'static>(
@@ -128,19 +124,11 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(
 
 fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
-    let h = HistogramVec::new(opts, labels).expect("valid metric");
-    registry
-        .register(Box::new(h.clone()))
-        .expect("unique metric");
-    h
+    register(registry, HistogramVec::new(opts, labels))
 }
 
 fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry
-        .register(Box::new(g.clone()))
-        .expect("unique metric");
-    g
+    register(registry, IntGaugeVec::new(Opts::new(name, help), labels))
 }
 
 impl Families {
@@ -151,71 +139,71 @@ impl Families {
             prometheus::process_collector::ProcessCollector::for_self(),
         ))
         .expect("process collector");
-        let invites_accepted = IntCounter::new(
-            "pushgate_invites_accepted_total",
-            "Invites accepted (202) by the API.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(invites_accepted.clone()))
-            .expect("unique metric");
-        let invites_pruned = IntCounter::new(
-            "pushgate_invites_pruned_total",
-            "Ended invites deleted, with their deliveries, after invite_retention_hours.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(invites_pruned.clone()))
-            .expect("unique metric");
-        let invite_first_push = Histogram::with_opts(
-            HistogramOpts::new(
-                "pushgate_invite_first_push_seconds",
-                "Time from an invite's acceptance to APNs accepting its first push.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-        )
-        .expect("valid metric");
-        r.register(Box::new(invite_first_push.clone()))
-            .expect("unique metric");
-        let apns_in_flight = IntGauge::new(
-            "pushgate_apns_streams_in_flight",
-            "APNs requests (HTTP/2 streams) in flight.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(apns_in_flight.clone()))
-            .expect("unique metric");
-        let queue_depth = IntGauge::new(
-            "pushgate_queue_depth",
-            "Deliveries waiting to be sent or retried.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(queue_depth.clone()))
-            .expect("unique metric");
-        let queue_oldest_age = Gauge::new(
-            "pushgate_queue_oldest_age_seconds",
-            "Age of the oldest delivery waiting to be sent or retried.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(queue_oldest_age.clone()))
-            .expect("unique metric");
-        let credential_not_after = GaugeVec::new(
-            Opts::new(
-                "pushgate_credential_not_after_timestamp_seconds",
-                "When each credential's certificate expires (Unix time).",
+        let invites_accepted = register(
+            &r,
+            IntCounter::new(
+                "pushgate_invites_accepted_total",
+                "Invites accepted (202) by the API.",
             ),
-            &["credential", "bundle_id"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(credential_not_after.clone()))
-            .expect("unique metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "pushgate_build_info",
-                "Always 1; the version label names the running build.",
+        );
+        let invites_pruned = register(
+            &r,
+            IntCounter::new(
+                "pushgate_invites_pruned_total",
+                "Ended invites deleted, with their deliveries, after invite_retention_hours.",
             ),
-            &["version"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(build_info.clone()))
-            .expect("unique metric");
+        );
+        let invite_first_push = register(
+            &r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "pushgate_invite_first_push_seconds",
+                    "Time from an invite's acceptance to APNs accepting its first push.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            ),
+        );
+        let apns_in_flight = register(
+            &r,
+            IntGauge::new(
+                "pushgate_apns_streams_in_flight",
+                "APNs requests (HTTP/2 streams) in flight.",
+            ),
+        );
+        let queue_depth = register(
+            &r,
+            IntGauge::new(
+                "pushgate_queue_depth",
+                "Deliveries waiting to be sent or retried.",
+            ),
+        );
+        let queue_oldest_age = register(
+            &r,
+            Gauge::new(
+                "pushgate_queue_oldest_age_seconds",
+                "Age of the oldest delivery waiting to be sent or retried.",
+            ),
+        );
+        let credential_not_after = register(
+            &r,
+            GaugeVec::new(
+                Opts::new(
+                    "pushgate_credential_not_after_timestamp_seconds",
+                    "When each credential's certificate expires (Unix time).",
+                ),
+                &["credential", "bundle_id"],
+            ),
+        );
+        let build_info = register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "pushgate_build_info",
+                    "Always 1; the version label names the running build.",
+                ),
+                &["version"],
+            ),
+        );
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);

@@ -82,19 +82,19 @@ impl Store {
         .collect::<Result<Vec<_>, StoreError>>()?;
         let (open_deliveries, oldest_open) = self.open_deliveries().await?;
         let credentials = self.all_credentials().await?;
+        let (sqlite_wal_bytes, sqlite_writer) = match &self.backend {
+            super::hot::Backend::Sqlite(fast) => {
+                (Some(fast.wal_bytes()), Some(fast.writer_totals()))
+            }
+            super::hot::Backend::Postgres => (None, None),
+        };
         Ok(Gauges {
             registrations,
             open_deliveries,
             oldest_open,
             credentials,
-            sqlite_wal_bytes: match &self.backend {
-                super::hot::Backend::Sqlite(fast) => Some(fast.wal_bytes()),
-                super::hot::Backend::Postgres => None,
-            },
-            sqlite_writer: match &self.backend {
-                super::hot::Backend::Sqlite(fast) => Some(fast.writer_totals()),
-                super::hot::Backend::Postgres => None,
-            },
+            sqlite_wal_bytes,
+            sqlite_writer,
         })
     }
 }
