@@ -72,6 +72,10 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 /// warning.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// A PostgreSQL connection idle longer than this is pinged before it is handed out; one used
+/// more recently is not (see [`Store::connect_with`]).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(5);
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -181,6 +185,23 @@ impl Store {
             options = options
                 .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
                 .test_before_acquire(false);
+        } else {
+            // sqlx pings every connection before handing it out: one extra round trip per
+            // acquire, and the hot path acquires several times per invite. A connection that
+            // was in use moments ago is alive as far as a ping could tell; only one that sat
+            // idle is checked (a dead one is then replaced, as with sqlx's default). sqlx
+            // still pings each connection as it goes back to the pool, off the request's path,
+            // so one broken in use is not reused.
+            options = options
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PING_IF_IDLE_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                });
         }
         let pool = options.connect(url).await?;
         let writer = Arc::new(tokio::sync::Mutex::new(()));

@@ -13,8 +13,10 @@ use pushgate::store::{
 use crate::helpers::{Backend, TestApp, device_token, spawn_app, store_tests};
 
 mod admission;
+mod batches;
 mod close;
 mod ends;
+mod idle;
 
 store_tests!(
     a_repeated_call_sid_returns_the_existing_invite,
