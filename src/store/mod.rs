@@ -74,7 +74,7 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// A PostgreSQL connection idle longer than this is pinged before it is handed out; one used
 /// more recently is not (see [`Store::connect_with`]).
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(5);
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(5);
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]

@@ -8,9 +8,6 @@ use sqlx::Connection;
 
 use crate::helpers::{Backend, fresh_database};
 
-/// Longer than the store's ping-if-idle threshold (5 s).
-const IDLE: Duration = Duration::from_secs(6);
-
 #[tokio::test]
 async fn a_connection_dropped_while_idle_is_replaced_unnoticed() {
     let dir = tempfile::tempdir().unwrap();
@@ -29,7 +26,7 @@ async fn a_connection_dropped_while_idle_is_replaced_unnoticed() {
     .unwrap();
     assert_eq!(killed, 1, "the store's one connection was terminated");
 
-    tokio::time::sleep(IDLE).await;
+    tokio::time::sleep(pushgate::store::PING_IF_IDLE_FOR + Duration::from_secs(1)).await;
     store
         .ping()
         .await
